@@ -1,0 +1,281 @@
+//! The per-request policy around any [`Pool`]: timeouts, retries, and what the caller does with
+//! the response body. Every attempt, head, body end and failure is traced here, so all pools are
+//! observed the same way.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Method, Request};
+
+use super::{ClientError, Pool, ResponseBody};
+use crate::error::ErrorKind;
+use crate::net::{ConnInfo, HostNet};
+use crate::trace::{BodyEnd, Event, ReqId};
+
+/// Client timeouts, each optional; all run in simulated time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Bounds the TCP connect. The default is none.
+    pub connect: Option<Duration>,
+    /// Bounds the wait for the response head, from the start of the attempt. The default is
+    /// none.
+    pub response: Option<Duration>,
+    /// Bounds the whole attempt including reading the body. The default is none.
+    pub total: Option<Duration>,
+}
+
+/// The retry policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts in all, including the first. The default is 1 (no retry).
+    pub attempts: u32,
+    /// Wait between attempts. The default is 0.
+    pub backoff: Duration,
+    /// Retry non-idempotent methods (POST) too, but only when none of the request was written.
+    /// The default is `false`: only idempotent methods are retried.
+    pub non_idempotent_unwritten: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 1,
+            backoff: Duration::ZERO,
+            non_idempotent_unwritten: false,
+        }
+    }
+}
+
+impl Retry {
+    /// Whether a failed attempt of `method` with error `e` may be retried (attempt count aside).
+    pub fn allows(&self, method: &Method, e: &ClientError) -> bool {
+        let idempotent = matches!(
+            *method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        if idempotent {
+            return true;
+        }
+        // A POST whose bytes may have reached the server is never retried: it could run twice.
+        self.non_idempotent_unwritten && !e.written()
+    }
+}
+
+/// What the caller does with each response body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyMode {
+    /// Read it to the end.
+    Read,
+    /// Drop it unread as soon as the head arrives.
+    Drop,
+    /// Keep it unread until the run ends.
+    Hold,
+    /// Keep it unread for a while, then read it to the end.
+    HoldThenRead(Duration),
+}
+
+/// Bodies the caller keeps unread, and body reads still running; shared by every request of a
+/// workload.
+#[derive(Default)]
+pub struct BodyKeeper {
+    held: RefCell<Vec<ResponseBody>>,
+    readers: RefCell<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl BodyKeeper {
+    /// Waits for every body read to finish.
+    pub async fn wait_reads(&self) {
+        loop {
+            let next = self.readers.borrow_mut().pop();
+            match next {
+                Some(h) => {
+                    let _ = h.await;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Drops every held body (the caller gives them up).
+    pub fn release_held(&self) {
+        self.held.borrow_mut().clear();
+    }
+}
+
+/// How one logical request ended.
+#[derive(Clone, Debug)]
+pub enum Outcome {
+    /// A response head arrived (status).
+    Response(u16),
+    /// Every attempt failed; the last error.
+    Failed(ClientError),
+}
+
+/// One logical request as the workload issues it.
+#[derive(Clone, Debug)]
+pub struct RequestSpec {
+    /// Request number, from 1.
+    pub id: ReqId,
+    /// Method.
+    pub method: Method,
+    /// Absolute URI, e.g. `http://server:80/`.
+    pub uri: String,
+    /// Body to send (POSTs carry `seq=<id>`).
+    pub body: Bytes,
+}
+
+impl RequestSpec {
+    fn build(&self) -> Request<Full<Bytes>> {
+        let mut b = Request::builder()
+            .method(self.method.clone())
+            .uri(&self.uri)
+            .header("x-seq", self.id.to_string());
+        if !self.body.is_empty() {
+            b = b.header(http::header::CONTENT_LENGTH, self.body.len());
+        }
+        b.body(Full::new(self.body.clone()))
+            .expect("request spec builds a valid request")
+    }
+}
+
+/// Everything the driver needs, shared by the requests of one workload.
+pub struct Driver {
+    /// The client host.
+    pub host: HostNet,
+    /// The pool under test.
+    pub pool: Box<dyn Pool>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Retries.
+    pub retry: Retry,
+    /// What to do with bodies.
+    pub body: BodyMode,
+    /// Bodies held and being read.
+    pub keeper: BodyKeeper,
+}
+
+impl Driver {
+    /// Runs `spec` through the pool with the policy; resolves when its head arrived or every
+    /// attempt failed. The body is handled in the background as [`BodyMode`] says.
+    pub async fn execute(self: &Rc<Self>, spec: &RequestSpec) -> Outcome {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.host.record(Event::RequestStart {
+                req: spec.id,
+                method: spec.method.to_string(),
+                attempt,
+            });
+            let started = tokio::time::Instant::now();
+            let head_limit = match (self.timeouts.response, self.timeouts.total) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let send = self.pool.send(spec.id, spec.build());
+            let res = match head_limit {
+                Some(t) => match tokio::time::timeout(t, send).await {
+                    Ok(r) => r,
+                    Err(_) => Err(ClientError::new(
+                        ErrorKind::Timeout,
+                        format!("no response head within {t:?}"),
+                        true,
+                    )),
+                },
+                None => send.await,
+            };
+            match res {
+                Ok(res) => {
+                    let conn = res.extensions().get::<ConnInfo>().map(|c| c.conn);
+                    self.host.record(Event::ResponseHead {
+                        req: spec.id,
+                        conn,
+                        status: res.status().as_u16(),
+                    });
+                    let status = res.status().as_u16();
+                    let deadline = self.timeouts.total.map(|t| started + t);
+                    self.handle_body(spec.id, res.into_body(), deadline);
+                    return Outcome::Response(status);
+                }
+                Err(e) => {
+                    let retrying =
+                        attempt < self.retry.attempts && self.retry.allows(&spec.method, &e);
+                    self.host.record(Event::RequestFailed {
+                        req: spec.id,
+                        attempt,
+                        kind: e.kind().to_string(),
+                        message: e.to_string(),
+                        retrying,
+                    });
+                    if !retrying {
+                        return Outcome::Failed(e);
+                    }
+                    if !self.retry.backoff.is_zero() {
+                        tokio::time::sleep(self.retry.backoff).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_body(
+        self: &Rc<Self>,
+        req: ReqId,
+        body: ResponseBody,
+        deadline: Option<tokio::time::Instant>,
+    ) {
+        match self.body {
+            BodyMode::Drop => {
+                drop(body);
+                self.host.record(Event::BodyEnd {
+                    req,
+                    how: BodyEnd::Dropped,
+                    bytes: 0,
+                });
+            }
+            BodyMode::Hold => self.keeper.held.borrow_mut().push(body),
+            BodyMode::Read | BodyMode::HoldThenRead(_) => {
+                let delay = match self.body {
+                    BodyMode::HoldThenRead(d) => d,
+                    _ => Duration::ZERO,
+                };
+                let host = self.host.clone();
+                let h = tokio::task::spawn_local(async move {
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    let (how, bytes) = read_to_end(body, deadline).await;
+                    host.record(Event::BodyEnd { req, how, bytes });
+                });
+                self.keeper.readers.borrow_mut().push(h);
+            }
+        }
+    }
+}
+
+async fn read_to_end(
+    mut body: ResponseBody,
+    deadline: Option<tokio::time::Instant>,
+) -> (BodyEnd, u64) {
+    let mut bytes = 0u64;
+    loop {
+        let frame = match deadline {
+            Some(d) => match tokio::time::timeout_at(d, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => return (BodyEnd::Failed, bytes),
+            },
+            None => body.frame().await,
+        };
+        match frame {
+            None => return (BodyEnd::Read, bytes),
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    bytes += d.len() as u64;
+                }
+            }
+            Some(Err(_)) => return (BodyEnd::Failed, bytes),
+        }
+    }
+}

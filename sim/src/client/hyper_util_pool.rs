@@ -1,0 +1,65 @@
+//! The real hyper-util legacy `Client`, dialling through simulated sockets.
+
+use std::future::Future;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioTimer;
+
+use super::{ClientError, Pool, RequestBody, SendFuture};
+use crate::net::{HostNet, SimConnector};
+use crate::trace::ReqId;
+
+/// Runs hyper's connection tasks on the host's local task set, so they live and die with the
+/// simulated host.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// hyper-util's `Client` with its pool timer on simulated time.
+pub struct HyperUtilPool {
+    client: Client<SimConnector, RequestBody>,
+}
+
+impl HyperUtilPool {
+    /// A client on `host`. `idle_timeout`: how long idle sockets stay pooled (`None`: forever).
+    pub fn new(
+        host: HostNet,
+        connect_timeout: Option<Duration>,
+        idle_timeout: Option<Duration>,
+        max_idle_per_host: usize,
+    ) -> Self {
+        let mut connector = SimConnector::new(host);
+        connector.set_connect_timeout(connect_timeout);
+        let client = Client::builder(LocalExec)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(idle_timeout)
+            .pool_max_idle_per_host(max_idle_per_host)
+            .build(connector);
+        Self { client }
+    }
+}
+
+impl Pool for HyperUtilPool {
+    fn send(&self, _id: ReqId, req: Request<RequestBody>) -> SendFuture {
+        let fut = self.client.request(req);
+        Box::pin(async move {
+            match fut.await {
+                Ok(res) => Ok(res.map(|b| b.map_err(Into::into).boxed_unsync())),
+                Err(e) => Err(ClientError::from_error(&e, !e.is_connect())),
+            }
+        })
+    }
+}

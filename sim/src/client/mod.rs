@@ -1,0 +1,188 @@
+//! Clients under test: connection pools and the per-request policy around them.
+//!
+//! - [`Pool`] — the trait every client adapter implements (start here). A pool turns a request
+//!   into a response head; it owns connection management and nothing else.
+//! - [`hyper_util_pool::HyperUtilPool`] — the real hyper-util legacy `Client`.
+//! - [`no_pool::NoPool`] — a fresh connection per request (`connection: close`).
+//! - [`driver`] — timeouts, retries and what the caller does with the body, around any pool.
+//!
+//! Every adapter dials through [`crate::net::SimConnector`], so fds, traces and faults apply.
+
+pub mod driver;
+pub mod hyper_util_pool;
+pub mod no_pool;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::Full;
+use hyper::{Request, Response};
+
+use crate::error::ErrorKind;
+use crate::net::HostNet;
+use crate::trace::ReqId;
+
+pub use driver::{BodyMode, Retry, Timeouts};
+
+/// A boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+/// The request body every pool takes.
+pub type RequestBody = Full<Bytes>;
+/// The response body every pool gives back.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+/// The future a pool returns.
+pub type SendFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ClientError>>>>;
+
+/// A client under test. Implement it to put your own client into httpsim.
+///
+/// `send` resolves when the response head arrives. It must insert a
+/// [`crate::net::ConnInfo`] into the response extensions when it knows the connection, so
+/// traces can say which socket served which request.
+pub trait Pool {
+    /// Sends `req` (request number `id`) and waits for the response head.
+    fn send(&self, id: ReqId, req: Request<RequestBody>) -> SendFuture;
+}
+
+/// An error from a pool or the request driver.
+#[derive(Debug, Clone)]
+pub struct ClientError {
+    kind: ErrorKind,
+    message: String,
+    written: bool,
+}
+
+impl ClientError {
+    /// An error of `kind`; `written` says whether any request bytes may have reached the wire
+    /// (a request that was written is never retried unless it is idempotent).
+    pub fn new(kind: ErrorKind, message: impl Into<String>, written: bool) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            written,
+        }
+    }
+
+    /// Classifies any error (see [`ErrorKind::of`]).
+    pub fn from_error(e: &(dyn std::error::Error + 'static), written: bool) -> Self {
+        let mut message = e.to_string();
+        let mut src = e.source();
+        while let Some(s) = src {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            src = s.source();
+        }
+        Self::new(ErrorKind::of(e), message, written)
+    }
+
+    /// The error's kind.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// Whether request bytes may have been written before the error.
+    pub fn written(&self) -> bool {
+        self.written
+    }
+
+    /// A configured timeout expired.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+
+    /// The error happened while connecting (nothing was written).
+    pub fn is_connect(&self) -> bool {
+        !self.written
+    }
+
+    /// The fd table was full.
+    pub fn is_emfile(&self) -> bool {
+        self.kind == ErrorKind::Emfile
+    }
+
+    /// The connection closed before the message completed.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ErrorKind::Closed
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Which pool to put under test.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PoolConfig {
+    /// The real hyper-util legacy `Client` (unbounded per host).
+    HyperUtil {
+        /// How long an idle pooled socket is kept. The default is 90 s (hyper-util's).
+        idle_timeout: Option<Duration>,
+        /// Idle sockets kept per host. The default is unlimited.
+        max_idle_per_host: usize,
+    },
+    /// A fresh connection per request, closed after its response.
+    None,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig::HyperUtil {
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_idle_per_host: usize::MAX,
+        }
+    }
+}
+
+/// Settings of the client host and its pool. Every field documents its default.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientConfig {
+    /// Host name. The default is `client`.
+    pub host: String,
+    /// The host's fd limit. The default is unlimited.
+    pub fd_limit: Option<usize>,
+    /// Fds already in use on the host (stdio, files). The default is 0.
+    pub fd_in_use: usize,
+    /// The pool. The default is hyper-util's `Client`.
+    pub pool: PoolConfig,
+    /// Timeouts. The default is none.
+    pub timeouts: Timeouts,
+    /// Retries. The default is one attempt.
+    pub retry: Retry,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            host: "client".into(),
+            fd_limit: None,
+            fd_in_use: 0,
+            pool: PoolConfig::default(),
+            timeouts: Timeouts::default(),
+            retry: Retry::default(),
+        }
+    }
+}
+
+/// Builds the pool `config` asks for, dialling from `host`.
+pub fn build_pool(config: &ClientConfig, host: HostNet) -> Box<dyn Pool> {
+    let connect_timeout = config.timeouts.connect;
+    match &config.pool {
+        PoolConfig::HyperUtil {
+            idle_timeout,
+            max_idle_per_host,
+        } => Box::new(hyper_util_pool::HyperUtilPool::new(
+            host,
+            connect_timeout,
+            *idle_timeout,
+            *max_idle_per_host,
+        )),
+        PoolConfig::None => Box::new(no_pool::NoPool::new(host, connect_timeout)),
+    }
+}

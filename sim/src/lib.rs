@@ -1,0 +1,34 @@
+//! # httpsim — a deterministic network simulation test bench for HTTP pools and servers
+//!
+//! Real hyper clients and servers run inside a simulated network (turmoil) with controllable
+//! latency, partitions, fd limits and faults. Every run is a function of its setup and seed and
+//! produces a trace that checks and reports turn into a verdict.
+//!
+//! ## Map of the code
+//! - [`setup`] — an experiment in memory and [`setup::Setup::run`]. **Start here.**
+//! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
+//!   turns turmoil's limits into findings. One of the two doors to turmoil.
+//! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock, hyper-util
+//!   connector. The other door to turmoil.
+//! - [`server`] — the hyper server under test: handlers, inactivity timeout, accept loop.
+//! - [`client`] — pools under test behind the [`client::Pool`] trait, and the request driver
+//!   (timeouts, retries, body handling).
+//! - [`workload`] — when requests are issued.
+//! - [`trace`] — the event log: JSON Lines, text, hash.
+//! - [`error`] — request error kinds shared by everything downstream.
+
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod error;
+pub mod net;
+pub mod server;
+pub mod setup;
+pub mod trace;
+pub mod workload;
+pub mod world;
+
+pub use error::ErrorKind;
+pub use setup::{RunResult, Setup};
+pub use trace::{Event, Record, Trace};
+pub use world::{NetAction, RunEnd, WorldBuilder};

@@ -1,0 +1,131 @@
+//! What the server under test answers.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+
+/// The body type every handler answers with.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+/// A boxed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// How the server answers each request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Handler {
+    /// A body of `body_bytes` bytes sent in chunks of `chunk_bytes`, at once.
+    Fixed {
+        /// Body size.
+        body_bytes: usize,
+        /// Chunk size; a body larger than one chunk takes several writes.
+        chunk_bytes: usize,
+        /// Status code.
+        status: u16,
+    },
+    /// Waits `delay` asynchronously (other requests proceed), then answers like `Fixed`.
+    Delay {
+        /// The wait.
+        delay: Duration,
+        /// Body size.
+        body_bytes: usize,
+        /// Status code.
+        status: u16,
+    },
+    /// Burns `busy` of CPU: the whole server host is blocked meanwhile, so requests on other
+    /// connections wait too.
+    Cpu {
+        /// CPU time per request.
+        busy: Duration,
+        /// Body size.
+        body_bytes: usize,
+        /// Status code.
+        status: u16,
+    },
+    /// Answers with the request body.
+    Echo {
+        /// Status code.
+        status: u16,
+    },
+}
+
+impl Default for Handler {
+    fn default() -> Self {
+        Handler::Fixed {
+            body_bytes: 4096,
+            chunk_bytes: 16 * 1024,
+            status: 200,
+        }
+    }
+}
+
+impl Handler {
+    /// The status code this handler answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Handler::Fixed { status, .. }
+            | Handler::Delay { status, .. }
+            | Handler::Cpu { status, .. }
+            | Handler::Echo { status } => *status,
+        }
+    }
+}
+
+/// A body of `len` bytes in chunks of `chunk` bytes.
+pub fn chunked_body(len: usize, chunk: usize) -> ResponseBody {
+    let chunk = chunk.max(1);
+    let mut frames = Vec::new();
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(chunk);
+        frames.push(Ok::<_, BoxError>(Frame::data(Bytes::from(vec![b'x'; n]))));
+        left -= n;
+    }
+    StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
+}
+
+/// A body holding `bytes` in one frame.
+pub fn full_body(bytes: Bytes) -> ResponseBody {
+    Full::new(bytes)
+        .map_err(|e: Infallible| match e {})
+        .boxed_unsync()
+}
+
+/// Builds the response for `req`; `cpu` serialises CPU-bound work on the host.
+pub(crate) async fn respond(
+    handler: &Handler,
+    req: Request<Incoming>,
+    cpu: &super::cpu::HostCpu,
+) -> Result<Response<ResponseBody>, BoxError> {
+    let (body, len) = match handler {
+        Handler::Fixed {
+            body_bytes,
+            chunk_bytes,
+            ..
+        } => (chunked_body(*body_bytes, *chunk_bytes), *body_bytes),
+        Handler::Delay {
+            delay, body_bytes, ..
+        } => {
+            tokio::time::sleep(*delay).await;
+            (chunked_body(*body_bytes, 16 * 1024), *body_bytes)
+        }
+        Handler::Cpu {
+            busy, body_bytes, ..
+        } => {
+            cpu.burn(*busy).await;
+            (chunked_body(*body_bytes, 16 * 1024), *body_bytes)
+        }
+        Handler::Echo { .. } => {
+            let bytes = req.into_body().collect().await?.to_bytes();
+            let n = bytes.len();
+            (full_body(bytes), n)
+        }
+    };
+    Ok(Response::builder()
+        .status(handler.status())
+        .header(http::header::CONTENT_LENGTH, len)
+        .body(body)?)
+}

@@ -1,0 +1,89 @@
+//! A complete experiment in memory — world, server, client, workload, faults — and the function
+//! that runs it. The scenario file format (`scenario/`) is one way to write a [`Setup`]; tests
+//! build one directly.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant as WallInstant};
+
+use crate::client::driver::{BodyKeeper, Driver};
+use crate::client::{build_pool, ClientConfig};
+use crate::net::Net;
+use crate::server::{serve, ServerConfig};
+use crate::trace::Record;
+use crate::workload::Workload;
+use crate::world::{NetAction, RunEnd, WorldBuilder};
+
+/// Everything one run needs.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// The world: seed, tick, duration, latency.
+    pub world: WorldBuilder,
+    /// The server under test.
+    pub server: ServerConfig,
+    /// The client under test.
+    pub client: ClientConfig,
+    /// What the client does.
+    pub workload: Workload,
+    /// Scheduled network and host events.
+    pub faults: Vec<(Duration, NetAction)>,
+}
+
+/// What a run produced.
+pub struct RunResult {
+    /// How the simulation ended.
+    pub end: RunEnd,
+    /// Simulated time at the end.
+    pub sim_time: Duration,
+    /// Wall time the run took (for reports only; never part of the trace).
+    pub wall_time: Duration,
+    /// The trace.
+    pub records: Vec<Record>,
+    /// The network context (fd peaks per host).
+    pub net: Net,
+}
+
+impl Setup {
+    /// Runs the experiment once.
+    pub fn run(&self) -> RunResult {
+        let wall = WallInstant::now();
+        let mut world = self.world.build();
+        let server = Arc::new(self.server.clone());
+        world.host(
+            &server.host.clone(),
+            server.fd_limit,
+            server.fd_in_use,
+            move |host| serve(host, server.clone()),
+        );
+        let client = self.client.clone();
+        let workload = self.workload.clone();
+        let authority = format!("{}:{}", self.server.host, self.server.port);
+        let (name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
+        world.client(&name, limit, in_use, move |host| async move {
+            let driver = Rc::new(Driver {
+                pool: build_pool(&client, host.clone()),
+                host,
+                timeouts: client.timeouts,
+                retry: client.retry,
+                body: workload.body,
+                keeper: BodyKeeper::default(),
+            });
+            workload.run(driver, &authority).await;
+        });
+        for (at, action) in &self.faults {
+            world.schedule(*at, action.clone());
+        }
+        let end = world.run();
+        let sim_time = world.elapsed();
+        let net = world.net().clone();
+        net.trace().seal();
+        drop(world);
+        RunResult {
+            end,
+            sim_time,
+            wall_time: wall.elapsed(),
+            records: net.trace().records(),
+            net,
+        }
+    }
+}

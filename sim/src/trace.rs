@@ -1,0 +1,353 @@
+//! The event log of one simulation run.
+//!
+//! Every socket, request and server action appends an [`Event`] stamped with simulated time.
+//! The log is the single source of truth for checks and reports: nothing downstream looks at
+//! live state. It is deterministic by construction (events are appended by the single simulation
+//! thread in execution order, and carry no wall-clock data or random addresses), so its JSON Lines
+//! form can be hashed and compared across runs.
+//!
+//! This module deliberately does not interpret events; `check/` and `report/` do.
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+/// Identifies one TCP connection, the same number on both of its ends. Numbered from 1 in the
+/// order connections are first seen.
+pub type ConnId = u64;
+/// Identifies one logical request of the workload, numbered from 1 in issue order.
+pub type ReqId = u64;
+
+/// One entry of the trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Simulated time since the start of the run, in microseconds.
+    pub t_us: u64,
+    /// The host on which it happened.
+    pub host: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// Who closed a connection, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseReason {
+    /// The local side closed the socket on its own (end of a keep-alive connection, pool eviction).
+    Local,
+    /// The local side closed after the peer had closed (FIN or RST seen).
+    AfterPeerClose,
+    /// The local side reset the socket (RST): closed with unread data or aborted.
+    Reset,
+    /// Closed by an inactivity (idle) timeout.
+    IdleTimeout,
+    /// Closed by a shutdown strategy.
+    Shutdown,
+    /// Closed because a shutdown deadline was reached.
+    ShutdownDeadline,
+    /// Closed by an injected per-connection fault.
+    Fault,
+    /// The host crashed: the socket vanished with its host.
+    Crash,
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = serde_json::to_value(self).unwrap_or_default();
+        f.write_str(s.as_str().unwrap_or("?"))
+    }
+}
+
+/// What the caller did with a response body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BodyEnd {
+    /// Read to its end.
+    Read,
+    /// Dropped before its end.
+    Dropped,
+    /// Failed while reading (the connection closed or reset under it).
+    Failed,
+}
+
+/// Something that happened during a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A client socket connected.
+    Connected {
+        /// Connection id.
+        conn: ConnId,
+        /// The server it connected to, `host:port`.
+        to: String,
+        /// Open fds on this host after the connect.
+        fds: usize,
+    },
+    /// A connect attempt failed before a connection existed.
+    ConnectFailed {
+        /// Target `host:port`.
+        to: String,
+        /// Error kind (see [`crate::ErrorKind`]).
+        kind: String,
+        /// Error message.
+        message: String,
+    },
+    /// A server accepted a connection.
+    Accepted {
+        /// Connection id.
+        conn: ConnId,
+        /// Listening port.
+        port: u16,
+        /// Open fds on this host after the accept.
+        fds: usize,
+    },
+    /// An accept failed (EMFILE): the connection was refused by the server.
+    AcceptFailed {
+        /// Listening port.
+        port: u16,
+        /// Error kind.
+        kind: String,
+    },
+    /// A socket closed on this host.
+    Closed {
+        /// Connection id.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// The peer's FIN or RST reached this socket (seen by the receive buffer, even when nobody
+    /// reads).
+    PeerClosed {
+        /// Connection id.
+        conn: ConnId,
+        /// `true` for RST, `false` for FIN.
+        reset: bool,
+    },
+    /// The client side started a request attempt.
+    RequestStart {
+        /// Request id.
+        req: ReqId,
+        /// HTTP method.
+        method: String,
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// A request took a socket from a pool (or waited for one).
+    Checkout {
+        /// Request id.
+        req: ReqId,
+        /// Connection id, or `None` when the request is queued waiting for a socket.
+        conn: Option<ConnId>,
+        /// Whether the socket was reused from the pool.
+        reused: bool,
+    },
+    /// The response head arrived.
+    ResponseHead {
+        /// Request id.
+        req: ReqId,
+        /// Connection the response came on, when known.
+        conn: Option<ConnId>,
+        /// HTTP status.
+        status: u16,
+    },
+    /// The caller finished with the response body.
+    BodyEnd {
+        /// Request id.
+        req: ReqId,
+        /// How.
+        how: BodyEnd,
+        /// Bytes read.
+        bytes: u64,
+    },
+    /// A request attempt failed.
+    RequestFailed {
+        /// Request id.
+        req: ReqId,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// Error kind (see [`crate::ErrorKind`]).
+        kind: String,
+        /// Error message.
+        message: String,
+        /// Whether another attempt follows.
+        retrying: bool,
+    },
+    /// The server received a request head.
+    ServerRequest {
+        /// Connection id.
+        conn: ConnId,
+        /// HTTP method.
+        method: String,
+        /// The `x-seq` header of the request, when present.
+        seq: Option<u64>,
+    },
+    /// The server finished writing a response.
+    ServerResponse {
+        /// Connection id.
+        conn: ConnId,
+        /// HTTP status.
+        status: u16,
+        /// Whether the response announced `connection: close`.
+        close: bool,
+    },
+    /// A shutdown strategy started.
+    ShutdownStart {
+        /// The strategy name.
+        strategy: String,
+    },
+    /// A shutdown finished.
+    ShutdownEnd {
+        /// Connections forced closed at the deadline.
+        forced: usize,
+    },
+    /// A scheduled fault was applied.
+    Fault {
+        /// A one-line description.
+        what: String,
+    },
+    /// A simulation limit was hit (a turmoil panic was caught); the run ended early.
+    Limit {
+        /// The limit's message.
+        message: String,
+    },
+}
+
+/// The shared event log of one simulation. Cheap to clone; all clones append to the same log.
+#[derive(Clone, Default)]
+pub struct Trace {
+    inner: Arc<Mutex<Log>>,
+}
+
+#[derive(Default)]
+struct Log {
+    records: Vec<Record>,
+    /// Set when the run has ended: what is dropped while the world is torn down is not part of
+    /// the run.
+    sealed: bool,
+}
+
+impl Trace {
+    /// An empty trace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends an event at simulated time `t_us` on `host`.
+    pub fn push(&self, t_us: u64, host: &str, event: Event) {
+        let mut log = self.inner.lock().unwrap();
+        if !log.sealed {
+            log.records.push(Record {
+                t_us,
+                host: host.to_string(),
+                event,
+            });
+        }
+    }
+
+    /// Ends the log: later events are ignored.
+    pub fn seal(&self) {
+        self.inner.lock().unwrap().sealed = true;
+    }
+
+    /// A copy of every record so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.inner.lock().unwrap().records.clone()
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().records.len()
+    }
+
+    /// Whether the trace is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Renders records as JSON Lines, one record per line.
+pub fn to_jsonl(records: &[Record]) -> String {
+    let mut out = String::new();
+    for r in records {
+        out.push_str(&serde_json::to_string(r).expect("records serialise"));
+        out.push('\n');
+    }
+    out
+}
+
+/// A stable 64-bit FNV-1a hash of the JSON Lines form, as 16 hex digits. Two runs have the same
+/// hash exactly when their traces are byte-identical (up to hash collisions).
+pub fn hash(records: &[Record]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in to_jsonl(records).bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Formats microseconds as milliseconds with three decimals.
+pub fn fmt_ms(t_us: u64) -> String {
+    format!("{}.{:03}ms", t_us / 1000, t_us % 1000)
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:>14} {:<8} ", fmt_ms(self.t_us), self.host)?;
+        match &self.event {
+            Event::Connected { conn, to, fds } => write!(f, "connected      conn={conn} to={to} fds={fds}"),
+            Event::ConnectFailed { to, kind, message } => {
+                write!(f, "connect-failed to={to} kind={kind} ({message})")
+            }
+            Event::Accepted { conn, port, fds } => write!(f, "accepted       conn={conn} port={port} fds={fds}"),
+            Event::AcceptFailed { port, kind } => write!(f, "accept-failed  port={port} kind={kind}"),
+            Event::Closed { conn, reason } => write!(f, "closed         conn={conn} reason={reason}"),
+            Event::PeerClosed { conn, reset } => {
+                write!(f, "peer-closed    conn={conn} {}", if *reset { "rst" } else { "fin" })
+            }
+            Event::RequestStart { req, method, attempt } => {
+                write!(f, "request        req={req} {method} attempt={attempt}")
+            }
+            Event::Checkout { req, conn, reused } => match conn {
+                Some(c) => write!(f, "checkout       req={req} conn={c} reused={reused}"),
+                None => write!(f, "queued         req={req}"),
+            },
+            Event::ResponseHead { req, conn, status } => match conn {
+                Some(c) => write!(f, "response-head  req={req} conn={c} status={status}"),
+                None => write!(f, "response-head  req={req} status={status}"),
+            },
+            Event::BodyEnd { req, how, bytes } => {
+                write!(f, "body-end       req={req} how={how:?} bytes={bytes}")
+            }
+            Event::RequestFailed { req, attempt, kind, message, retrying } => write!(
+                f,
+                "request-failed req={req} attempt={attempt} kind={kind} retrying={retrying} ({message})"
+            ),
+            Event::ServerRequest { conn, method, seq } => match seq {
+                Some(s) => write!(f, "srv-request    conn={conn} {method} seq={s}"),
+                None => write!(f, "srv-request    conn={conn} {method}"),
+            },
+            Event::ServerResponse { conn, status, close } => {
+                write!(f, "srv-response   conn={conn} status={status} close={close}")
+            }
+            Event::ShutdownStart { strategy } => write!(f, "shutdown-start strategy={strategy}"),
+            Event::ShutdownEnd { forced } => write!(f, "shutdown-end   forced={forced}"),
+            Event::Fault { what } => write!(f, "fault          {what}"),
+            Event::Limit { message } => write!(f, "LIMIT          {message}"),
+        }
+    }
+}
+
+/// A list of records rendered one per line, for people and snapshots.
+pub struct TraceText<'a>(pub &'a [Record]);
+
+impl fmt::Display for TraceText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in self.0 {
+            writeln!(f, "{r}")?;
+        }
+        Ok(())
+    }
+}
