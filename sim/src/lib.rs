@@ -15,6 +15,7 @@
 //!   (timeouts, retries, body handling).
 //! - [`workload`] — when requests are issued.
 //! - [`trace`] — the event log: JSON Lines, text, hash.
+//! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
 //! - [`error`] — request error kinds shared by everything downstream.
 
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ pub mod error;
 pub mod net;
 pub mod server;
 pub mod setup;
+pub mod summary;
 pub mod trace;
 pub mod workload;
 pub mod world;

@@ -43,6 +43,17 @@ pub struct RunResult {
     pub net: Net,
 }
 
+impl RunResult {
+    /// The figures of this run.
+    pub fn summary(&self) -> crate::summary::Summary {
+        crate::summary::Summary::from_records(
+            &self.records,
+            self.sim_time.as_micros() as u64,
+            self.net.peak_fds(),
+        )
+    }
+}
+
 impl Setup {
     /// Runs the experiment once.
     pub fn run(&self) -> RunResult {
