@@ -13,6 +13,7 @@
 //! - [`server`] — the hyper server under test: handlers, inactivity timeout, accept loop.
 //! - [`client`] — pools under test behind the [`client::Pool`] trait, and the request driver
 //!   (timeouts, retries, body handling).
+//! - [`check`] — invariants over a trace, each violation explained.
 //! - [`workload`] — when requests are issued.
 //! - [`trace`] — the event log: JSON Lines, text, hash.
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
@@ -20,6 +21,7 @@
 
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod client;
 pub mod error;
 pub mod net;

@@ -2,17 +2,44 @@
 //! that runs it. The scenario file format (`scenario/`) is one way to write a [`Setup`]; tests
 //! build one directly.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant as WallInstant};
 
 use crate::client::driver::{BodyKeeper, Driver};
-use crate::client::{build_pool, ClientConfig};
-use crate::net::Net;
+use crate::client::{build_pool, ClientConfig, Pool};
+use crate::net::{HostNet, Net};
 use crate::server::{serve, ServerConfig};
 use crate::trace::Record;
 use crate::workload::Workload;
 use crate::world::{NetAction, RunEnd, WorldBuilder};
+
+/// Builds the pool under test on the client host, in place of [`ClientConfig::pool`].
+pub type PoolFactory = Rc<dyn Fn(HostNet) -> Box<dyn Pool>>;
+/// Runs the server under test on the server host, in place of [`crate::server::serve`]. Called
+/// again when the host is bounced.
+pub type ServerSoftware = Rc<dyn Fn(HostNet) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// Your own components in place of httpsim's: a pool or a server of yours (or a deliberately
+/// broken one, to show a check bites).
+#[derive(Clone, Default)]
+pub struct Custom {
+    /// The pool under test.
+    pub pool: Option<PoolFactory>,
+    /// The server under test.
+    pub server: Option<ServerSoftware>,
+}
+
+impl std::fmt::Debug for Custom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Custom")
+            .field("pool", &self.pool.is_some())
+            .field("server", &self.server.is_some())
+            .finish()
+    }
+}
 
 /// Everything one run needs.
 #[derive(Clone, Debug, Default)]
@@ -27,6 +54,8 @@ pub struct Setup {
     pub workload: Workload,
     /// Scheduled network and host events.
     pub faults: Vec<(Duration, NetAction)>,
+    /// Components of your own in place of the configured ones.
+    pub custom: Custom,
 }
 
 /// What a run produced.
@@ -60,19 +89,24 @@ impl Setup {
         let wall = WallInstant::now();
         let mut world = self.world.build();
         let server = Arc::new(self.server.clone());
-        world.host(
-            &server.host.clone(),
-            server.fd_limit,
-            server.fd_in_use,
-            move |host| serve(host, server.clone()),
-        );
+        let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
+        match self.custom.server.clone() {
+            Some(software) => world.host(&name, limit, in_use, move |host| software(host)),
+            None => world.host(&name, limit, in_use, move |host| {
+                serve(host, server.clone())
+            }),
+        }
+        let custom_pool = self.custom.pool.clone();
         let client = self.client.clone();
         let workload = self.workload.clone();
         let authority = format!("{}:{}", self.server.host, self.server.port);
         let (name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
         world.client(&name, limit, in_use, move |host| async move {
             let driver = Rc::new(Driver {
-                pool: build_pool(&client, host.clone()),
+                pool: match &custom_pool {
+                    Some(make) => make(host.clone()),
+                    None => build_pool(&client, host.clone()),
+                },
                 host,
                 timeouts: client.timeouts,
                 retry: client.retry,

@@ -1,0 +1,95 @@
+//! Invariants over a trace: each turns a run into a verdict with an explanation.
+//!
+//! A check reads only the trace (and the setup it ran under) and returns the violations it
+//! found; each violation names the requests and sockets involved and the time window, so a
+//! report can say what went wrong without re-running anything.
+//!
+//! - [`check`] — evaluates one invariant by name (the names of the scenario format's
+//!   `invariants = [...]`). Start here.
+//! - [`fd_limit`], [`no_lost_request`] — one file per invariant.
+
+pub mod fd_limit;
+pub mod no_lost_request;
+
+use serde::Serialize;
+
+use crate::setup::Setup;
+use crate::summary::Summary;
+use crate::trace::{ConnId, Record, ReqId};
+use crate::world::RunEnd;
+
+/// One way a run broke an invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// What happened, in a sentence a person can act on.
+    pub message: String,
+    /// Requests involved.
+    pub requests: Vec<ReqId>,
+    /// Connections involved.
+    pub conns: Vec<ConnId>,
+    /// Start of the time window, µs.
+    pub from_us: u64,
+    /// End of the time window, µs.
+    pub to_us: u64,
+}
+
+/// The verdict of one invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvariantResult {
+    /// The invariant's name.
+    pub name: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// What broke it (empty when it held).
+    pub violations: Vec<Violation>,
+}
+
+/// What a check may look at.
+pub struct CheckContext<'a> {
+    /// The trace.
+    pub records: &'a [Record],
+    /// The run's figures.
+    pub summary: &'a Summary,
+    /// The setup the run used (limits, timeouts, shutdown plan).
+    pub setup: &'a Setup,
+    /// How the run ended.
+    pub end: &'a RunEnd,
+}
+
+/// The names [`check`] knows.
+pub const INVARIANTS: &[&str] = &["fd-limit", "no-lost-request"];
+
+/// Evaluates the invariant called `name`; `None` when no such invariant exists.
+pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
+    let violations = match name {
+        "fd-limit" => fd_limit::check(ctx),
+        "no-lost-request" => no_lost_request::check(ctx),
+        _ => return None,
+    };
+    Some(InvariantResult {
+        name: name.to_string(),
+        passed: violations.is_empty(),
+        violations,
+    })
+}
+
+/// Writes sorted ids compactly: `1-5, 8, 10-12`.
+pub fn ranges(ids: &[u64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let start = ids[i];
+        let mut end = start;
+        while i + 1 < ids.len() && ids[i + 1] == end + 1 {
+            i += 1;
+            end = ids[i];
+        }
+        out.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    out.join(", ")
+}
