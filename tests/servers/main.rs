@@ -3,10 +3,12 @@
 //! - `concurrency` — asynchronous waits overlap; CPU burns serialise the whole host.
 //! - `shutdown` — idle keep-alive sockets and in-flight requests under each shutdown strategy.
 //! - `accept` — an fd-limited server under a connect burst: EMFILE back-off, backlog overflow.
+//! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
 
 mod accept;
 mod concurrency;
 mod shutdown;
+mod timeouts;
 
 /// Test result: every test can use `?`.
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
