@@ -10,7 +10,8 @@
 //!   turns turmoil's limits into findings. One of the two doors to turmoil.
 //! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock, hyper-util
 //!   connector. The other door to turmoil.
-//! - [`server`] — the hyper server under test: handlers, inactivity timeout, accept loop.
+//! - [`server`] — the hyper server under test: handlers, CPU model, inactivity timeout, accept
+//!   loop, shutdown strategies.
 //! - [`client`] — pools under test behind the [`client::Pool`] trait, and the request driver
 //!   (timeouts, retries, body handling).
 //! - [`check`] — invariants over a trace, each violation explained.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant as WallInstant};
 use crate::client::driver::{BodyKeeper, Driver};
 use crate::client::{build_pool, ClientConfig, Pool};
 use crate::net::{HostNet, Net};
-use crate::server::{serve, ServerConfig};
+use crate::server::{serve_with, ServerConfig, ShutdownDone};
 use crate::trace::Record;
 use crate::workload::Workload;
 use crate::world::{NetAction, RunEnd, WorldBuilder};
@@ -90,11 +90,18 @@ impl Setup {
         let mut world = self.world.build();
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
+        // The run ends only once a scheduled shutdown has finished (a custom server cannot
+        // report it, so then only the workload counts).
+        let shutdown_done = ShutdownDone::new();
+        let await_shutdown = server.shutdown.is_some() && self.custom.server.is_none();
         match self.custom.server.clone() {
             Some(software) => world.host(&name, limit, in_use, move |host| software(host)),
-            None => world.host(&name, limit, in_use, move |host| {
-                serve(host, server.clone())
-            }),
+            None => {
+                let done = shutdown_done.clone();
+                world.host(&name, limit, in_use, move |host| {
+                    serve_with(host, server.clone(), done.clone())
+                })
+            }
         }
         let custom_pool = self.custom.pool.clone();
         let client = self.client.clone();
@@ -114,6 +121,9 @@ impl Setup {
                 keeper: BodyKeeper::default(),
             });
             workload.run(driver, &authority).await;
+            if await_shutdown {
+                shutdown_done.wait().await;
+            }
         });
         for (at, action) in &self.faults {
             world.schedule(*at, action.clone());

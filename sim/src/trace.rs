@@ -103,7 +103,8 @@ pub enum Event {
         /// Open fds on this host after the accept.
         fds: usize,
     },
-    /// An accept failed (EMFILE): the connection was refused by the server.
+    /// An accept failed with EMFILE (the connection stays queued), or the kernel refused a
+    /// queued or overflowing connection (kind `refused`).
     AcceptFailed {
         /// Listening port.
         port: u16,
@@ -211,6 +212,14 @@ pub enum Event {
     Limit {
         /// The limit's message.
         message: String,
+    },
+    /// A listener's backlog filled up: further connects wait unanswered until an accept makes
+    /// room. Recorded once each time the backlog becomes full.
+    BacklogFull {
+        /// Listening port.
+        port: u16,
+        /// The backlog's length.
+        backlog: usize,
     },
 }
 
@@ -336,6 +345,9 @@ impl fmt::Display for Record {
             Event::ShutdownEnd { forced } => write!(f, "shutdown-end   forced={forced}"),
             Event::Fault { what } => write!(f, "fault          {what}"),
             Event::Limit { message } => write!(f, "LIMIT          {message}"),
+            Event::BacklogFull { port, backlog } => {
+                write!(f, "backlog-full   port={port} backlog={backlog}")
+            }
         }
     }
 }

@@ -1,18 +1,35 @@
-//! Accepting simulated connections, with fd accounting.
+//! Accepting simulated connections, with fd accounting and a modelled listen backlog.
 //!
-//! turmoil completes a connect only when the server calls `accept`, and panics when more SYNs
-//! queue up than its `tcp_capacity` (the world builder sets that capacity far above any realistic
-//! burst). httpsim's listener models the kernel side a real server sees:
+//! turmoil completes a connect only when the server calls `accept`, and panics ("server socket
+//! buffer full") when more SYNs queue up than its `tcp_capacity`. A real kernel completes
+//! handshakes on its own and parks them in the listen backlog until the application accepts.
+//! httpsim's listener models that kernel side:
 //!
-//! - an accepted connection takes an fd; when the table is full, `accept` fails with EMFILE and
-//!   the connection stays queued in the listener's backlog (as in Linux, where the handshake is
-//!   already done) to be handed out by a later `accept` once an fd is free;
-//! - the backlog is bounded ([`SimListener::set_backlog`]); a connection arriving when it is full
-//!   is reset at once, and the client sees its request fail with a reset/closed error. The event
-//!   is traced as `accept_failed` with kind `refused`.
+//! - **a kernel task** takes connections from turmoil as soon as they arrive (the client's
+//!   connect completes at once, as with Linux) and parks them in the backlog, whatever the
+//!   application is doing (even while its CPU is busy);
+//! - **the backlog is bounded** ([`SimListener::set_backlog`]). What happens to connects beyond
+//!   it is [`BacklogOverflow`]: `Delay` (the default, Linux's `tcp_abort_on_overflow = 0`: the
+//!   handshake is not completed, the client's connect waits until an accept makes room; traced
+//!   once per episode as `backlog_full`) or `Refuse` (`tcp_abort_on_overflow = 1`: the
+//!   connection is closed at once and the client's request fails with a closed/reset error;
+//!   traced as `accept_failed` with kind `refused`). With `Delay`, waiting connects sit in turmoil's SYN queue, whose length is
+//!   the world's `tcp_capacity` (65536 by default): only a burst beyond that could still hit
+//!   turmoil's panic;
+//! - **an accepted connection takes an fd**; when the table is full, [`SimListener::accept`]
+//!   fails with EMFILE (traced as `accept_failed` with kind `emfile`) and the connection stays
+//!   at the head of the backlog for a later accept, as in Linux;
+//! - **closing the listener** (dropping it) refuses every connection still in the backlog, each
+//!   traced as `accept_failed` with kind `refused`; connects still in turmoil's SYN queue are
+//!   refused by turmoil.
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::io;
+use std::rc::Rc;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use super::fd::is_emfile;
 use super::stream::Side;
@@ -20,30 +37,70 @@ use super::{HostNet, SimStream};
 use crate::error::ErrorKind;
 use crate::trace::Event;
 
+/// What the kernel does with a connect that finds the backlog full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BacklogOverflow {
+    /// Leave it unanswered: the client's connect waits until the backlog has room
+    /// (Linux's default). The default.
+    #[default]
+    Delay,
+    /// Reset it: the client's connect or request fails at once.
+    Refuse,
+}
+
+/// Kernel-side state shared by the listener and its kernel task.
+struct Backlog {
+    queue: RefCell<VecDeque<turmoil::net::TcpStream>>,
+    limit: Cell<usize>,
+    overflow: Cell<BacklogOverflow>,
+    /// A connection was queued.
+    ready: Notify,
+    /// A connection left the queue.
+    space: Notify,
+    /// `backlog_full` was traced and the backlog has not had room since.
+    full_traced: Cell<bool>,
+}
+
 /// A listening socket on a simulated host.
 pub struct SimListener {
     host: HostNet,
-    inner: turmoil::net::TcpListener,
     port: u16,
-    backlog: VecDeque<turmoil::net::TcpStream>,
-    backlog_limit: usize,
+    backlog: Rc<Backlog>,
+    kernel: JoinHandle<()>,
 }
 
 impl SimListener {
     pub(crate) fn new(host: HostNet, inner: turmoil::net::TcpListener, port: u16) -> Self {
+        let backlog = Rc::new(Backlog {
+            queue: RefCell::new(VecDeque::new()),
+            limit: Cell::new(1024),
+            overflow: Cell::new(BacklogOverflow::Delay),
+            ready: Notify::new(),
+            space: Notify::new(),
+            full_traced: Cell::new(false),
+        });
+        let kernel = tokio::task::spawn_local(kernel(host.clone(), inner, port, backlog.clone()));
         Self {
             host,
-            inner,
             port,
-            backlog: VecDeque::new(),
-            backlog_limit: 4096,
+            backlog,
+            kernel,
         }
     }
 
-    /// Sets how many handshaken connections may wait for an fd. The default is 4096 (Linux's
-    /// `somaxconn` default).
+    /// Sets how many handshaken connections may wait to be accepted. The default is 1024
+    /// (what tokio's `TcpListener::bind`, used by hyper servers, asks for).
     pub fn set_backlog(&mut self, n: usize) -> &mut Self {
-        self.backlog_limit = n;
+        self.backlog.limit.set(n.max(1));
+        self.backlog.space.notify_one();
+        self
+    }
+
+    /// Sets what happens to connects beyond the backlog. The default is
+    /// [`BacklogOverflow::Delay`].
+    pub fn set_overflow(&mut self, overflow: BacklogOverflow) -> &mut Self {
+        self.backlog.overflow.set(overflow);
+        self.backlog.space.notify_one();
         self
     }
 
@@ -57,15 +114,24 @@ impl SimListener {
         &self.host
     }
 
-    /// Accepts the next connection. Fails with EMFILE (and keeps the connection queued) when the
-    /// host's fd table is full.
+    /// Connections waiting in the backlog now.
+    pub fn queued(&self) -> usize {
+        self.backlog.queue.borrow().len()
+    }
+
+    /// Accepts the next connection, waiting for one. Fails with EMFILE (and keeps the
+    /// connection queued) when the host's fd table is full.
     pub async fn accept(&mut self) -> io::Result<SimStream> {
-        let tcp = match self.backlog.pop_front() {
-            Some(tcp) => tcp,
-            None => self.inner.accept().await?.0,
+        let tcp = loop {
+            let ready = self.backlog.ready.notified();
+            if let Some(tcp) = self.backlog.queue.borrow_mut().pop_front() {
+                break tcp;
+            }
+            ready.await;
         };
         match self.host.fds().acquire() {
             Ok(fd) => {
+                self.backlog.space.notify_one();
                 let remote = tcp.peer_addr()?;
                 let local = tcp.local_addr()?;
                 let shared = self.host.net().attach(remote, local, Side::Server);
@@ -85,20 +151,64 @@ impl SimListener {
             }
             Err(e) => {
                 debug_assert!(is_emfile(&e));
-                let kind = if self.backlog.len() < self.backlog_limit {
-                    self.backlog.push_front(tcp);
-                    ErrorKind::Emfile
-                } else {
-                    // Dropping the handshaken stream closes it: the client's request fails.
-                    drop(tcp);
-                    ErrorKind::Refused
-                };
+                self.backlog.queue.borrow_mut().push_front(tcp);
                 self.host.record(Event::AcceptFailed {
                     port: self.port,
-                    kind: kind.to_string(),
+                    kind: ErrorKind::Emfile.to_string(),
                 });
                 Err(e)
             }
         }
+    }
+}
+
+impl Drop for SimListener {
+    fn drop(&mut self) {
+        self.kernel.abort();
+        let refused = std::mem::take(&mut *self.backlog.queue.borrow_mut());
+        for tcp in refused {
+            drop(tcp);
+            self.host.record(Event::AcceptFailed {
+                port: self.port,
+                kind: ErrorKind::Refused.to_string(),
+            });
+        }
+    }
+}
+
+/// Completes handshakes into the backlog, as the kernel does, independent of the application.
+async fn kernel(host: HostNet, inner: turmoil::net::TcpListener, port: u16, backlog: Rc<Backlog>) {
+    loop {
+        loop {
+            let space = backlog.space.notified();
+            let full = backlog.queue.borrow().len() >= backlog.limit.get();
+            if !full || backlog.overflow.get() == BacklogOverflow::Refuse {
+                if !full {
+                    backlog.full_traced.set(false);
+                }
+                break;
+            }
+            if !backlog.full_traced.replace(true) {
+                host.record(Event::BacklogFull {
+                    port,
+                    backlog: backlog.limit.get(),
+                });
+            }
+            space.await;
+        }
+        let Ok((tcp, _)) = inner.accept().await else {
+            continue;
+        };
+        if backlog.queue.borrow().len() >= backlog.limit.get() {
+            // Refuse: dropping the handshaken stream closes it; the client's request fails.
+            drop(tcp);
+            host.record(Event::AcceptFailed {
+                port,
+                kind: ErrorKind::Refused.to_string(),
+            });
+            continue;
+        }
+        backlog.queue.borrow_mut().push_back(tcp);
+        backlog.ready.notify_one();
     }
 }

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 
 pub use connector::{ConnInfo, SimConnector};
 pub use fd::{Fd, FdTable};
-pub use listener::SimListener;
+pub use listener::{BacklogOverflow, SimListener};
 pub use stream::{SimStream, StreamHandle};
 
 use crate::error::ErrorKind;

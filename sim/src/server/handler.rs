@@ -94,11 +94,13 @@ pub fn full_body(bytes: Bytes) -> ResponseBody {
         .boxed_unsync()
 }
 
-/// Builds the response for `req`; `cpu` serialises CPU-bound work on the host.
+/// Builds the response for `req`; `cpu` is the host's CPU, burnt on behalf of `token` (the
+/// request's connection).
 pub(crate) async fn respond(
     handler: &Handler,
     req: Request<Incoming>,
     cpu: &super::cpu::HostCpu,
+    token: super::cpu::CpuToken,
 ) -> Result<Response<ResponseBody>, BoxError> {
     let (body, len) = match handler {
         Handler::Fixed {
@@ -115,7 +117,7 @@ pub(crate) async fn respond(
         Handler::Cpu {
             busy, body_bytes, ..
         } => {
-            cpu.burn(*busy).await;
+            cpu.burn(token, *busy).await;
             (chunked_body(*body_bytes, 16 * 1024), *body_bytes)
         }
         Handler::Echo { .. } => {

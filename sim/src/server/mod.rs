@@ -1,30 +1,44 @@
 //! The HTTP server under test: real hyper `http1` connections over simulated sockets.
 //!
-//! - [`ServerConfig`] — port, keep-alive, timeouts, handler, fd limit (start here).
+//! - [`ServerConfig`] — port, keep-alive, timeouts, handler, fd limit, backlog, shutdown plan
+//!   (start here). [`serve`] runs it on a host.
 //! - [`handler`] — what the server answers: fixed bodies, delays, CPU burns, echo.
-//! - [`cpu`] — the host CPU model behind the `cpu` handler.
+//! - [`cpu`] — the host CPU model: a `cpu` handler blocks every other piece of server work on
+//!   its host (read its module doc for the model and its limits).
+//! - `conn` (private) — one connection: hyper's state machine, the inactivity timeout,
+//!   in-flight tracking, commands from the shutdown sequence.
+//! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `hyper-graceful`, `abort`), their
+//!   deadline, and the signal that the shutdown has finished.
 //!
-//! The accept loop survives EMFILE: it backs off and keeps serving. Each connection runs hyper's
-//! own connection state machine; httpsim adds an **inactivity timeout** around it that closes a
+//! The accept loop takes connections from the listener's modelled backlog
+//! ([`crate::net::SimListener`]); on EMFILE (traced by the listener) it backs off for
+//! [`ServerConfig::accept_backoff`] and keeps serving. Each connection runs hyper's own
+//! connection state machine; httpsim adds an **inactivity timeout** around it that closes a
 //! socket idle in any state (between requests, or with a response the client never reads),
 //! which hyper's timeouts do not cover.
+//!
+//! Not covered: HTTP/2 (`auto`), TLS.
 
+mod conn;
 pub mod cpu;
 pub mod handler;
+pub mod shutdown;
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::Request;
-use hyper_util::rt::TokioTimer;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::Notify;
 
-pub use cpu::HostCpu;
+pub use cpu::{CpuToken, HostCpu};
 pub use handler::Handler;
+pub use shutdown::{ShutdownDone, ShutdownPlan, ShutdownStrategy};
 
-use crate::net::{clock, HostNet, SimStream, StreamHandle};
-use crate::trace::{CloseReason, Event};
+use crate::net::{clock, BacklogOverflow, HostNet, SimListener, StreamHandle};
+use crate::trace::{ConnId, Event};
 
 /// Settings of the server under test. Every field documents its default.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,10 +60,21 @@ pub struct ServerConfig {
     /// keep-alive connection). The default is none: unlike hyper's own default of 30 s, httpsim
     /// sets no header timeout unless asked, so that only configured timeouts shape a run.
     pub header_read_timeout: Option<Duration>,
+    /// Requests served on one socket before its response carries `connection: close`. The
+    /// default is unlimited.
+    pub max_requests_per_socket: Option<u64>,
     /// What the server answers. The default is a 4 KiB body.
     pub handler: Handler,
     /// How long the accept loop sleeps after EMFILE before accepting again. The default is 10 ms.
     pub accept_backoff: Duration,
+    /// Handshaken connections the kernel queues for `accept`. The default is 1024 (what tokio's
+    /// `TcpListener::bind`, used by hyper servers, asks for).
+    pub backlog: usize,
+    /// What happens to connects beyond the backlog. The default is
+    /// [`BacklogOverflow::Delay`] (they wait, as with Linux's defaults).
+    pub backlog_overflow: BacklogOverflow,
+    /// A shutdown scheduled during the run. The default is none.
+    pub shutdown: Option<ShutdownPlan>,
 }
 
 impl Default for ServerConfig {
@@ -62,82 +87,93 @@ impl Default for ServerConfig {
             keep_alive: true,
             idle_timeout: None,
             header_read_timeout: None,
+            max_requests_per_socket: None,
             handler: Handler::default(),
             accept_backoff: Duration::from_millis(10),
+            backlog: 1024,
+            backlog_overflow: BacklogOverflow::Delay,
+            shutdown: None,
         }
     }
 }
 
-/// Runs the server on `host` until its software is stopped (crash) or the run ends.
+/// What the accept loop, the connections and the shutdown sequence of one server share.
+pub(crate) struct Shared {
+    host: HostNet,
+    config: Arc<ServerConfig>,
+    cpu: HostCpu,
+    /// Open connections, by id.
+    conns: RefCell<BTreeMap<ConnId, Rc<conn::ConnStatus>>>,
+    /// Notified when a connection closes or a request leaves flight.
+    changed: Notify,
+    shutting_down: Cell<bool>,
+    /// hyper-util's graceful shutdown, when the plan uses it: every connection is watched.
+    graceful: RefCell<Option<GracefulShutdown>>,
+}
+
+/// Runs the server on `host` until its software is stopped (crash) or the run ends. A scheduled
+/// shutdown runs, but nobody outside learns when it finished; see [`serve_with`].
 pub async fn serve(host: HostNet, config: Arc<ServerConfig>) {
+    serve_with(host, config, ShutdownDone::new()).await
+}
+
+/// Runs the server on `host`; when the configured shutdown has finished, gives `done`. A server
+/// bounced after its shutdown finished serves again without shutting down a second time.
+pub async fn serve_with(host: HostNet, config: Arc<ServerConfig>, done: ShutdownDone) {
     let mut listener = match host.bind(config.port).await {
         Ok(l) => l,
         Err(e) => panic!("server {}: bind port {}: {e}", host.name(), config.port),
     };
+    listener
+        .set_backlog(config.backlog)
+        .set_overflow(config.backlog_overflow);
+    let plan = config.shutdown.filter(|_| !done.is_finished());
+    let graceful = plan
+        .filter(|p| p.strategy == ShutdownStrategy::HyperGraceful)
+        .map(|_| GracefulShutdown::new());
     let cpu = HostCpu::new();
-    loop {
-        cpu.idle().await;
-        match listener.accept().await {
-            Ok(stream) => {
-                tokio::task::spawn_local(serve_conn(stream, config.clone(), cpu.clone()));
-            }
-            Err(_) => {
-                // EMFILE (traced by the listener): back off, keep serving.
-                tokio::time::sleep(config.accept_backoff).await;
-            }
+    let shared = Rc::new(Shared {
+        host,
+        config,
+        cpu: cpu.clone(),
+        conns: RefCell::new(BTreeMap::new()),
+        changed: Notify::new(),
+        shutting_down: Cell::new(false),
+        graceful: RefCell::new(graceful),
+    });
+    let server = async move {
+        let mut accepting = Box::pin(accept_loop(listener, shared.clone()));
+        let Some(plan) = plan else {
+            return accepting.await;
+        };
+        let wait = plan.at.saturating_sub(clock::now());
+        tokio::select! {
+            _ = &mut accepting => {}
+            _ = tokio::time::sleep(wait) => {}
         }
-    }
+        shared.host.record(Event::ShutdownStart {
+            strategy: plan.strategy.name().to_string(),
+        });
+        // Stop accepting: the listener closes, refusing what is still in its backlog.
+        drop(accepting);
+        shutdown::execute(&plan, &shared).await;
+        done.finish();
+        // The process would exit here. The host's software stays alive with nothing bound, so
+        // later connects are refused by the host (turmoil does not deliver to stopped hosts,
+        // which would leave them hanging instead).
+        std::future::pending::<()>().await;
+    };
+    cpu.gate(CpuToken::SERVER, server).await
 }
 
-async fn serve_conn(stream: SimStream, config: Arc<ServerConfig>, cpu: HostCpu) {
-    let handle = stream.handle();
-    let host = stream.host().clone();
-    let conn_id = stream.conn();
-    let svc = {
-        let config = config.clone();
-        let host = host.clone();
-        service_fn(move |req: Request<Incoming>| {
-            let config = config.clone();
-            let host = host.clone();
-            let cpu = cpu.clone();
-            async move {
-                let seq = req
-                    .headers()
-                    .get("x-seq")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|s| s.parse().ok());
-                host.record(Event::ServerRequest {
-                    conn: conn_id,
-                    method: req.method().to_string(),
-                    seq,
-                });
-                let res = handler::respond(&config.handler, req, &cpu).await;
-                if let Ok(r) = &res {
-                    host.record(Event::ServerResponse {
-                        conn: conn_id,
-                        status: r.status().as_u16(),
-                        close: !config.keep_alive,
-                    });
-                }
-                res
+async fn accept_loop(mut listener: SimListener, shared: Rc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => conn::start(stream, shared.clone()),
+            Err(_) => {
+                // EMFILE (traced by the listener): back off, keep serving.
+                tokio::time::sleep(shared.config.accept_backoff).await;
             }
-        })
-    };
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .keep_alive(config.keep_alive)
-        .header_read_timeout(config.header_read_timeout);
-    let conn = builder.serve_connection(stream, svc);
-    match config.idle_timeout {
-        Some(t) => {
-            tokio::select! {
-                _ = conn => {}
-                _ = idle_expired(&handle, t) => handle.set_close_reason(CloseReason::IdleTimeout),
-            }
-        }
-        None => {
-            let _ = conn.await;
         }
     }
 }

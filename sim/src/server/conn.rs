@@ -1,0 +1,309 @@
+//! One accepted connection: hyper's `http1` state machine over a simulated socket, plus what
+//! hyper does not do on its own.
+//!
+//! - **An inactivity timeout** around the connection: a socket with no byte read or written for
+//!   `idle_timeout` is closed whatever hyper is doing — waiting for the next request, or stuck
+//!   writing a response the client never reads (hyper's `header_read_timeout` covers neither the
+//!   second case nor a slow body).
+//! - **Commands from the shutdown sequence**: `Graceful` calls hyper's own
+//!   `Connection::graceful_shutdown` (keep-alive off: an in-flight response goes out with
+//!   `connection: close`, then hyper closes the socket; an idle connection closes at once);
+//!   `Close(reason)` drops the connection now, recording `reason` on the socket.
+//! - **In-flight tracking**: a request is in flight from the moment hyper hands it to the
+//!   service until hyper drops its response body (fully written into the socket, or abandoned).
+//!   A connection is idle when nothing is in flight and no write is blocked on the socket.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::rt::{Read, ReadBufCursor, Write};
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::TokioTimer;
+use tokio::sync::watch;
+
+use super::cpu::CpuToken;
+use super::handler::{self, BoxError, ResponseBody};
+use super::{idle_expired, Shared};
+use crate::net::SimStream;
+use crate::trace::{CloseReason, Event};
+
+/// What the shutdown sequence asks of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// Keep serving.
+    Run,
+    /// hyper's graceful shutdown: finish the response in flight with `connection: close`.
+    Graceful,
+    /// Close now, recording this reason.
+    Close(CloseReason),
+}
+
+/// The state of one connection the server and its shutdown sequence look at.
+pub(crate) struct ConnStatus {
+    in_flight: Cell<u32>,
+    requests: Cell<u64>,
+    write_blocked: Cell<bool>,
+    /// A graceful shutdown strategy is closing this connection.
+    pub(crate) closing: Cell<bool>,
+    /// The service itself adds `connection: close` to responses (http-terminator does).
+    pub(crate) close_header: Cell<bool>,
+    cmd: watch::Sender<Command>,
+}
+
+impl ConnStatus {
+    /// Nothing in flight and nothing stuck in the socket's send path.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.get() == 0 && !self.write_blocked.get()
+    }
+
+    pub(crate) fn command(&self, cmd: Command) {
+        self.cmd.send_replace(cmd);
+    }
+}
+
+/// Registers `stream` with the server and starts serving it on its own task, behind the host's
+/// CPU gate.
+pub(crate) fn start(stream: SimStream, shared: Rc<Shared>) {
+    let id = stream.conn();
+    let (cmd, _) = watch::channel(Command::Run);
+    let status = Rc::new(ConnStatus {
+        in_flight: Cell::new(0),
+        requests: Cell::new(0),
+        write_blocked: Cell::new(false),
+        closing: Cell::new(false),
+        close_header: Cell::new(false),
+        cmd,
+    });
+    shared.conns.borrow_mut().insert(id, status.clone());
+    let task = shared
+        .cpu
+        .gate(CpuToken(id), serve_conn(stream, shared.clone(), status));
+    tokio::task::spawn_local(task);
+}
+
+/// A hyper connection future the shutdown sequence can ask to finish gracefully.
+trait Drive: Future<Output = hyper::Result<()>> {
+    fn graceful(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Drive for hyper::server::conn::http1::Connection<I, S>
+where
+    S: hyper::service::HttpService<Incoming, ResBody = B>,
+    S::Error: Into<BoxError>,
+    I: Read + Write + Unpin + 'static,
+    B: Body + 'static,
+    B::Error: Into<BoxError>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        hyper::server::conn::http1::Connection::graceful_shutdown(self);
+    }
+}
+
+/// A connection watched by hyper-util's `GracefulShutdown`: the watcher, not httpsim, calls
+/// `graceful_shutdown` when the shutdown is signalled.
+struct Watched(Pin<Box<dyn Future<Output = hyper::Result<()>>>>);
+
+impl Future for Watched {
+    type Output = hyper::Result<()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Drive for Watched {
+    fn graceful(self: Pin<&mut Self>) {}
+}
+
+async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus>) {
+    let handle = stream.handle();
+    let host = stream.host().clone();
+    let conn_id = stream.conn();
+    let svc = {
+        let shared = shared.clone();
+        let status = status.clone();
+        service_fn(move |req: Request<Incoming>| {
+            let shared = shared.clone();
+            let status = status.clone();
+            let host = host.clone();
+            async move {
+                let guard = InFlight::start(status.clone(), shared.clone());
+                let n = status.requests.get() + 1;
+                status.requests.set(n);
+                let seq = req
+                    .headers()
+                    .get("x-seq")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|s| s.parse().ok());
+                host.record(Event::ServerRequest {
+                    conn: conn_id,
+                    method: req.method().to_string(),
+                    seq,
+                });
+                let config = &shared.config;
+                let res =
+                    handler::respond(&config.handler, req, &shared.cpu, CpuToken(conn_id)).await?;
+                let last = config.max_requests_per_socket.is_some_and(|m| n >= m);
+                let header = last || status.close_header.get();
+                let close = header || !config.keep_alive || status.closing.get();
+                host.record(Event::ServerResponse {
+                    conn: conn_id,
+                    status: res.status().as_u16(),
+                    close,
+                });
+                let mut res = res.map(|inner| Tracked {
+                    inner,
+                    _guard: guard,
+                });
+                if header {
+                    res.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
+                }
+                Ok::<_, BoxError>(res)
+            }
+        })
+    };
+    let io = ConnIo {
+        inner: stream,
+        status: status.clone(),
+    };
+    let config = &shared.config;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(config.keep_alive)
+        .header_read_timeout(config.header_read_timeout);
+    let conn = builder.serve_connection(io, svc);
+    let watcher = shared.graceful.borrow().as_ref().map(|g| g.watcher());
+    let mut conn: Pin<Box<dyn Drive>> = match watcher {
+        Some(w) => Box::pin(Watched(Box::pin(w.watch(conn)))),
+        None => Box::pin(conn),
+    };
+    let mut cmd = status.cmd.subscribe();
+    let reason = loop {
+        let idle = async {
+            match config.idle_timeout {
+                Some(t) => idle_expired(&handle, t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = conn.as_mut() => break None,
+            _ = idle => break Some(CloseReason::IdleTimeout),
+            changed = cmd.changed() => {
+                if changed.is_err() {
+                    break None;
+                }
+                let c = *cmd.borrow_and_update();
+                match c {
+                    Command::Run => {}
+                    Command::Graceful => conn.as_mut().graceful(),
+                    Command::Close(reason) => break Some(reason),
+                }
+            }
+        }
+    };
+    match reason {
+        Some(r) => handle.set_close_reason(r),
+        None if status.closing.get() && !handle.is_peer_closed() => {
+            handle.set_close_reason(CloseReason::Shutdown)
+        }
+        None => {}
+    }
+    // Dropping hyper's connection drops the socket: its close is traced now, before the
+    // shutdown sequence can see the registry empty.
+    drop(conn);
+    shared.conns.borrow_mut().remove(&conn_id);
+    shared.changed.notify_waiters();
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight {
+    status: Rc<ConnStatus>,
+    shared: Rc<Shared>,
+}
+
+impl InFlight {
+    fn start(status: Rc<ConnStatus>, shared: Rc<Shared>) -> Self {
+        status.in_flight.set(status.in_flight.get() + 1);
+        Self { status, shared }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.status.in_flight.set(self.status.in_flight.get() - 1);
+        self.shared.changed.notify_waiters();
+    }
+}
+
+/// A response body that keeps its request in flight until hyper drops it.
+struct Tracked {
+    inner: ResponseBody,
+    _guard: InFlight,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The socket as hyper sees it: notes when a write is blocked (the peer does not read), so a
+/// connection with a response stuck in its send path is not taken for idle.
+struct ConnIo {
+    inner: SimStream,
+    status: Rc<ConnStatus>,
+}
+
+impl Read for ConnIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl Write for ConnIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.status.write_blocked.set(res.is_pending());
+        res
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

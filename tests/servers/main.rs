@@ -1,0 +1,29 @@
+//! Servers under test: real hyper servers driven the way production drives them.
+//!
+//! - `concurrency` — asynchronous waits overlap; CPU burns serialise the whole host.
+//! - `shutdown` — idle keep-alive sockets and in-flight requests under each shutdown strategy.
+//! - `accept` — an fd-limited server under a connect burst: EMFILE back-off, backlog overflow.
+//! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
+
+mod accept;
+mod concurrency;
+mod shutdown;
+mod timeouts;
+
+/// Test result: every test can use `?`.
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+use std::time::Duration;
+
+use httpsim::Record;
+
+/// Simulated time of a record.
+pub fn at(r: &Record) -> Duration {
+    Duration::from_micros(r.t_us)
+}
+
+/// Asserts `t` is within `tol` of `want`.
+pub fn assert_near(t: Duration, want: Duration, tol: Duration, what: &str) {
+    let diff = t.abs_diff(want);
+    assert!(diff <= tol, "{what}: at {t:?}, expected {want:?} ± {tol:?}");
+}
