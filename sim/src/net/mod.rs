@@ -34,7 +34,8 @@ use stream::{ConnShared, Side};
 /// Settings of the socket layer shared by every host of a run.
 #[derive(Clone, Debug)]
 pub(crate) struct NetConfig {
-    /// Bytes a socket's receive buffer holds before the sender is back-pressured.
+    /// Bytes a socket's receive buffer takes from the network before it stops reading (the rest
+    /// waits in turmoil's queues; senders are not blocked, see `net::stream`).
     pub(crate) recv_buffer: usize,
 }
 

@@ -100,7 +100,8 @@ impl WorldBuilder {
         self
     }
 
-    /// Bytes each socket's receive buffer holds before the sender is back-pressured. The default
+    /// Bytes each socket's receive buffer takes from the network before it stops reading (the rest
+    /// waits in turmoil's queues; senders are not blocked, see `net::stream`). The default
     /// is 256 KiB.
     pub fn recv_buffer(&mut self, bytes: usize) -> &mut Self {
         self.recv_buffer = bytes;
