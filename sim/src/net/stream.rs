@@ -257,8 +257,10 @@ impl SimStream {
 }
 
 /// Moves bytes from turmoil's stream into the receive buffer, like a kernel does, so a FIN or RST
-/// is noticed without the application reading. Stops taking data while the buffer is full,
-/// which back-pressures the sender through turmoil's flow control.
+/// is noticed without the application reading. Stops taking data while the buffer is full; the
+/// rest then waits in turmoil's queues. turmoil's flow control counts segments, not bytes, and
+/// httpsim sizes it (`tcp_capacity`) for bursts, so in practice a sender is never blocked: a
+/// server whose response is not read finishes writing and sees its socket idle.
 #[allow(clippy::too_many_arguments)]
 async fn pump(
     mut rd: turmoil::net::tcp::OwnedReadHalf,
