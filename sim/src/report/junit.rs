@@ -26,6 +26,11 @@ pub fn junit(outcomes: &[&Outcome], sweep: bool) -> String {
                 .filter(|e| !e.passed)
                 .map(|e| format!("{}: {}", e.key, e.detail))
                 .collect();
+            if o.deterministic == Some(false) {
+                broken.push(
+                    "determinism: a second run at the same seed gave a different trace".into(),
+                );
+            }
             for i in o.invariants.iter().filter(|i| !i.passed) {
                 for v in &i.violations {
                     broken.push(format!("invariant {}: {}", i.name, v.message));

@@ -21,7 +21,7 @@ pub const MAX_LANES: usize = 40;
 const WIDTH: f64 = 1100.0;
 const LEFT: f64 = 120.0;
 const RIGHT: f64 = 30.0;
-const TOP: f64 = 64.0;
+const TOP: f64 = 86.0;
 const LANE: f64 = 22.0;
 const BAR: f64 = 14.0;
 const FONT: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
@@ -32,6 +32,7 @@ const FAIL: &str = "#d62728";
 const STALL: &str = "#ff9800";
 const FAULT: &str = "#8e44ad";
 const CONN: &str = "#bbbbbb";
+const FAILED_BAR: &str = "#f4a6a6";
 
 #[derive(Default)]
 struct Req {
@@ -39,6 +40,8 @@ struct Req {
     head: Option<u64>,
     body_end: Option<u64>,
     failed: Option<(u64, String)>,
+    /// Failed attempts that were retried.
+    retried: Vec<u64>,
     conn: Option<ConnId>,
 }
 
@@ -71,6 +74,11 @@ pub fn timeline(o: &Outcome) -> String {
             Event::BodyEnd { req, .. } => reqs.entry(*req).or_default().body_end = Some(t),
             Event::RequestFailed {
                 req,
+                retrying: true,
+                ..
+            } => reqs.entry(*req).or_default().retried.push(t),
+            Event::RequestFailed {
+                req,
                 kind,
                 retrying: false,
                 ..
@@ -90,20 +98,52 @@ pub fn timeline(o: &Outcome) -> String {
             _ => {}
         }
     }
-    let end_us = (o.sim_ms * 1000)
+    let last_us = (o.sim_ms * 1000)
         .max(o.records.last().map_or(0, |r| r.t_us))
         .max(1);
+    // 2 % of room on the right, so what happens at the very end is not drawn on the border.
+    let end_us = last_us + last_us / 50;
 
     let lanes: Vec<ConnId> = conns.keys().copied().take(MAX_LANES).collect();
     let hidden = conns.len() - lanes.len();
     let lane_of: BTreeMap<ConnId, usize> = lanes.iter().enumerate().map(|(i, c)| (*c, i)).collect();
     let orphans: Vec<(&ReqId, &Req)> = reqs.iter().filter(|(_, q)| q.conn.is_none()).collect();
     let orphan_lane = lanes.len();
+    let mut notes: Vec<String> = Vec::new();
+    if hidden > 0 {
+        notes.push(format!(
+            "{hidden} more connections not drawn (only the first {MAX_LANES}); see trace.jsonl"
+        ));
+    }
+    let mut orphan_kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, q) in &orphans {
+        if let Some((_, k)) = &q.failed {
+            *orphan_kinds.entry(k.as_str()).or_default() += 1;
+        }
+    }
+    if !orphan_kinds.is_empty() || !accept_fails.is_empty() {
+        let mut parts: Vec<String> = orphan_kinds
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        if !accept_fails.is_empty() {
+            parts.push(format!(
+                "{} server accepts failed (EMFILE)",
+                accept_fails.len()
+            ));
+        }
+        notes.push(format!(
+            "\"conn unknown\": failures the trace ties to no connection: {}",
+            parts.join(", ")
+        ));
+    }
     let orphan_lane_used = !orphans.is_empty() || !accept_fails.is_empty();
     let n_lanes = (lanes.len() + usize::from(orphan_lane_used)).max(1);
     let plot_h = n_lanes as f64 * LANE;
     let axis_y = TOP + plot_h + 8.0;
-    let height = axis_y + 110.0;
+    let notes_y = axis_y + 58.0;
+    let legend_y = notes_y + 18.0 * notes.len() as f64 + 10.0;
+    let height = legend_y + 24.0;
     let x = |t: u64| LEFT + (t as f64 / end_us as f64) * (WIDTH - LEFT - RIGHT);
     let lane_y = |i: usize| TOP + i as f64 * LANE;
 
@@ -148,17 +188,17 @@ pub fn timeline(o: &Outcome) -> String {
         }
         let label = match lanes.get(i) {
             Some(c) => format!("conn {c}"),
-            None => "no connection".to_string(),
+            None => "conn unknown".to_string(),
         };
         doc = doc.add(text(LEFT - 8.0, y + LANE / 2.0 + 4.0, &label).set("text-anchor", "end"));
     }
 
     // Faults and the stall go under the bars, as translucent bands.
-    for (from, to, what) in fault_bands(&faults, end_us) {
+    for (from, to, what) in fault_bands(&faults, last_us) {
         let w = (x(to) - x(from)).max(2.0);
         doc = doc.add(
             rect(x(from), TOP, w, plot_h, FAULT)
-                .set("fill-opacity", 0.15)
+                .set("fill-opacity", 0.22)
                 .add(Title::new(format!(
                     "fault: {what} ({} to {})",
                     ms(from / 1000),
@@ -166,7 +206,7 @@ pub fn timeline(o: &Outcome) -> String {
                 ))),
         );
         doc = doc.add(
-            text(x(from) + 3.0, TOP - 6.0, &what)
+            text(x(from) + 3.0, TOP - 24.0, &what)
                 .set("fill", FAULT)
                 .set("font-size", 11),
         );
@@ -180,16 +220,12 @@ pub fn timeline(o: &Outcome) -> String {
                 .set("stroke", STALL)
                 .set("stroke-dasharray", "4 3"),
         );
+        // Above the plot, so no bar can hide it.
         let label = format!("longest stall {}", ms(o.summary.longest_stall_ms));
-        let lx = if b - a > 150.0 {
-            (a + b) / 2.0
-        } else {
-            a.min(WIDTH - RIGHT - 80.0)
-        };
-        let anchor = if b - a > 150.0 { "middle" } else { "start" };
+        let lx = a.min(WIDTH - RIGHT - 7.0 * label.len() as f64);
+        doc = doc.add(line(a, TOP - 4.0, a, TOP, "#b35c00", 1.0));
         doc = doc.add(
-            text(lx, TOP + plot_h - 6.0, &label)
-                .set("text-anchor", anchor)
+            text(lx, TOP - 6.0, &label)
                 .set("font-weight", "bold")
                 .set("fill", "#b35c00"),
         );
@@ -200,7 +236,7 @@ pub fn timeline(o: &Outcome) -> String {
         let conn = &conns[c];
         let y = lane_y(*i) + LANE / 2.0;
         let open = conn.open.unwrap_or(0);
-        let close = conn.closes.first().map_or(end_us, |c| c.0);
+        let close = conn.closes.first().map_or(last_us, |c| c.0);
         doc = doc.add(line(x(open), y, x(close), y, CONN, 1.0));
         for (t, host, reason) in &conn.closes {
             let cx = x(*t);
@@ -221,10 +257,20 @@ pub fn timeline(o: &Outcome) -> String {
         }
     }
 
-    // Request bars.
-    let mut orphan_fails = 0usize;
+    // Request bars. Requests with no connection that would be drawn on the same pixels (an
+    // EMFILE storm: thousands at once) are drawn once, with their count.
+    let mut drawn: BTreeMap<(i64, i64, bool), usize> = BTreeMap::new();
     for (id, q) in &reqs {
         let Some(start) = q.start else { continue };
+        if q.conn.is_none() {
+            let stop = q.failed.as_ref().map_or(last_us, |f| f.0);
+            let key = (x(start) as i64, x(stop) as i64, q.failed.is_some());
+            let seen = drawn.entry(key).or_default();
+            *seen += 1;
+            if *seen > 1 {
+                continue;
+            }
+        }
         let lane = match q.conn {
             Some(c) => match lane_of.get(&c) {
                 Some(l) => *l,
@@ -233,9 +279,13 @@ pub fn timeline(o: &Outcome) -> String {
             None => orphan_lane,
         };
         let y = lane_y(lane) + (LANE - BAR) / 2.0;
-        let head = q.head.or(q.failed.as_ref().map(|f| f.0)).unwrap_or(end_us);
+        let head = q.head.or(q.failed.as_ref().map(|f| f.0)).unwrap_or(last_us);
         let done = q.body_end.unwrap_or(head).max(head);
-        let waiting = if q.head.is_some() { WAIT } else { STALL };
+        let waiting = match (&q.head, &q.failed) {
+            (Some(_), _) => WAIT,
+            (None, Some(_)) => FAILED_BAR,
+            (None, None) => STALL,
+        };
         let tip = format!(
             "request {id}: started {}, {}",
             ms(start / 1000),
@@ -254,12 +304,9 @@ pub fn timeline(o: &Outcome) -> String {
             waiting,
         ));
         if q.head.is_some() && done > head {
-            g = g.add(rect(x(head), y, (x(done) - x(head)).max(1.5), BAR, BODY));
+            g = g.add(rect(x(head), y, (x(done) - x(head)).max(2.0), BAR, BODY));
         }
-        if let Some((t, _)) = &q.failed {
-            if q.conn.is_none() {
-                orphan_fails += 1;
-            }
+        for t in q.retried.iter().chain(q.failed.as_ref().map(|f| &f.0)) {
             g = g.add(cross(x(*t), y + BAR / 2.0));
         }
         let w = x(done) - x(start);
@@ -279,30 +326,6 @@ pub fn timeline(o: &Outcome) -> String {
                 .add(Title::new("server accept failed: EMFILE")),
         );
     }
-    if orphan_fails > 0 || !accept_fails.is_empty() {
-        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
-        for (_, q) in &orphans {
-            if let Some((_, k)) = &q.failed {
-                *kinds.entry(k.as_str()).or_default() += 1;
-            }
-        }
-        let mut parts: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        if !accept_fails.is_empty() {
-            parts.push(format!("{} server accept EMFILE", accept_fails.len()));
-        }
-        let note = format!("failed before a connection: {}", parts.join(", "));
-        doc = doc.add(
-            text(
-                WIDTH - RIGHT - 4.0,
-                lane_y(orphan_lane) + LANE / 2.0 + 4.0,
-                &note,
-            )
-            .set("text-anchor", "end")
-            .set("fill", FAIL)
-            .set("font-weight", "bold"),
-        );
-    }
-
     // Time axis.
     doc = doc.add(line(LEFT, axis_y, WIDTH - RIGHT, axis_y, "#333333", 1.0));
     let (step, unit, div) = axis_step(end_us);
@@ -327,19 +350,10 @@ pub fn timeline(o: &Outcome) -> String {
         .set("text-anchor", "middle")
         .set("fill", "#444444"),
     );
-    if hidden > 0 {
-        doc = doc.add(
-            text(
-                LEFT,
-                axis_y + 54.0,
-                &format!(
-            "{hidden} more connections not drawn (only the first {MAX_LANES}); see trace.jsonl"
-        ),
-            )
-            .set("fill", "#444444"),
-        );
+    for (i, note) in notes.iter().enumerate() {
+        doc = doc.add(text(LEFT, notes_y + 18.0 * i as f64, note).set("fill", "#444444"));
     }
-    doc = doc.add(legend(axis_y + 76.0));
+    doc = doc.add(legend(legend_y));
     doc.to_string() + "\n"
 }
 
@@ -408,12 +422,13 @@ fn fmt_tick(t: u64, div: f64) -> String {
 }
 
 fn legend(y: f64) -> Group {
-    let items: [(&str, &str, f64); 6] = [
+    let items: [(&str, &str, f64); 7] = [
         (WAIT, "waiting for response head", 1.0),
         (BODY, "reading body", 1.0),
-        (STALL, "pending, never answered / stall", 0.6),
-        (FAULT, "fault", 0.3),
-        (FAIL, "failed (x)", 1.0),
+        (FAILED_BAR, "until it failed", 1.0),
+        (STALL, "never answered / longest stall", 0.6),
+        (FAULT, "fault", 0.4),
+        (FAIL, "attempt failed (x)", 1.0),
         ("#333333", "socket closed (|)", 1.0),
     ];
     let mut g = Group::new();

@@ -71,8 +71,14 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     // TOML syntax first, so a syntax error is never reported as a missing key.
     if let Err(e) = toml_edit::ImDocument::parse(src) {
-        let mut err = ScenarioError::new(ErrorClass::Syntax, path, first_line(e.message()))
-            .expected("valid TOML (https://toml.io)");
+        // toml_edit says `invalid string\nexpected `"`, `'``: the second line is the form.
+        let mut lines = e.message().lines().map(str::trim).filter(|l| !l.is_empty());
+        let message = lines.next().unwrap_or("invalid TOML").to_string();
+        let expected = match lines.next().and_then(|l| l.strip_prefix("expected ")) {
+            Some(x) => format!("valid TOML: {x}"),
+            None => "valid TOML (https://toml.io)".to_string(),
+        };
+        let mut err = ScenarioError::new(ErrorClass::Syntax, path, message).expected(expected);
         if let Some(span) = e.span() {
             err = err.at_offset(src, span.start);
         }
