@@ -3,7 +3,7 @@
 //! - [`load`] — reads one file into a runnable [`Scenario`], or a [`ScenarioError`] that names
 //!   file, line, column, key and expected form. Start here.
 //! - [`discover`] — expands files and folders into the sorted list of scenario files.
-//! - [`format`] — the file format as serde structs (the contract).
+//! - [`format`](mod@format) — the file format as serde structs (the contract).
 //! - [`validate`] — values that cannot hold together; [`convert`] — format → [`Setup`], the one
 //!   place that knows both, and that refuses features this build does not have yet.
 //! - [`expect`] — the `[expect]` table as checks; [`runner`] — one run → an [`Outcome`], the
