@@ -19,13 +19,19 @@
 //! - [`trace`] — the event log: JSON Lines, text, hash.
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
 //! - [`error`] — request error kinds shared by everything downstream.
+//! - [`scenario`] — scenario files (TOML format v1): loading, errors, conversion, runs.
+//! - [`report`] — report.md, timeline.svg, trace.jsonl, index.md, junit.xml from runs.
+//! - [`cli`] — the `httpsim` command line, callable in-process (tests drive it this way).
 
 #![deny(missing_docs)]
 
 pub mod check;
+pub mod cli;
 pub mod client;
 pub mod error;
 pub mod net;
+pub mod report;
+pub mod scenario;
 pub mod server;
 pub mod setup;
 pub mod summary;

@@ -1,6 +1,19 @@
-//! The httpsim command line. See `httpsim --help`.
+//! The httpsim command line. See `httpsim --help`; the logic lives in [`httpsim::cli`].
+
+use std::io::IsTerminal;
 
 fn main() {
-    eprintln!("httpsim: the CLI is not built yet");
-    std::process::exit(2);
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    let terminal = stderr.is_terminal();
+    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    let code = httpsim::cli::main_with(
+        std::env::args_os(),
+        &mut httpsim::cli::Console {
+            out: &mut out,
+            err: &mut err,
+            terminal,
+        },
+    );
+    std::process::exit(code);
 }

@@ -1,0 +1,317 @@
+//! The `httpsim` command line (DESIGN.md, "The CLI contract"), callable in-process so tests
+//! drive exactly the code the binary runs: [`main_with`] takes the arguments and the two output
+//! streams and returns the exit code.
+//!
+//! - `httpsim run PATH...` — loads every scenario first (any bad file: exit 2 before anything
+//!   runs), runs each at its seed(s), prints one line (text) or one JSON object (json) per run,
+//!   writes the report folder, exits 0 when every run passed, 1 otherwise.
+//! - `httpsim bench` — reserved for the benchmark suite; not built yet (exit 2).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::report::{markdown, write_reports};
+use crate::scenario::expect::ms;
+use crate::scenario::{self, Outcome, Scenario};
+
+/// Exit code: every expectation held.
+pub const EXIT_PASS: i32 = 0;
+/// Exit code: some scenario failed its expectations.
+pub const EXIT_FAIL: i32 = 1;
+/// Exit code: bad input (unreadable file, bad TOML, unknown key, impossible value, a feature not
+/// built yet) or bad arguments.
+pub const EXIT_BAD_INPUT: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "httpsim",
+    version,
+    about = "Deterministic network simulation test bench for HTTP client pools and servers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenario files (or folders of them) and write their reports.
+    Run(RunArgs),
+    /// Benchmark the simulator (not built yet).
+    Bench {
+        /// Arguments for the benchmark (reserved).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario files, or folders whose *.toml files are scenarios.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Run every scenario at this seed instead of its own. Overridden by the `HTTPSIM_SEED`
+    /// environment variable when the flag is absent.
+    #[arg(long, env = "HTTPSIM_SEED", conflicts_with = "seeds")]
+    seed: Option<u64>,
+    /// Run every scenario at each seed of a range: `A..B` (B excluded) or `A..=B`.
+    #[arg(long, value_parser = parse_seeds)]
+    seeds: Option<SeedRange>,
+    /// Where reports are written. The default is `reports` (`HTTPSIM_REPORT_DIR`).
+    #[arg(long, env = "HTTPSIM_REPORT_DIR", default_value = "reports")]
+    report_dir: PathBuf,
+    /// Output: one line per run (`text`) or one JSON object per run (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Run each scenario twice and fail on any difference between the traces.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SeedRange {
+    from: u64,
+    to_inclusive: u64,
+}
+
+fn parse_seeds(s: &str) -> Result<SeedRange, String> {
+    let form = "expected A..B (B excluded) or A..=B, such as 1..100";
+    let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
+        (a, b, true)
+    } else if let Some((a, b)) = s.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(form.into());
+    };
+    let a: u64 = a.trim().parse().map_err(|_| form.to_string())?;
+    let b: u64 = b.trim().parse().map_err(|_| form.to_string())?;
+    let to = if inclusive { Some(b) } else { b.checked_sub(1) };
+    match to {
+        Some(to) if to >= a => Ok(SeedRange {
+            from: a,
+            to_inclusive: to,
+        }),
+        _ => Err(format!("the range {s} holds no seed; {form}")),
+    }
+}
+
+/// Where the CLI writes, and whether a person is watching (a terminal gets a progress bar).
+pub struct Console<'a> {
+    /// Standard output: run lines or JSON objects.
+    pub out: &'a mut dyn Write,
+    /// Standard error: errors, the summary line.
+    pub err: &'a mut dyn Write,
+    /// Whether standard error is a terminal.
+    pub terminal: bool,
+}
+
+/// Runs the command line `args` (the first item is the program name) and returns the exit code.
+pub fn main_with(args: impl IntoIterator<Item = OsString>, console: &mut Console) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = e.exit_code();
+            let text = e.render().to_string();
+            let _ = if code == 0 {
+                write!(console.out, "{text}")
+            } else {
+                write!(console.err, "{text}")
+            };
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run(args, console),
+        Command::Bench { .. } => {
+            let _ = writeln!(console.err, "httpsim bench: not built yet");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn run(args: RunArgs, c: &mut Console) -> i32 {
+    let files = match scenario::discover(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(c.err, "error: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut scenarios = Vec::new();
+    let mut bad = 0;
+    for f in &files {
+        match scenario::load(f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                bad += 1;
+                let _ = writeln!(c.err, "error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        let _ = writeln!(
+            c.err,
+            "httpsim: {bad} bad scenario file(s); nothing was run"
+        );
+        return EXIT_BAD_INPUT;
+    }
+    if let Some(dup) = duplicate_name(&scenarios) {
+        let _ = writeln!(c.err, "error: two scenarios are named {dup:?}; names must be unique (they name the report folders)");
+        return EXIT_BAD_INPUT;
+    }
+
+    let seeds_of = |s: &Scenario| -> Vec<u64> {
+        match (args.seeds, args.seed) {
+            (Some(r), _) => (r.from..=r.to_inclusive).collect(),
+            (None, Some(seed)) => vec![seed],
+            (None, None) => vec![s.default_seed()],
+        }
+    };
+    let total: u64 = scenarios.iter().map(|s| seeds_of(s).len() as u64).sum();
+    let sweep = args.seeds.is_some_and(|r| r.to_inclusive > r.from);
+    let _ = writeln!(
+        c.err,
+        "httpsim: {} scenario(s), {} run(s), seeds: {}{}",
+        scenarios.len(),
+        total,
+        match (args.seeds, args.seed) {
+            (Some(r), _) => format!("{}..={}", r.from, r.to_inclusive),
+            (None, Some(s)) => s.to_string(),
+            (None, None) => "each file's own".into(),
+        },
+        if args.check_determinism {
+            ", checking determinism"
+        } else {
+            ""
+        }
+    );
+    let bar = (c.terminal && total > 1).then(|| {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+
+    let mut shown: Vec<Outcome> = Vec::new();
+    let mut all: Vec<Outcome> = Vec::new();
+    for s in &scenarios {
+        let mut pick: Option<Outcome> = None;
+        for seed in seeds_of(s) {
+            if let Some(pb) = &bar {
+                pb.set_message(format!("{} seed {seed}", s.name()));
+            }
+            let mut o = scenario::run(s, seed);
+            if args.check_determinism {
+                check_determinism(s, &mut o);
+            }
+            let line = match args.format {
+                Format::Json => serde_json::to_string(&o).unwrap_or_default(),
+                Format::Text => text_line(&o),
+            };
+            match &bar {
+                Some(pb) => pb.suspend(|| writeln!(c.out, "{line}")),
+                None => writeln!(c.out, "{line}"),
+            }
+            .ok();
+            if let Some(pb) = &bar {
+                pb.inc(1);
+            }
+            // The report shows the first failing seed, else the first seed.
+            if pick.is_none() || (!o.passed && pick.as_ref().is_some_and(|p| p.passed)) {
+                pick = Some(o.clone());
+            }
+            all.push(o);
+        }
+        if let Some(p) = pick {
+            shown.push(p);
+        }
+    }
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+
+    let runs: Vec<(&Scenario, &Outcome)> = scenarios.iter().zip(shown.iter()).collect();
+    let all_refs: Vec<&Outcome> = all.iter().collect();
+    if let Err(e) = write_reports(&args.report_dir, &runs, &all_refs, sweep) {
+        let _ = writeln!(
+            c.err,
+            "error: cannot write reports to {}: {e}",
+            args.report_dir.display()
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let failed = all.iter().filter(|o| !o.passed).count();
+    let _ = writeln!(
+        c.err,
+        "httpsim: {} run(s), {} passed, {failed} failed; reports in {}",
+        all.len(),
+        all.len() - failed,
+        args.report_dir.display()
+    );
+    if failed > 0 {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+fn duplicate_name(scenarios: &[Scenario]) -> Option<String> {
+    let mut names: Vec<&str> = scenarios.iter().map(|s| s.name()).collect();
+    names.sort_unstable();
+    names
+        .windows(2)
+        .find(|w| w[0] == w[1])
+        .map(|w| w[0].to_string())
+}
+
+/// Runs the scenario again at the same seed; a different trace fails the run. The verdict goes
+/// to `deterministic` only, not to the expectations, so reports look the same with or without
+/// the check when it holds.
+fn check_determinism(s: &Scenario, o: &mut Outcome) {
+    let again = scenario::run(s, o.seed);
+    let same = again.trace_hash == o.trace_hash && again.records == o.records;
+    o.deterministic = Some(same);
+    o.passed &= same;
+}
+
+fn text_line(o: &Outcome) -> String {
+    let mut s = format!(
+        "{} {} (seed {}): {}; longest stall {}; last completion {}; sim {}, wall {}ms",
+        markdown::verdict(o.passed),
+        o.name,
+        o.seed,
+        markdown::requests_line(o),
+        ms(o.summary.longest_stall_ms),
+        ms(o.summary.last_completion_ms),
+        ms(o.sim_ms),
+        o.wall_ms
+    );
+    if !o.passed {
+        if o.deterministic == Some(false) {
+            s.push_str(
+                "\n  FAILED determinism: a second run at the same seed gave a different trace",
+            );
+        }
+        for e in o.expectations.iter().filter(|e| !e.passed) {
+            s.push_str(&format!("\n  FAILED {}: {}", e.key, e.detail));
+        }
+        for i in o.invariants.iter().filter(|i| !i.passed) {
+            for v in &i.violations {
+                s.push_str(&format!("\n  FAILED invariant {}: {}", i.name, v.message));
+            }
+        }
+        s.push_str(&format!("\n  replay: {}", o.replay));
+    }
+    s
+}

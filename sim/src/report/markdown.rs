@@ -1,0 +1,194 @@
+//! `report.md` for one run and `index.md` for many: what a person reads in CI. Both are
+//! functions of the outcome alone (no wall time, no paths outside the report folder), so the
+//! committed reports change only when a run does.
+
+use std::fmt::Write;
+
+use crate::check::ranges;
+use crate::scenario::expect::ms;
+use crate::scenario::{Outcome, Scenario};
+use crate::trace::fmt_ms;
+
+/// The verdict word.
+pub fn verdict(passed: bool) -> &'static str {
+    if passed {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+/// One line on the request counts: `2000 sent, 242 completed, 1758 failed (emfile 1758)`.
+pub fn requests_line(o: &Outcome) -> String {
+    let r = &o.summary.requests;
+    let mut s = format!(
+        "{} sent, {} completed, {} failed",
+        r.sent, r.completed, r.failed
+    );
+    if !r.errors.is_empty() {
+        let kinds: Vec<String> = r.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = write!(s, " ({})", kinds.join(", "));
+    }
+    s
+}
+
+fn first_error_line(o: &Outcome) -> String {
+    match &o.summary.first_error {
+        Some(f) => format!("request {}, `{}`, at {}", f.request, f.kind, ms(f.at_ms)),
+        None => "none".into(),
+    }
+}
+
+fn stall_line(o: &Outcome) -> String {
+    let s = &o.summary;
+    if s.longest_stall_ms == 0 {
+        return "none".into();
+    }
+    format!(
+        "{} (from {} to {}; pending: requests {})",
+        ms(s.longest_stall_ms),
+        fmt_ms(s.stall.from_us),
+        fmt_ms(s.stall.to_us),
+        ranges(&s.stall.pending)
+    )
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// `report.md` of one run.
+pub fn report(scenario: &Scenario, o: &Outcome) -> String {
+    let mut m = String::new();
+    let _ = writeln!(m, "# {} — {}\n", o.name, verdict(o.passed));
+    if let Some(d) = &scenario.file.description {
+        let _ = writeln!(m, "{}\n", d.trim());
+    }
+    let s = &o.summary;
+    let fds: Vec<String> = s
+        .max_open_fds
+        .iter()
+        .map(|(h, n)| format!("{h} {n}"))
+        .collect();
+    let shutdown = match &s.shutdown {
+        Some(sd) => format!(
+            "started at {}, {}",
+            ms(sd.started_ms),
+            sd.ended_ms
+                .map_or("never ended".into(), |e| format!("ended at {}", ms(e)))
+        ),
+        None => "none".into(),
+    };
+    let rows = [
+        ("file", format!("`{}`", o.file)),
+        ("seed", o.seed.to_string()),
+        ("verdict", format!("**{}**", verdict(o.passed))),
+        ("end", format!("{} at {} simulated", o.end, ms(o.sim_ms))),
+        ("requests", requests_line(o)),
+        ("first error", first_error_line(o)),
+        ("longest stall", stall_line(o)),
+        ("last completion", ms(s.last_completion_ms)),
+        ("max open fds", fds.join(", ")),
+        ("shutdown", shutdown),
+        (
+            "trace",
+            format!(
+                "[trace.jsonl](trace.jsonl), {} records, hash `{}`",
+                o.records.len(),
+                o.trace_hash
+            ),
+        ),
+    ];
+    let _ = writeln!(m, "| | |\n|---|---|");
+    for (k, v) in rows {
+        let _ = writeln!(m, "| {k} | {} |", cell(&v));
+    }
+
+    let _ = writeln!(m, "\n## Expectations\n");
+    if o.expectations.is_empty() {
+        let _ = writeln!(m, "The scenario has no `[expect]` table.");
+    } else {
+        let _ = writeln!(m, "| key | verdict | detail |\n|---|---|---|");
+        for e in &o.expectations {
+            let _ = writeln!(
+                m,
+                "| `{}` | {} | {} |",
+                e.key,
+                verdict(e.passed),
+                cell(&e.detail)
+            );
+        }
+    }
+
+    let _ = writeln!(m, "\n## Invariants\n");
+    if o.invariants.is_empty() {
+        let _ = writeln!(m, "The scenario checks no invariant.");
+    } else {
+        let _ = writeln!(m, "| invariant | verdict | violations |\n|---|---|---|");
+        for i in &o.invariants {
+            let _ = writeln!(
+                m,
+                "| `{}` | {} | {} |",
+                i.name,
+                verdict(i.passed),
+                i.violations.len()
+            );
+        }
+        for i in o.invariants.iter().filter(|i| !i.passed) {
+            let _ = writeln!(m, "\n### Violations of `{}`\n", i.name);
+            for v in &i.violations {
+                let _ = write!(
+                    m,
+                    "- {} ({} to {}",
+                    v.message,
+                    fmt_ms(v.from_us),
+                    fmt_ms(v.to_us)
+                );
+                if !v.requests.is_empty() {
+                    let _ = write!(m, "; requests {}", ranges(&v.requests));
+                }
+                if !v.conns.is_empty() {
+                    let _ = write!(m, "; connections {}", ranges(&v.conns));
+                }
+                let _ = writeln!(m, ")");
+            }
+        }
+    }
+
+    let _ = writeln!(m, "\n## Timeline\n\n![timeline](timeline.svg)\n");
+    let _ = writeln!(m, "## Replay\n\n```sh\n{}\n```", o.replay);
+    m
+}
+
+/// `index.md`: one row per run, linking each report.
+pub fn index(outcomes: &[&Outcome]) -> String {
+    let mut m = String::new();
+    let passed = outcomes.iter().filter(|o| o.passed).count();
+    let _ = writeln!(m, "# httpsim reports\n");
+    let _ = writeln!(
+        m,
+        "{passed} of {} scenarios passed. Regenerate with \
+         `cargo run --release -p httpsim -- run scenarios --report-dir reports`.\n",
+        outcomes.len()
+    );
+    let _ = writeln!(
+        m,
+        "| scenario | verdict | seed | requests | first error | longest stall | last completion | report |"
+    );
+    let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
+    for o in outcomes {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | [report]({}/report.md) |",
+            o.name,
+            verdict(o.passed),
+            o.seed,
+            cell(&requests_line(o)),
+            cell(&first_error_line(o)),
+            ms(o.summary.longest_stall_ms),
+            ms(o.summary.last_completion_ms),
+            o.name
+        );
+    }
+    m
+}

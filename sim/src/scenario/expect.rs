@@ -1,0 +1,217 @@
+//! The `[expect]` table as checks: each present key becomes one [`Expectation`] with a verdict
+//! and a detail sentence that gives the measured value next to the expected one, so a failed run
+//! says by how much it missed.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::format::{Expect, Range};
+use crate::check::InvariantResult;
+use crate::summary::Summary;
+use crate::world::RunEnd;
+
+/// The verdict of one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Expectation {
+    /// The `[expect]` key (`completed`, `max_open_fds.client`, `invariants`, ...), or `end` for
+    /// the implicit check that the run ended as a run may end.
+    pub key: String,
+    /// Whether it held.
+    pub passed: bool,
+    /// Measured against expected, in a sentence.
+    pub detail: String,
+}
+
+fn item(key: &str, passed: bool, detail: String) -> Expectation {
+    Expectation {
+        key: key.to_string(),
+        passed,
+        detail,
+    }
+}
+
+/// Evaluates every key of `e` against a run's figures and invariant verdicts. `duration` is the
+/// scenario's time limit, for the implicit `end` check: a run that hits a simulation limit, whose
+/// host software fails, or that reaches its duration with requests pending while the file does
+/// not expect a stall (`longest_stall`) fails.
+pub fn evaluate(
+    e: &Expect,
+    s: &Summary,
+    end: &RunEnd,
+    duration: Duration,
+    invariants: &[InvariantResult],
+) -> Vec<Expectation> {
+    let mut out = Vec::new();
+    match end {
+        RunEnd::Completed => {}
+        RunEnd::DurationReached => {
+            let pending = s.unfinished.len();
+            if e.longest_stall.is_none() && pending > 0 {
+                out.push(item(
+                    "end",
+                    false,
+                    format!(
+                        "the run reached its duration ({}) with {pending} request(s) pending: a \
+                         stall (expect.longest_stall accepts one)",
+                        ms(duration.as_millis() as u64)
+                    ),
+                ));
+            }
+        }
+        RunEnd::Limit(m) => out.push(item(
+            "end",
+            false,
+            format!("a simulation limit was hit: {m}"),
+        )),
+        RunEnd::HostError(m) => out.push(item("end", false, format!("host software failed: {m}"))),
+    }
+    if let Some(want) = e.completed {
+        let got = s.requests.completed;
+        out.push(item(
+            "completed",
+            got == want,
+            format!(
+                "{got} of {} requests completed (expected {want})",
+                s.requests.sent
+            ),
+        ));
+    }
+    if let Some(want) = e.failed {
+        let got = s.requests.failed;
+        let kinds: Vec<String> = s
+            .requests
+            .errors
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let by_kind = if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        };
+        out.push(item(
+            "failed",
+            got == want,
+            format!("{got} requests failed{by_kind} (expected {want})"),
+        ));
+    }
+    if let Some(hosts) = &e.max_open_fds {
+        for (host, limit) in hosts {
+            let got = s.max_open_fds.get(host).copied().unwrap_or(0);
+            out.push(item(
+                &format!("max_open_fds.{host}"),
+                got <= *limit,
+                format!("{host} peaked at {got} open fds (expected at most {limit})"),
+            ));
+        }
+    }
+    if let Some(want) = &e.first_error {
+        let (passed, detail) = match &s.first_error {
+            None => (false, "no request failed (expected a failure)".to_string()),
+            Some(f) => {
+                let mut ok = true;
+                let mut expected = Vec::new();
+                if let Some(r) = want.request {
+                    ok &= f.request == r;
+                    expected.push(format!("request {r}"));
+                }
+                if let Some(k) = want.kind {
+                    ok &= f.kind == k.as_str();
+                    expected.push(format!("kind {k}"));
+                }
+                if let Some(r) = &want.at {
+                    ok &= within(f.at_ms, r);
+                    expected.push(format!("at {}", bounds(r)));
+                }
+                (
+                    ok,
+                    format!(
+                        "request {} failed first, {} at {} (expected {})",
+                        f.request,
+                        f.kind,
+                        ms(f.at_ms),
+                        expected.join(", ")
+                    ),
+                )
+            }
+        };
+        out.push(item("first_error", passed, detail));
+    }
+    if let Some(r) = &e.longest_stall {
+        let got = s.longest_stall_ms;
+        let window = if got > 0 {
+            format!(
+                ", from {} to {} with {} request(s) pending",
+                ms(s.stall.from_us / 1000),
+                ms(s.stall.to_us / 1000),
+                s.stall.pending.len()
+            )
+        } else {
+            String::new()
+        };
+        out.push(item(
+            "longest_stall",
+            within(got, r),
+            format!("longest stall {}{window} (expected {})", ms(got), bounds(r)),
+        ));
+    }
+    if let Some(r) = &e.last_completion {
+        let got = s.last_completion_ms;
+        out.push(item(
+            "last_completion",
+            within(got, r),
+            format!("last response head at {} (expected {})", ms(got), bounds(r)),
+        ));
+    }
+    if e.invariants.is_some() {
+        let failed: Vec<String> = invariants
+            .iter()
+            .filter(|i| !i.passed)
+            .map(|i| format!("{} ({} violation(s))", i.name, i.violations.len()))
+            .collect();
+        let names: Vec<&str> = invariants.iter().map(|i| i.name.as_str()).collect();
+        out.push(item(
+            "invariants",
+            failed.is_empty(),
+            if failed.is_empty() {
+                format!("held: {}", names.join(", "))
+            } else {
+                format!("broken: {}", failed.join(", "))
+            },
+        ));
+    }
+    out
+}
+
+fn within(ms: u64, r: &Range) -> bool {
+    let us = ms * 1000;
+    r.min.is_none_or(|m| us >= m.0.as_micros() as u64)
+        && r.max.is_none_or(|m| us <= m.0.as_micros() as u64)
+}
+
+fn bounds(r: &Range) -> String {
+    let d = |x: Duration| ms(x.as_millis() as u64);
+    match (r.min, r.max) {
+        (Some(a), Some(b)) => format!("between {} and {}", d(a.0), d(b.0)),
+        (Some(a), None) => format!("at least {}", d(a.0)),
+        (None, Some(b)) => format!("at most {}", d(b.0)),
+        (None, None) => "anything".into(),
+    }
+}
+
+/// A millisecond count as people read it: `850ms`, `4.012s`, `3m 10.000s`.
+pub fn ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{}.{:03}s", ms / 1000, ms % 1000)
+    } else {
+        format!(
+            "{}m {}.{:03}s",
+            ms / 60_000,
+            (ms % 60_000) / 1000,
+            ms % 1000
+        )
+    }
+}

@@ -1,0 +1,340 @@
+//! The scenario file format, v1, as typed serde structs: one struct per table of DESIGN.md.
+//!
+//! This is a contract: files written against it must keep working. Every struct rejects unknown
+//! keys, every duration is a human string (`"250ms"`, `"3s"`, `"2m"`, `"30h"`), and every key is
+//! optional unless its doc says otherwise; defaults are applied in [`super::convert`], not here,
+//! so that this file says only what a user may write. Keys may be added; none may change meaning.
+//!
+//! This module deliberately does not validate values against each other (`fd_in_use <
+//! fd_limit`, `min <= max`); [`super::validate`] does, with the key's line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+/// The expected form of every duration, as error messages print it.
+pub const DURATION_FORM: &str = "a duration string such as \"250ms\", \"3s\", \"2m\" or \"30h\"";
+
+/// A duration written as a human string (`"250ms"`, `"3s"`, `"2m"`, `"30h"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(DURATION_FORM)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Dur, E> {
+                humantime::parse_duration(s)
+                    .map(Dur)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Str(s), &self))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// The scenario's name: report folder, JUnit test case, JSON `name`. Required.
+    pub name: String,
+    /// One or two sentences on what the scenario shows.
+    pub description: Option<String>,
+    /// The default seed; `--seed` overrides it. The default is 1.
+    pub seed: Option<u64>,
+    /// Simulated time limit; reaching it with work pending is a stall verdict. The default is
+    /// 60 s.
+    pub duration: Option<Dur>,
+    /// Simulation step. The default is 1 ms.
+    pub tick: Option<Dur>,
+    /// The simulated network.
+    pub network: Option<Network>,
+    /// The server under test.
+    pub server: Option<Server>,
+    /// The client under test.
+    pub client: Option<Client>,
+    /// What the client does.
+    pub workload: Option<WorkloadTable>,
+    /// Scheduled faults, in any order.
+    #[serde(default)]
+    pub fault: Vec<Fault>,
+    /// What must hold for the run to pass.
+    pub expect: Option<Expect>,
+}
+
+/// `[network]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency, drawn per message. The default is 1 ms both ways.
+    pub latency: Option<Range>,
+    /// Probability per message that a link breaks, in `0..=1`. The default is 0.
+    pub fail_rate: Option<f64>,
+    /// Probability per message that a broken link heals, in `0..=1`. The default is 1.
+    pub repair_rate: Option<f64>,
+}
+
+/// `{ min = "...", max = "..." }`; either may be left out.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Range {
+    /// Lower bound.
+    pub min: Option<Dur>,
+    /// Upper bound.
+    pub max: Option<Dur>,
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    /// Host name. The default is `server`.
+    pub host: Option<String>,
+    /// Listening port. The default is 80.
+    pub port: Option<u16>,
+    /// The host's fd limit. The default is unlimited.
+    pub fd_limit: Option<usize>,
+    /// Fds already in use on the host. The default is 0.
+    pub fd_in_use: Option<usize>,
+    /// Keep connections alive between requests. The default is `true`.
+    pub keep_alive: Option<bool>,
+    /// Socket inactivity timeout, in any state. The default is none.
+    pub idle_timeout: Option<Dur>,
+    /// hyper's header read timeout. The default is none.
+    pub header_read_timeout: Option<Dur>,
+    /// What the server answers. The default is `{ kind = "fixed", body_bytes = 4096 }`.
+    pub handler: Option<HandlerTable>,
+    /// A scheduled graceful shutdown. The default is none.
+    pub shutdown: Option<Shutdown>,
+}
+
+/// `handler = { kind = ..., ... }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum HandlerTable {
+    /// A fixed body at once.
+    Fixed {
+        /// Body size. The default is 4096.
+        body_bytes: Option<usize>,
+        /// Chunk size. The default is 16384.
+        chunk_bytes: Option<usize>,
+        /// Status. The default is 200.
+        status: Option<u16>,
+    },
+    /// Waits asynchronously, then answers.
+    Delay {
+        /// The wait. Required.
+        delay: Dur,
+        /// Body size. The default is 4096.
+        body_bytes: Option<usize>,
+        /// Status. The default is 200.
+        status: Option<u16>,
+    },
+    /// Burns CPU, blocking the whole server host.
+    Cpu {
+        /// CPU time per request. Required.
+        busy: Dur,
+        /// Body size. The default is 4096.
+        body_bytes: Option<usize>,
+        /// Status. The default is 200.
+        status: Option<u16>,
+    },
+    /// Answers with the request body.
+    Echo {
+        /// Status. The default is 200.
+        status: Option<u16>,
+    },
+}
+
+/// `shutdown = { at, strategy, deadline }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shutdown {
+    /// When it starts. Required.
+    pub at: Dur,
+    /// `wait-all | close-idle | hyper-graceful | abort`. Required.
+    pub strategy: String,
+    /// When remaining connections are forced closed. The default is none.
+    pub deadline: Option<Dur>,
+}
+
+/// `[client]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Host name. The default is `client`.
+    pub host: Option<String>,
+    /// The host's fd limit. The default is unlimited.
+    pub fd_limit: Option<usize>,
+    /// Fds already in use on the host. The default is 0.
+    pub fd_in_use: Option<usize>,
+    /// The pool under test. The default is `{ kind = "hyper-util" }`.
+    pub pool: Option<PoolTable>,
+    /// Timeouts, each optional. The default is none.
+    pub timeout: Option<TimeoutTable>,
+    /// Retry policy. The default is one attempt.
+    pub retry: Option<RetryTable>,
+}
+
+/// `pool = { kind = ..., ... }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum PoolTable {
+    /// The bounded per-host Agent pool.
+    Agent {
+        /// Sockets per host. The default is 5.
+        max_sockets: Option<usize>,
+        /// Keep sockets for reuse. The default is `true`.
+        keep_alive: Option<bool>,
+        /// `fifo | lifo`: which idle socket is reused first. The default is `fifo`.
+        scheduling: Option<String>,
+        /// How long an idle socket is kept. The default is none.
+        idle_timeout: Option<Dur>,
+    },
+    /// The real hyper-util legacy `Client`.
+    HyperUtil {
+        /// How long an idle socket is kept. The default is 90 s.
+        idle_timeout: Option<Dur>,
+        /// Idle sockets kept per host. The default is unlimited.
+        max_idle_per_host: Option<usize>,
+    },
+    /// One connection per request.
+    None {},
+}
+
+/// `timeout = { connect, response, total }`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutTable {
+    /// Bounds the TCP connect.
+    pub connect: Option<Dur>,
+    /// Bounds the wait for the response head.
+    pub response: Option<Dur>,
+    /// Bounds the whole attempt including the body.
+    pub total: Option<Dur>,
+}
+
+/// `retry = { attempts, backoff, non_idempotent_unwritten }`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryTable {
+    /// Attempts in all, including the first, at least 1. Required.
+    pub attempts: u32,
+    /// Wait between attempts. The default is 0.
+    pub backoff: Option<Dur>,
+    /// Retry POSTs that were never written. The default is `false`.
+    pub non_idempotent_unwritten: Option<bool>,
+}
+
+/// `[workload]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadTable {
+    /// `sequential | parallel | rate`. The default is `sequential`.
+    pub kind: Option<WorkloadKindName>,
+    /// Requests per second, for `kind = "rate"` (required there, refused elsewhere).
+    pub rate: Option<f64>,
+    /// How many requests. The default is 1.
+    pub requests: Option<u64>,
+    /// `GET | POST`. The default is `GET`.
+    pub method: Option<MethodName>,
+    /// `read | drop | hold`. The default is `read`.
+    pub body: Option<BodyName>,
+    /// Request path. The default is `/`.
+    pub path: Option<String>,
+}
+
+/// Workload kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKindName {
+    /// One at a time.
+    Sequential,
+    /// All at once.
+    Parallel,
+    /// At a fixed rate.
+    Rate,
+}
+
+/// HTTP methods a workload may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum MethodName {
+    /// `GET`.
+    #[serde(rename = "GET")]
+    Get,
+    /// `POST`, body `seq=N`.
+    #[serde(rename = "POST")]
+    Post,
+}
+
+/// What the caller does with each body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BodyName {
+    /// Read to the end.
+    Read,
+    /// Drop unread.
+    Drop,
+    /// Keep unread until the run ends.
+    Hold,
+}
+
+/// One `[[fault]]`. Which keys a kind needs is checked in [`super::convert`].
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// When it applies. Required.
+    pub at: Dur,
+    /// `partition | repair | hold | release | crash | bounce | latency | fail-rate`. Required.
+    pub kind: String,
+    /// The two hosts of a link fault, or the one host of `crash`/`bounce`.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Partition or repair one direction only (first host → second). The default is `false`.
+    pub oneway: Option<bool>,
+    /// The new latency, for `kind = "latency"`.
+    pub latency: Option<Dur>,
+    /// The new failure probability, for `kind = "fail-rate"`.
+    pub rate: Option<f64>,
+}
+
+/// `[expect]`: every key present is a check; all must hold.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Requests whose response head arrived, exactly.
+    pub completed: Option<u64>,
+    /// Requests that ended in an error, exactly.
+    pub failed: Option<u64>,
+    /// Upper bound of open fds per host: `{ client = 256 }`.
+    pub max_open_fds: Option<BTreeMap<String, usize>>,
+    /// The first failed request: `{ request = 243, kind = "emfile" }`. (No failure at all is
+    /// `failed = 0`.)
+    pub first_error: Option<FirstErrorTable>,
+    /// Bounds of the longest stall.
+    pub longest_stall: Option<Range>,
+    /// Bounds of when the last response head arrived.
+    pub last_completion: Option<Range>,
+    /// Invariants that must hold.
+    pub invariants: Option<Vec<String>>,
+}
+
+/// `first_error = { request, kind, at }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirstErrorTable {
+    /// Its request id.
+    pub request: Option<u64>,
+    /// Its error kind: `emfile | timeout | refused | reset | closed | connect | other`.
+    pub kind: Option<crate::ErrorKind>,
+    /// Bounds of when it failed.
+    pub at: Option<Range>,
+}

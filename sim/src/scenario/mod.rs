@@ -1,0 +1,186 @@
+//! Scenario files: the v1 TOML format, its loader and errors, and the runner.
+//!
+//! - [`load`] — reads one file into a runnable [`Scenario`], or a [`ScenarioError`] that names
+//!   file, line, column, key and expected form. Start here.
+//! - [`discover`] — expands files and folders into the sorted list of scenario files.
+//! - [`format`](mod@format) — the file format as serde structs (the contract).
+//! - [`validate`] — values that cannot hold together; [`convert`] — format → [`Setup`], the one
+//!   place that knows both, and that refuses features this build does not have yet.
+//! - [`expect`] — the `[expect]` table as checks; [`runner`] — one run → an [`Outcome`], the
+//!   JSON contract.
+//!
+//! Loading never panics and never runs anything: the CLI loads every file first, so bad input
+//! exits 2 before any simulation starts.
+
+// A `ScenarioError` is big (file, position, key, message, expected form) and rare: it ends the
+// program. Boxing it would only make every `?` noisier.
+#![allow(clippy::result_large_err)]
+
+pub mod convert;
+pub mod error;
+pub mod expect;
+pub mod format;
+pub mod locate;
+pub mod runner;
+pub mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{ErrorClass, ScenarioError};
+pub use runner::{run, Outcome};
+
+use crate::setup::Setup;
+
+/// A loaded scenario, ready to run.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it came from, as given.
+    pub path: PathBuf,
+    /// The parsed file.
+    pub file: format::ScenarioFile,
+    /// The experiment it describes (at its default seed).
+    pub setup: Setup,
+}
+
+impl Scenario {
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    /// The seed a run uses when none is given: the file's `seed`, else 1.
+    pub fn default_seed(&self) -> u64 {
+        self.file.seed.unwrap_or(1)
+    }
+}
+
+/// Reads, parses, validates and converts one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        ScenarioError::new(
+            ErrorClass::Unreadable,
+            path,
+            format!("cannot read the file: {e}"),
+        )
+        .expected("a readable UTF-8 TOML file")
+    })?;
+    parse(path, &src)
+}
+
+/// Parses, validates and converts `src`, the text of the file `path`.
+pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
+    // TOML syntax first, so a syntax error is never reported as a missing key.
+    if let Err(e) = toml_edit::ImDocument::parse(src) {
+        // toml_edit says `invalid string\nexpected `"`, `'``: the second line is the form.
+        let mut lines = e.message().lines().map(str::trim).filter(|l| !l.is_empty());
+        let message = lines.next().unwrap_or("invalid TOML").to_string();
+        let expected = match lines.next().and_then(|l| l.strip_prefix("expected ")) {
+            Some(x) => format!("valid TOML: {x}"),
+            None => "valid TOML (https://toml.io)".to_string(),
+        };
+        let mut err = ScenarioError::new(ErrorClass::Syntax, path, message).expected(expected);
+        if let Some(span) = e.span() {
+            err = err.at_offset(src, span.start);
+        }
+        return Err(err);
+    }
+    let de = toml::Deserializer::new(src);
+    let file: format::ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let (message, expected) = split_expected(inner.message());
+        let mut err = ScenarioError::new(ErrorClass::Field, path, message).field(field);
+        if let Some(x) = expected {
+            err = err.expected(x);
+        }
+        match inner.span() {
+            Some(span) => err.at_offset(src, span.start),
+            None => err,
+        }
+    })?;
+    let ctx = Ctx { path, src };
+    validate::validate(&file, &ctx)?;
+    let setup = convert::convert(&file, &ctx)?;
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        file,
+        setup,
+    })
+}
+
+/// What `validate` and `convert` need to point at a key.
+pub struct Ctx<'a> {
+    /// The file.
+    pub path: &'a Path,
+    /// Its text.
+    pub src: &'a str,
+}
+
+impl Ctx<'_> {
+    /// An error of `class` about the key at `field`, positioned on it.
+    pub fn error(
+        &self,
+        class: ErrorClass,
+        field: &str,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let err = ScenarioError::new(class, self.path, message).field(field);
+        match locate::span(self.src, field) {
+            Some(span) => err.at_offset(self.src, span.start),
+            None => err,
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// serde says `invalid type: integer `5`, expected a string`; the part after `expected` is the
+/// expected form.
+fn split_expected(message: &str) -> (String, Option<String>) {
+    let message = first_line(message);
+    match message.split_once(", expected ") {
+        Some((m, e)) => (m.to_string(), Some(e.to_string())),
+        None => (message, None),
+    }
+}
+
+/// Expands `paths` into scenario files: a file is taken as is, a folder contributes its
+/// `*.toml` files (not recursing), sorted by name. A path that does not exist is an error.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let entries = std::fs::read_dir(p).map_err(|e| {
+                ScenarioError::new(
+                    ErrorClass::Unreadable,
+                    p,
+                    format!("cannot read the folder: {e}"),
+                )
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(ScenarioError::new(
+                    ErrorClass::Unreadable,
+                    p,
+                    "the folder holds no scenario file",
+                )
+                .expected("a folder with *.toml scenario files"));
+            }
+            out.extend(files);
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(
+                ScenarioError::new(ErrorClass::Unreadable, p, "no such file or folder")
+                    .expected("a scenario file (*.toml) or a folder of them"),
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,103 @@
+//! One run of a scenario at one seed → an [`Outcome`]: the figures, the invariant and
+//! expectation verdicts, the trace and its hash. `Outcome` serialises to the JSON contract of
+//! DESIGN.md (one object per run).
+
+use serde::Serialize;
+
+use super::expect::{self, Expectation};
+use super::Scenario;
+use crate::check::{self, CheckContext, InvariantResult};
+use crate::summary::Summary;
+use crate::trace::{self, Record};
+use crate::world::RunEnd;
+
+/// What one run of a scenario produced and whether it passed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// The scenario file, as given.
+    pub file: String,
+    /// The seed of this run.
+    pub seed: u64,
+    /// Every expectation and invariant held.
+    pub passed: bool,
+    /// Simulated time at the end, ms.
+    pub sim_ms: u64,
+    /// Wall time the run took, ms (never written to committed reports).
+    pub wall_ms: u64,
+    /// Hash of the trace's JSON Lines form.
+    pub trace_hash: String,
+    /// How the run ended: `completed`, `duration-reached`, `limit`, `host-error`.
+    pub end: String,
+    /// The figures (`requests`, `first_error`, `longest_stall_ms`, `last_completion_ms`,
+    /// `max_open_fds`, `shutdown`).
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Verdicts of the invariants the scenario lists.
+    pub invariants: Vec<InvariantResult>,
+    /// Verdicts of its `[expect]` keys.
+    pub expectations: Vec<Expectation>,
+    /// `--check-determinism`: whether a second run gave the same trace; `null` when not checked.
+    pub deterministic: Option<bool>,
+    /// The command that replays this run.
+    pub replay: String,
+    /// The trace.
+    #[serde(skip)]
+    pub records: Vec<Record>,
+}
+
+/// Runs `scenario` once at `seed`.
+pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
+    let mut setup = scenario.setup.clone();
+    setup.world.seed(seed);
+    let result = setup.run();
+    let summary = result.summary();
+    let ctx = CheckContext {
+        records: &result.records,
+        summary: &summary,
+        setup: &setup,
+        end: &result.end,
+    };
+    let expect = scenario.file.expect.clone().unwrap_or_default();
+    let invariants: Vec<InvariantResult> = expect
+        .invariants
+        .iter()
+        .flatten()
+        .filter_map(|name| check::check(name, &ctx))
+        .collect();
+    let duration = scenario
+        .file
+        .duration
+        .map_or(std::time::Duration::from_secs(60), |d| d.0);
+    let expectations = expect::evaluate(&expect, &summary, &result.end, duration, &invariants);
+    let passed = expectations.iter().all(|e| e.passed) && invariants.iter().all(|i| i.passed);
+    let file = scenario.path.to_string_lossy().replace('\\', "/");
+    Outcome {
+        name: scenario.name().to_string(),
+        replay: replay_command(&file, seed),
+        file,
+        seed,
+        passed,
+        sim_ms: result.sim_time.as_millis() as u64,
+        wall_ms: result.wall_time.as_millis() as u64,
+        trace_hash: trace::hash(&result.records),
+        end: match result.end {
+            RunEnd::Completed => "completed",
+            RunEnd::DurationReached => "duration-reached",
+            RunEnd::Limit(_) => "limit",
+            RunEnd::HostError(_) => "host-error",
+        }
+        .to_string(),
+        summary,
+        invariants,
+        expectations,
+        deterministic: None,
+        records: result.records,
+    }
+}
+
+/// The one command that replays a run of `file` at `seed`.
+pub fn replay_command(file: &str, seed: u64) -> String {
+    format!("cargo run --release -p httpsim -- run {file} --seed {seed}")
+}
