@@ -22,7 +22,7 @@ use crate::server::{software, ServerBug, ServerSpec};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
-const CASES: u32 = 64;
+const CASES: u32 = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PoolKind {

@@ -115,7 +115,7 @@ where
     let seen = Cell::new(0u32);
     let caught = Cell::new(None);
     // Bounded shrinking keeps the bite tests fast and still shows a small case.
-    let mut r = runner(cases, None, 256);
+    let mut r = runner(cases, None, 128);
     let res = r.run(&strategy, |case| {
         if caught.get().is_none() {
             seen.set(seen.get() + 1);

@@ -24,7 +24,7 @@ use crate::pool::{PoolBug, TestPool};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
-const CASES: u32 = 128;
+const CASES: u32 = 256;
 
 /// Which pool a case runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use crate::server::{software, ServerBug, ServerSpec};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
-const CASES: u32 = 96;
+const CASES: u32 = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PoolKind {
