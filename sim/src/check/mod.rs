@@ -6,10 +6,24 @@
 //!
 //! - [`check`] — evaluates one invariant by name (the names of the scenario format's
 //!   `invariants = [...]`). Start here.
-//! - [`fd_limit`], [`no_lost_request`] — one file per invariant.
+//! - One file per invariant: [`ordering`], [`no_stall`], [`shutdown`], [`fd_limit`],
+//!   [`no_lost_request`], [`bounded_timeouts`]. Each module doc states its rules exactly.
+//! - [`timeline`] — the trace indexed by request and connection (what every check reads).
+//! - [`diagnose`] — the sentence that says why requests waited ("all 5 sockets to server:80
+//!   were held by responses whose bodies were never read").
+//!
+//! Parameters a check needs beyond the trace come from the [`Setup`]: timeouts, fd limits, the
+//! tick (deadlines are judged to within one tick). Checks with a tunable have a `check_with_*`
+//! form: [`no_stall::check_with_bound`], [`shutdown::check_with_plan`].
 
+pub mod bounded_timeouts;
+pub mod diagnose;
 pub mod fd_limit;
 pub mod no_lost_request;
+pub mod no_stall;
+pub mod ordering;
+pub mod shutdown;
+pub mod timeline;
 
 use serde::Serialize;
 
@@ -57,11 +71,22 @@ pub struct CheckContext<'a> {
 }
 
 /// The names [`check`] knows.
-pub const INVARIANTS: &[&str] = &["fd-limit", "no-lost-request"];
+pub const INVARIANTS: &[&str] = &[
+    "ordering",
+    "no-stall",
+    "shutdown",
+    "fd-limit",
+    "no-lost-request",
+    "bounded-timeouts",
+];
 
 /// Evaluates the invariant called `name`; `None` when no such invariant exists.
 pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
     let violations = match name {
+        "ordering" => ordering::check(ctx),
+        "no-stall" => no_stall::check(ctx),
+        "shutdown" => shutdown::check(ctx),
+        "bounded-timeouts" => bounded_timeouts::check(ctx),
         "fd-limit" => fd_limit::check(ctx),
         "no-lost-request" => no_lost_request::check(ctx),
         _ => return None,
@@ -71,6 +96,11 @@ pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
         passed: violations.is_empty(),
         violations,
     })
+}
+
+/// Evaluates every invariant in [`INVARIANTS`].
+pub fn check_all(ctx: &CheckContext) -> Vec<InvariantResult> {
+    INVARIANTS.iter().filter_map(|n| check(n, ctx)).collect()
 }
 
 /// Writes sorted ids compactly: `1-5, 8, 10-12`.

@@ -389,3 +389,11 @@ impl World {
         }
     }
 }
+
+/// Read access to settings that checks need (a deadline is judged to within one tick).
+impl WorldBuilder {
+    /// The simulation step set by [`WorldBuilder::tick`].
+    pub fn tick_len(&self) -> Duration {
+        self.tick
+    }
+}

@@ -1,0 +1,138 @@
+//! **no-stall**: no interval longer than a bound during which requests are pending and nothing
+//! progresses, unless a configured timeout explains it.
+//!
+//! *Progress* is what the summary's `longest_stall_ms` counts (DESIGN.md): a request attempt
+//! starts, a response head arrives, or an attempt fails. Every interval without progress while at
+//! least one request is pending is a candidate; one longer than the bound is a violation unless
+//! it is *explained*:
+//! - it ends with an attempt failing by a configured client timeout (the caller chose to wait
+//!   that long), or with a retry starting after the configured backoff;
+//! - it is cut by the end of the run while every pending attempt still had a timeout to come.
+//!
+//! A server's idle timeout does **not** explain a stall: it is what rescues a client stuck on
+//! sockets it does not release, and the diagnosis names it ("it ended when the server's idle
+//! timeout closed conn 1-5").
+//!
+//! The bound is [`default_bound`] unless a caller passes one to [`check_with_bound`].
+
+use std::time::Duration;
+
+use super::diagnose::why_waiting;
+use super::timeline::{secs, Timeline};
+use super::{CheckContext, Violation};
+use crate::server::Handler;
+use crate::setup::Setup;
+use crate::trace::{Event, ReqId};
+
+/// The default bound: 5 s plus the time the server's handler takes on purpose (its `delay` or
+/// `busy`). 5 s is far above any round trip the simulator models (milliseconds) and below the
+/// idle timeouts (tens of seconds to minutes) that eventually unstick a stalled pool, so a stall
+/// it reports is a real one. Client timeouts do not enter the bound: a stall they end is
+/// explained instead.
+pub fn default_bound(setup: &Setup) -> Duration {
+    let work = match &setup.server.handler {
+        Handler::Delay { delay, .. } => *delay,
+        Handler::Cpu { busy, .. } => *busy,
+        Handler::Fixed { .. } | Handler::Echo { .. } => Duration::ZERO,
+    };
+    Duration::from_secs(5) + work
+}
+
+/// Violations of no-stall with the [`default_bound`].
+pub fn check(ctx: &CheckContext) -> Vec<Violation> {
+    check_with_bound(ctx, default_bound(ctx.setup))
+}
+
+/// Violations of no-stall: stalls longer than `bound` that no timeout explains.
+pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
+    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let bound_us = bound.as_micros() as u64;
+    let tick = ctx.setup.world.tick_len().as_micros() as u64;
+    let timeouts = ctx.setup.client.timeouts;
+    let head_limit = match (timeouts.response, timeouts.total) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+    .map(|d| d.as_micros() as u64);
+    let backoff = ctx.setup.client.retry.backoff.as_micros() as u64;
+
+    let mut out = Vec::new();
+    let mut pending: std::collections::BTreeSet<ReqId> = Default::default();
+    let mut last = 0u64;
+    let mut judge = |from: u64, to: u64, pending: Vec<ReqId>, explained: bool| {
+        if to - from > bound_us && !explained {
+            out.push(Violation {
+                message: format!(
+                    "{} (no progress for longer than the no-stall bound of {})",
+                    why_waiting(&tl, &pending, from, to),
+                    secs(bound_us)
+                ),
+                requests: pending,
+                conns: vec![],
+                from_us: from,
+                to_us: to,
+            });
+        }
+    };
+    let mut i = 0;
+    while i < ctx.records.len() {
+        let t = ctx.records[i].t_us;
+        // Every progress event at this instant, so an explanation anywhere in it counts.
+        let mut progressed = false;
+        let mut explained = false;
+        let mut changes = Vec::new();
+        while i < ctx.records.len() && ctx.records[i].t_us == t {
+            match &ctx.records[i].event {
+                Event::RequestStart { req, attempt, .. } => {
+                    progressed = true;
+                    explained |= *attempt > 1 && t - last <= backoff + tick;
+                    changes.push((*req, true));
+                }
+                Event::ResponseHead { req, .. } => {
+                    progressed = true;
+                    changes.push((*req, false));
+                }
+                Event::RequestFailed {
+                    req,
+                    kind,
+                    retrying,
+                    ..
+                } => {
+                    progressed = true;
+                    explained |= kind == "timeout";
+                    changes.push((*req, *retrying));
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        if !progressed {
+            continue;
+        }
+        if !pending.is_empty() {
+            judge(last, t, pending.iter().copied().collect(), explained);
+        }
+        last = t;
+        for (req, still) in changes {
+            if still {
+                pending.insert(req);
+            } else {
+                pending.remove(&req);
+            }
+        }
+    }
+    let end = tl.end_us.max(ctx.summary.stall.to_us);
+    if !pending.is_empty() && end > last {
+        // Cut by the end of the run: explained if every pending attempt had a timeout to come.
+        let explained = head_limit.is_some_and(|limit| {
+            pending.iter().all(|r| {
+                tl.reqs[r]
+                    .attempts
+                    .last()
+                    .is_some_and(|a| a.start + limit + tick >= end)
+            })
+        });
+        judge(last, end, pending.iter().copied().collect(), explained);
+    }
+    out
+}

@@ -1,0 +1,195 @@
+//! **ordering**: what reaches the server, and what comes back, keeps the order it was sent in.
+//!
+//! Four rules, each judged from the trace alone:
+//! 1. A *sequential* workload's requests reach the server in send order (first deliveries; a
+//!    retried GET delivered twice is judged by its first delivery). A request the client had
+//!    given up on (timed out) whose bytes arrive after a later request is still a violation: the
+//!    server ran requests out of order. The message says so.
+//! 2. Responses on one connection come back in request order: the n-th response head the client
+//!    gets on a connection answers a request the server received on that connection, and no
+//!    earlier-received request is answered after a later one (HTTP/1.1 has no reordering).
+//!    Requests whose responses never arrived (the caller gave up) are skipped, not counted.
+//! 3. No POST is delivered twice (a POST is not idempotent; delivering it twice is the bug a
+//!    careless retry makes).
+//! 4. No request is sent on a connection after the server answered on it with
+//!    `connection: close` (RFC 9112 §9.6: the client must stop sending on it). Judged from the
+//!    pool's `checkout` events, so pools that emit none are not judged by this rule.
+
+use std::collections::BTreeMap;
+
+use super::timeline::{secs, Timeline};
+use super::{CheckContext, Violation};
+use crate::trace::ReqId;
+use crate::workload::WorkloadKind;
+
+/// Violations of the ordering invariant.
+pub fn check(ctx: &CheckContext) -> Vec<Violation> {
+    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let mut out = Vec::new();
+    if ctx.setup.workload.kind == WorkloadKind::Sequential {
+        send_order(&tl, &mut out);
+    }
+    response_order(&tl, &mut out);
+    post_once(&tl, &mut out);
+    no_reuse_after_close(&tl, &mut out);
+    out
+}
+
+fn send_order(tl: &Timeline, out: &mut Vec<Violation>) {
+    let mut firsts: Vec<(u64, ReqId, u64)> = tl
+        .reqs
+        .iter()
+        .filter_map(|(id, f)| f.delivered.first().map(|d| (d.0, *id, d.1)))
+        .collect();
+    firsts.sort();
+    let mut latest: Option<(u64, ReqId, u64)> = None;
+    for (t, req, conn) in firsts {
+        match latest {
+            Some((tb, b, conn_b)) if b > req => {
+                let f = &tl.reqs[&req];
+                let gave_up = f
+                    .failures
+                    .first()
+                    .filter(|(ft, _)| *ft <= tl.reqs[&b].start())
+                    .map(|(ft, kind)| {
+                        format!(
+                            "; the client had already failed it ({kind} at {}) and its bytes \
+                             arrived late",
+                            secs(*ft)
+                        )
+                    })
+                    .unwrap_or_default();
+                out.push(Violation {
+                    message: format!(
+                        "sequential request {req} reached the server at {} (conn {conn}), after \
+                         request {b}, sent later, reached it at {} (conn {conn_b}){gave_up}",
+                        secs(t),
+                        secs(tb)
+                    ),
+                    requests: vec![req, b],
+                    conns: vec![conn, conn_b],
+                    from_us: tb,
+                    to_us: t,
+                });
+            }
+            _ => latest = Some((t, req, conn)),
+        }
+    }
+}
+
+fn response_order(tl: &Timeline, out: &mut Vec<Violation>) {
+    // Client response heads by the connection they came on, in time order.
+    let mut heads: BTreeMap<u64, Vec<(u64, ReqId)>> = BTreeMap::new();
+    for (id, f) in &tl.reqs {
+        for (t, conn) in &f.heads {
+            if let Some(c) = conn {
+                heads.entry(*c).or_default().push((*t, *id));
+            }
+        }
+    }
+    for (conn, mut hs) in heads {
+        hs.sort();
+        let sent: Vec<Option<ReqId>> = tl
+            .conns
+            .get(&conn)
+            .map(|c| c.exchanges.iter().map(|x| x.seq).collect())
+            .unwrap_or_default();
+        let mut next = 0usize;
+        for (t, req) in hs {
+            match sent[next.min(sent.len())..]
+                .iter()
+                .position(|s| *s == Some(req))
+            {
+                Some(k) => next += k + 1,
+                None => {
+                    let earlier = sent[..next.min(sent.len())].contains(&Some(req));
+                    let message = if earlier {
+                        format!(
+                            "the response to request {req} came back on conn {conn} at {} after \
+                             the response to a request the server received after it",
+                            secs(t)
+                        )
+                    } else {
+                        format!(
+                            "a response came back on conn {conn} at {} as the answer to request \
+                             {req}, which the server never received on that connection: \
+                             responses crossed",
+                            secs(t)
+                        )
+                    };
+                    out.push(Violation {
+                        message,
+                        requests: vec![req],
+                        conns: vec![conn],
+                        from_us: tl.reqs[&req].start(),
+                        to_us: t,
+                    });
+                }
+            }
+        }
+    }
+}
+
+fn post_once(tl: &Timeline, out: &mut Vec<Violation>) {
+    let mut posts: BTreeMap<ReqId, Vec<(u64, u64)>> = BTreeMap::new();
+    for (conn, c) in &tl.conns {
+        for x in &c.exchanges {
+            if let (Some(seq), "POST") = (x.seq, x.method.as_str()) {
+                posts.entry(seq).or_default().push((x.at, *conn));
+            }
+        }
+    }
+    for (req, mut ds) in posts {
+        if ds.len() < 2 {
+            continue;
+        }
+        ds.sort();
+        let at: Vec<String> = ds
+            .iter()
+            .map(|(t, c)| format!("conn {c} at {}", secs(*t)))
+            .collect();
+        out.push(Violation {
+            message: format!(
+                "POST request {req} was delivered {} times ({})",
+                ds.len(),
+                at.join(", ")
+            ),
+            requests: vec![req],
+            conns: ds.iter().map(|d| d.1).collect(),
+            from_us: ds[0].0,
+            to_us: ds[ds.len() - 1].0,
+        });
+    }
+}
+
+fn no_reuse_after_close(tl: &Timeline, out: &mut Vec<Violation>) {
+    for (conn, c) in &tl.conns {
+        let Some((closing, close_at)) = c.exchanges.iter().find_map(|x| match x.response {
+            Some((t, true)) => Some((x.seq, t)),
+            _ => None,
+        }) else {
+            continue;
+        };
+        for (req, f) in &tl.reqs {
+            for (t, co, _) in &f.checkouts {
+                if *co == Some(*conn) && *t > close_at {
+                    let by = closing
+                        .map(|s| format!("request {s}"))
+                        .unwrap_or_else(|| "a request".into());
+                    out.push(Violation {
+                        message: format!(
+                            "request {req} was sent on conn {conn} at {} after the server \
+                             answered {by} on it with `connection: close` at {}",
+                            secs(*t),
+                            secs(close_at)
+                        ),
+                        requests: vec![*req],
+                        conns: vec![*conn],
+                        from_us: close_at,
+                        to_us: *t,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! **shutdown**: a server shutdown ends in time, loses nothing in flight, and closes idle sockets
+//! at once.
+//!
+//! Judged from the trace's `shutdown_start` / `shutdown_end` and the server's requests,
+//! responses and closes, against a [`ShutdownPlan`] (when it was asked for, its deadline):
+//! 1. **ends by its deadline**: `shutdown_end` comes at most deadline + one tick after
+//!    `shutdown_start`; without a deadline it must still come before the run ends. A planned
+//!    shutdown that never started is a violation too.
+//! 2. **no in-flight request is lost**: a request the server had received before the shutdown
+//!    started gets its response, unless it was still running at the deadline (then the deadline
+//!    forced it, as configured).
+//! 3. **idle sockets close within one tick**: a server socket open at the start with no request
+//!    in progress is closed by start + one tick. Not judged for the `wait-all` strategy, whose
+//!    contract is to wait. A socket whose last response body the client had not finished
+//!    receiving counts as busy (the trace cannot tell a body still being written from one that
+//!    is fully written but unread), so this rule errs towards silence.
+//! 4. **nothing accepted after the start is left unanswered**: a request the server received
+//!    after the shutdown started gets a response (again unless the deadline forced it).
+
+use std::time::Duration;
+
+use super::timeline::{secs, Timeline};
+use super::{CheckContext, Violation};
+use crate::setup::Setup;
+
+/// What a shutdown was asked to do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownPlan {
+    /// When the shutdown was asked for, if known. The default is unknown: only shutdowns seen in
+    /// the trace are judged.
+    pub at: Option<Duration>,
+    /// How long it may take. The default is none: it must end, but may take as long as it likes.
+    pub deadline: Option<Duration>,
+}
+
+/// The plan the setup asks for.
+///
+/// Wiring point: `ServerConfig` does not carry a shutdown plan on this branch yet (the servers
+/// branch adds `ServerConfig.shutdown`); until it is wired here, only shutdowns seen in the trace
+/// are judged, without a deadline. Callers that know the plan (custom servers) pass it to
+/// [`check_with_plan`].
+pub fn plan(_setup: &Setup) -> ShutdownPlan {
+    ShutdownPlan::default()
+}
+
+/// Violations of the shutdown invariant under the setup's [`plan`].
+pub fn check(ctx: &CheckContext) -> Vec<Violation> {
+    check_with_plan(ctx, plan(ctx.setup))
+}
+
+/// Violations of the shutdown invariant under `plan`.
+pub fn check_with_plan(ctx: &CheckContext, plan: ShutdownPlan) -> Vec<Violation> {
+    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tick = ctx.setup.world.tick_len().as_micros() as u64;
+    let run_end = tl.end_us.max(ctx.summary.stall.to_us);
+    let mut out = Vec::new();
+    let Some((start, strategy)) = tl.shutdown_start.clone() else {
+        if let Some(at) = plan.at {
+            let at = at.as_micros() as u64;
+            if at + tick < run_end {
+                out.push(Violation {
+                    message: format!(
+                        "a shutdown was planned at {} but never started (run ended at {})",
+                        secs(at),
+                        secs(run_end)
+                    ),
+                    requests: vec![],
+                    conns: vec![],
+                    from_us: at,
+                    to_us: run_end,
+                });
+            }
+        }
+        return out;
+    };
+    let deadline = plan.deadline.map(|d| start + d.as_micros() as u64);
+    // A failure at or after the deadline was forced by it, as configured.
+    let forced = |t: u64| deadline.is_some_and(|d| t >= d);
+
+    // 1. Ends by its deadline.
+    match (tl.shutdown_end, deadline) {
+        (None, _) => out.push(Violation {
+            message: format!(
+                "the shutdown ({strategy}) started at {} never ended (run ended at {})",
+                secs(start),
+                secs(run_end)
+            ),
+            requests: vec![],
+            conns: vec![],
+            from_us: start,
+            to_us: run_end,
+        }),
+        (Some((end, _)), Some(d)) if end > d + tick => out.push(Violation {
+            message: format!(
+                "the shutdown ({strategy}) took {} (from {} to {}), past its deadline of {}",
+                secs(end - start),
+                secs(start),
+                secs(end),
+                secs(d - start)
+            ),
+            requests: vec![],
+            conns: vec![],
+            from_us: start,
+            to_us: end,
+        }),
+        _ => {}
+    }
+
+    // 2 and 4. Requests the server received, before or after the start, get their response.
+    for (req, f) in &tl.reqs {
+        let Some(&(got, conn)) = f.delivered.first() else {
+            continue;
+        };
+        if !f.heads.is_empty() {
+            continue;
+        }
+        let before = got <= start;
+        if before && !f.pending_at(start) {
+            continue;
+        }
+        let outcome = match f.failures.first() {
+            Some((t, _)) if forced(*t) => continue,
+            Some((t, kind)) => format!("failed with {kind} at {}", secs(*t)),
+            None => "never got a response".to_string(),
+        };
+        let what = if before {
+            "was in flight when the shutdown started"
+        } else {
+            "was accepted after the shutdown started"
+        };
+        out.push(Violation {
+            message: format!(
+                "request {req} {what} at {} (the server received it at {} on conn {conn}) and \
+                 {outcome}: the shutdown lost it",
+                secs(start),
+                secs(got)
+            ),
+            requests: vec![*req],
+            conns: vec![conn],
+            from_us: got,
+            to_us: f.end().unwrap_or(run_end),
+        });
+    }
+
+    // 3. Idle sockets close within one tick.
+    if strategy != "wait-all" {
+        for (id, c) in &tl.conns {
+            if !c.server_open_at(start) || !c.unanswered_at(start).is_empty() {
+                continue;
+            }
+            // The last response's body still travelling to the client: busy.
+            let body_busy = c
+                .exchanges
+                .iter()
+                .rev()
+                .find(|x| x.at <= start)
+                .and_then(|x| x.seq)
+                .and_then(|s| tl.reqs.get(&s))
+                .is_some_and(|f| f.body_end.is_none_or(|(t, _)| t > start));
+            if body_busy {
+                continue;
+            }
+            let closed = c.server_closed.map(|c| c.0).unwrap_or(run_end);
+            if closed > start + tick {
+                out.push(Violation {
+                    message: format!(
+                        "conn {id} was idle when the shutdown ({strategy}) started at {} but the \
+                         server kept it open until {}",
+                        secs(start),
+                        if c.server_closed.is_some() {
+                            secs(closed)
+                        } else {
+                            "the end of the run".to_string()
+                        }
+                    ),
+                    requests: vec![],
+                    conns: vec![*id],
+                    from_us: start,
+                    to_us: closed,
+                });
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,287 @@
+//! The trace re-indexed by request and by connection, so every check asks "what happened to
+//! request 7" or "who held conn 3 at 12 s" without re-scanning the records.
+//!
+//! It only collects facts; it judges nothing. Times are µs of simulated time.
+
+use std::collections::BTreeMap;
+
+use crate::trace::{BodyEnd, CloseReason, ConnId, Event, Record, ReqId};
+
+/// One attempt of a request, as the client driver saw it.
+#[derive(Clone, Debug, Default)]
+pub struct Attempt {
+    /// Attempt number, from 1.
+    pub number: u32,
+    /// When it started.
+    pub start: u64,
+    /// When it ended (response head or failure); `None` if it never did.
+    pub end: Option<u64>,
+    /// The error kind when it failed.
+    pub failed: Option<String>,
+    /// Whether the driver retried after it.
+    pub retrying: bool,
+}
+
+/// Everything the trace says about one logical request.
+#[derive(Clone, Debug, Default)]
+pub struct ReqFacts {
+    /// HTTP method.
+    pub method: String,
+    /// Its attempts, in order.
+    pub attempts: Vec<Attempt>,
+    /// Pool checkouts: `(time, conn, reused)`; `conn` is `None` while queued for a socket.
+    pub checkouts: Vec<(u64, Option<ConnId>, bool)>,
+    /// Response heads: `(time, conn)`. More than one is a bug.
+    pub heads: Vec<(u64, Option<ConnId>)>,
+    /// When the caller finished with the body, and how.
+    pub body_end: Option<(u64, BodyEnd)>,
+    /// Final failures (not retried): `(time, kind)`. More than one is a bug.
+    pub failures: Vec<(u64, String)>,
+    /// Server receptions of this request (by its `x-seq`): `(time, conn)`.
+    pub delivered: Vec<(u64, ConnId)>,
+}
+
+impl ReqFacts {
+    /// When the first attempt started.
+    pub fn start(&self) -> u64 {
+        self.attempts.first().map(|a| a.start).unwrap_or(0)
+    }
+
+    /// When the request ended (first head or final failure), if it did.
+    pub fn end(&self) -> Option<u64> {
+        let head = self.heads.first().map(|h| h.0);
+        let fail = self.failures.first().map(|f| f.0);
+        match (head, fail) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Whether it was still pending (started, not ended) at `t`.
+    pub fn pending_at(&self, t: u64) -> bool {
+        self.start() <= t && self.end().is_none_or(|e| e > t)
+    }
+
+    /// The socket it was last known to use at `t` (checkout or response head).
+    pub fn conn_at(&self, t: u64) -> Option<ConnId> {
+        let co = self
+            .checkouts
+            .iter()
+            .rev()
+            .filter(|c| c.0 <= t)
+            .find_map(|c| c.1.map(|id| (c.0, id)));
+        let head = self
+            .heads
+            .iter()
+            .rev()
+            .filter(|h| h.0 <= t)
+            .find_map(|h| h.1.map(|id| (h.0, id)));
+        match (co, head) {
+            (Some(a), Some(b)) => Some(if b.0 >= a.0 { b.1 } else { a.1 }),
+            (a, b) => a.or(b).map(|x| x.1),
+        }
+    }
+}
+
+/// A server request on one connection, matched to its response in FIFO order (HTTP/1.1).
+#[derive(Clone, Debug)]
+pub struct ServerExchange {
+    /// When the request head arrived.
+    pub at: u64,
+    /// The request's `x-seq`, when present.
+    pub seq: Option<ReqId>,
+    /// HTTP method.
+    pub method: String,
+    /// When the server finished the response, and whether it announced `connection: close`.
+    pub response: Option<(u64, bool)>,
+}
+
+/// Everything the trace says about one connection.
+#[derive(Clone, Debug, Default)]
+pub struct ConnFacts {
+    /// `host:port` it was dialled to (client side).
+    pub to: String,
+    /// When the client side connected.
+    pub connected: Option<u64>,
+    /// When the server side accepted.
+    pub accepted: Option<u64>,
+    /// When and why the client side closed.
+    pub client_closed: Option<(u64, CloseReason)>,
+    /// When and why the server side closed.
+    pub server_closed: Option<(u64, CloseReason)>,
+    /// Requests the server received on it, in order.
+    pub exchanges: Vec<ServerExchange>,
+}
+
+impl ConnFacts {
+    /// Whether the client side was open at `t`.
+    pub fn client_open_at(&self, t: u64) -> bool {
+        self.connected.is_some_and(|c| c <= t) && self.client_closed.is_none_or(|c| c.0 > t)
+    }
+
+    /// Whether the server side was open at `t`.
+    pub fn server_open_at(&self, t: u64) -> bool {
+        self.accepted.is_some_and(|a| a <= t) && self.server_closed.is_none_or(|c| c.0 > t)
+    }
+
+    /// Requests the server had received but not answered at `t`.
+    pub fn unanswered_at(&self, t: u64) -> Vec<&ServerExchange> {
+        self.exchanges
+            .iter()
+            .filter(|x| x.at <= t && x.response.is_none_or(|r| r.0 > t))
+            .collect()
+    }
+}
+
+/// The trace, indexed.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    /// Requests by id.
+    pub reqs: BTreeMap<ReqId, ReqFacts>,
+    /// Connections by id.
+    pub conns: BTreeMap<ConnId, ConnFacts>,
+    /// Scheduled faults applied: `(time, description)`.
+    pub faults: Vec<(u64, String)>,
+    /// EMFILE and refused events: `(time, host, "connect" | "accept", kind)`.
+    pub fd_errors: Vec<(u64, String, &'static str, String)>,
+    /// Shutdown start `(time, strategy)`.
+    pub shutdown_start: Option<(u64, String)>,
+    /// Shutdown end `(time, forced)`.
+    pub shutdown_end: Option<(u64, usize)>,
+    /// Time of the last record.
+    pub end_us: u64,
+}
+
+impl Timeline {
+    /// Indexes `records`; `server_host` tells which side a `closed` event belongs to.
+    pub fn new(records: &[Record], server_host: &str) -> Timeline {
+        let mut tl = Timeline::default();
+        for r in records {
+            let t = r.t_us;
+            tl.end_us = tl.end_us.max(t);
+            let on_server = r.host == server_host;
+            match &r.event {
+                Event::Connected { conn, to, .. } => {
+                    let c = tl.conns.entry(*conn).or_default();
+                    c.to = to.clone();
+                    c.connected = Some(t);
+                }
+                Event::Accepted { conn, .. } => {
+                    tl.conns.entry(*conn).or_default().accepted = Some(t);
+                }
+                Event::Closed { conn, reason } => {
+                    let c = tl.conns.entry(*conn).or_default();
+                    let slot = if on_server {
+                        &mut c.server_closed
+                    } else {
+                        &mut c.client_closed
+                    };
+                    slot.get_or_insert((t, *reason));
+                }
+                Event::ConnectFailed { kind, .. } => {
+                    if kind == "emfile" {
+                        tl.fd_errors
+                            .push((t, r.host.clone(), "connect", kind.clone()));
+                    }
+                }
+                Event::AcceptFailed { kind, .. } => {
+                    tl.fd_errors
+                        .push((t, r.host.clone(), "accept", kind.clone()));
+                }
+                Event::RequestStart {
+                    req,
+                    method,
+                    attempt,
+                } => {
+                    let f = tl.reqs.entry(*req).or_default();
+                    f.method = method.clone();
+                    f.attempts.push(Attempt {
+                        number: *attempt,
+                        start: t,
+                        ..Attempt::default()
+                    });
+                }
+                Event::Checkout { req, conn, reused } => {
+                    let f = tl.reqs.entry(*req).or_default();
+                    f.checkouts.push((t, *conn, *reused));
+                }
+                Event::ResponseHead { req, conn, .. } => {
+                    let f = tl.reqs.entry(*req).or_default();
+                    f.heads.push((t, *conn));
+                    if let Some(a) = f.attempts.last_mut() {
+                        a.end.get_or_insert(t);
+                    }
+                }
+                Event::BodyEnd { req, how, .. } => {
+                    tl.reqs.entry(*req).or_default().body_end = Some((t, *how));
+                }
+                Event::RequestFailed {
+                    req,
+                    attempt,
+                    kind,
+                    retrying,
+                    ..
+                } => {
+                    let f = tl.reqs.entry(*req).or_default();
+                    if let Some(a) = f.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
+                        a.end.get_or_insert(t);
+                        a.failed = Some(kind.clone());
+                        a.retrying = *retrying;
+                    }
+                    if !retrying {
+                        f.failures.push((t, kind.clone()));
+                    }
+                }
+                Event::ServerRequest { conn, method, seq } => {
+                    tl.conns
+                        .entry(*conn)
+                        .or_default()
+                        .exchanges
+                        .push(ServerExchange {
+                            at: t,
+                            seq: *seq,
+                            method: method.clone(),
+                            response: None,
+                        });
+                    if let Some(s) = seq {
+                        tl.reqs.entry(*s).or_default().delivered.push((t, *conn));
+                    }
+                }
+                Event::ServerResponse { conn, close, .. } => {
+                    let c = tl.conns.entry(*conn).or_default();
+                    if let Some(x) = c.exchanges.iter_mut().find(|x| x.response.is_none()) {
+                        x.response = Some((t, *close));
+                    }
+                }
+                Event::ShutdownStart { strategy } => {
+                    tl.shutdown_start.get_or_insert((t, strategy.clone()));
+                }
+                Event::ShutdownEnd { forced } => {
+                    tl.shutdown_end.get_or_insert((t, *forced));
+                }
+                Event::Fault { what } => tl.faults.push((t, what.clone())),
+                Event::PeerClosed { .. } | Event::Limit { .. } => {}
+            }
+        }
+        tl
+    }
+
+    /// Requests pending at `t`.
+    pub fn pending_at(&self, t: u64) -> Vec<ReqId> {
+        self.reqs
+            .iter()
+            .filter(|(_, f)| !f.attempts.is_empty() && f.pending_at(t))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+}
+
+/// Formats µs as seconds for messages: `180 s`, `2.5 s`, `0.012 s`.
+pub fn secs(us: u64) -> String {
+    if us.is_multiple_of(1_000_000) {
+        format!("{} s", us / 1_000_000)
+    } else {
+        let s = format!("{:.3}", us as f64 / 1e6);
+        format!("{} s", s.trim_end_matches('0').trim_end_matches('.'))
+    }
+}
