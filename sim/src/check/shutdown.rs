@@ -33,14 +33,16 @@ pub struct ShutdownPlan {
     pub deadline: Option<Duration>,
 }
 
-/// The plan the setup asks for.
-///
-/// Wiring point: `ServerConfig` does not carry a shutdown plan on this branch yet (the servers
-/// branch adds `ServerConfig.shutdown`); until it is wired here, only shutdowns seen in the trace
-/// are judged, without a deadline. Callers that know the plan (custom servers) pass it to
-/// [`check_with_plan`].
-pub fn plan(_setup: &Setup) -> ShutdownPlan {
-    ShutdownPlan::default()
+/// The plan the setup asks for: the server's scheduled shutdown, if any. A setup whose server
+/// is custom passes its own plan to [`check_with_plan`].
+pub fn plan(setup: &Setup) -> ShutdownPlan {
+    match &setup.server.shutdown {
+        Some(p) if setup.custom.server.is_none() => ShutdownPlan {
+            at: Some(p.at),
+            deadline: p.deadline,
+        },
+        _ => ShutdownPlan::default(),
+    }
 }
 
 /// Violations of the shutdown invariant under the setup's [`plan`].

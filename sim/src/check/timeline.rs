@@ -260,7 +260,7 @@ impl Timeline {
                     tl.shutdown_end.get_or_insert((t, *forced));
                 }
                 Event::Fault { what } => tl.faults.push((t, what.clone())),
-                Event::PeerClosed { .. } | Event::Limit { .. } => {}
+                Event::PeerClosed { .. } | Event::Limit { .. } | Event::BacklogFull { .. } => {}
             }
         }
         tl

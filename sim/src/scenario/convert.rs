@@ -1,7 +1,7 @@
 //! Scenario file → [`Setup`]: the one place that knows both the file format and the library.
 //!
 //! Defaults are applied here (each is written on its key in [`super::format`]). A key whose
-//! feature this build does not have yet — the Agent pool, server shutdown strategies, fault kinds
+//! feature this build does not have yet — fault kinds
 //! beyond the network-wide ones, invariants not implemented in [`crate::check`] — is refused with
 //! [`ErrorClass::Unsupported`] and its position, never ignored: a scenario either runs as
 //! written or does not run.
@@ -15,7 +15,7 @@ use super::format::{
 };
 use super::{Ctx, ErrorClass, ScenarioError};
 use crate::client::{BodyMode, PoolConfig, Retry, Timeouts};
-use crate::server::Handler;
+use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
 use crate::world::NetAction;
@@ -87,12 +87,20 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         if let Some(h) = &s.handler {
             c.handler = handler(h);
         }
-        if s.shutdown.is_some() {
-            return Err(ctx.error(
-                ErrorClass::Unsupported,
-                "server.shutdown",
-                "server shutdown strategies are not in this build",
-            ));
+        if let Some(sd) = &s.shutdown {
+            let strategy = sd.strategy.parse::<ShutdownStrategy>().map_err(|_| {
+                ctx.error(
+                    ErrorClass::Field,
+                    "server.shutdown.strategy",
+                    format!("unknown shutdown strategy {:?}", sd.strategy),
+                )
+                .expected("one of wait-all, close-idle, hyper-graceful, abort")
+            })?;
+            c.shutdown = Some(ShutdownPlan {
+                at: sd.at.0,
+                strategy,
+                deadline: sd.deadline.map(|d| d.0),
+            });
         }
     }
 
