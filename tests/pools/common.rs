@@ -66,3 +66,82 @@ pub fn dump(records: &[Record]) {
 pub fn secs(us: u64) -> f64 {
     us as f64 / 1e6
 }
+
+/// What a scripted run produced.
+pub struct Scripted<T> {
+    /// How the run ended.
+    pub end: httpsim::RunEnd,
+    /// The trace.
+    pub records: Vec<Record>,
+    /// What the script returned, if it finished in time.
+    pub value: Option<T>,
+}
+
+/// Runs `server` and a client whose code is `script` (given a driver built from `client`),
+/// with 1 ms latency, for at most `duration`, applying `faults`. For caller logic a workload
+/// cannot express: fallbacks, sends at exact times.
+pub fn run_script<T, F, Fut>(
+    server: httpsim::server::ServerConfig,
+    client: httpsim::client::ClientConfig,
+    duration: Duration,
+    faults: &[(Duration, httpsim::NetAction)],
+    script: F,
+) -> Scripted<T>
+where
+    T: Clone + 'static,
+    F: FnOnce(std::rc::Rc<httpsim::client::driver::Driver>) -> Fut + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    use httpsim::client::driver::{BodyKeeper, Driver};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let mut wb = httpsim::WorldBuilder::new();
+    wb.latency(Duration::from_millis(1), Duration::from_millis(1))
+        .duration(duration);
+    let mut world = wb.build();
+    let server = std::sync::Arc::new(server);
+    let name = server.host.clone();
+    world.host(&name, None, 0, move |h| {
+        httpsim::server::serve(h, server.clone())
+    });
+    let value: Rc<RefCell<Option<T>>> = Rc::default();
+    let out = value.clone();
+    let host_name = client.host.clone();
+    world.client(&host_name, None, 0, move |host| async move {
+        let driver = Rc::new(Driver {
+            pool: httpsim::client::build_pool(&client, host.clone()),
+            host,
+            timeouts: client.timeouts,
+            retry: client.retry,
+            body: httpsim::client::BodyMode::Read,
+            keeper: BodyKeeper::default(),
+        });
+        let v = script(driver.clone()).await;
+        *out.borrow_mut() = Some(v);
+        driver.keeper.wait_reads().await;
+    });
+    for (at, a) in faults {
+        world.schedule(*at, a.clone());
+    }
+    let end = world.run();
+    world.net().trace().seal();
+    let records = world.net().trace().records();
+    dump(&records);
+    let value = value.borrow().clone();
+    Scripted {
+        end,
+        records,
+        value,
+    }
+}
+
+/// A GET of `http://server:80/` numbered `id`.
+pub fn get(id: u64) -> httpsim::client::driver::RequestSpec {
+    httpsim::client::driver::RequestSpec {
+        id,
+        method: http::Method::GET,
+        uri: "http://server:80/".into(),
+        body: bytes::Bytes::new(),
+    }
+}

@@ -4,18 +4,15 @@
 //! used; without a timeout it is still pending at 15 s. Every pool behaves the same, because
 //! the timeout is the driver's, in simulated time.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
-use httpsim::client::driver::{BodyKeeper, Driver, Outcome, RequestSpec};
-use httpsim::client::{build_pool, AgentConfig, ClientConfig, PoolConfig, Retry, Timeouts};
-use httpsim::server::{serve, Handler, ServerConfig};
+use httpsim::client::driver::Outcome;
+use httpsim::client::{AgentConfig, ClientConfig, PoolConfig, Retry, Timeouts};
+use httpsim::server::{Handler, ServerConfig};
 use httpsim::trace::Record;
-use httpsim::{Event, NetAction, RunEnd, WorldBuilder};
+use httpsim::{Event, NetAction, RunEnd};
 
-use crate::common::dump;
+use crate::common::{get, run_script, Scripted};
 use crate::Result;
 
 /// What the caller ended up with: the status, or its fallback when the request timed out.
@@ -26,77 +23,42 @@ enum Value {
     Error(String),
 }
 
-struct Outcome1 {
-    end: RunEnd,
-    records: Vec<Record>,
-    /// When the caller got its value (µs), and the value.
-    value: Option<(u64, Value)>,
-}
-
-/// One GET from a caller that falls back on a timeout, with `faults` applied.
+/// One GET from a caller that falls back on a timeout, with `faults` applied; the server
+/// answers after 500 ms. Returns the run and when (µs) the caller got which value.
 fn one_request(
     pool: PoolConfig,
     timeouts: Timeouts,
     retry: Retry,
     faults: &[(Duration, NetAction)],
-) -> Outcome1 {
-    let mut wb = WorldBuilder::new();
-    wb.latency(Duration::from_millis(1), Duration::from_millis(1))
-        .duration(Duration::from_secs(15));
-    let mut world = wb.build();
-    let server = Arc::new(ServerConfig {
+) -> Scripted<(u64, Value)> {
+    let server = ServerConfig {
         handler: Handler::Delay {
             delay: Duration::from_millis(500),
             body_bytes: 100,
             status: 200,
         },
         ..ServerConfig::default()
-    });
-    world.host("server", None, 0, move |h| serve(h, server.clone()));
-    let value: Rc<RefCell<Option<(u64, Value)>>> = Rc::default();
-    let out = value.clone();
-    let config = ClientConfig {
+    };
+    let client = ClientConfig {
         pool,
         timeouts,
         retry,
         ..ClientConfig::default()
     };
-    world.client("client", None, 0, move |host| async move {
-        let driver = Rc::new(Driver {
-            pool: build_pool(&config, host.clone()),
-            host,
-            timeouts: config.timeouts,
-            retry: config.retry,
-            body: httpsim::client::BodyMode::Read,
-            keeper: BodyKeeper::default(),
-        });
-        let spec = RequestSpec {
-            id: 1,
-            method: http::Method::GET,
-            uri: "http://server:80/".into(),
-            body: bytes::Bytes::new(),
-        };
-        let v = match driver.execute(&spec).await {
-            Outcome::Response(s) => Value::Status(s),
-            Outcome::Failed(e) if e.is_timeout() => Value::Fallback,
-            Outcome::Failed(e) => Value::Error(e.to_string()),
-        };
-        *out.borrow_mut() = Some((httpsim::net::clock::now_us(), v));
-        driver.keeper.wait_reads().await;
-    });
-    for (at, a) in faults {
-        world.schedule(*at, a.clone());
-    }
-    let end = world.run();
-    world.net().trace().seal();
-    let records = world.net().trace().records();
-    dump(&records);
-    let value = value.borrow().clone();
-    Outcome1 {
-        end,
-        records,
-        value,
-    }
+    run_script(
+        server,
+        client,
+        Duration::from_secs(15),
+        faults,
+        |driver| async move {
+            let v = match driver.execute(&get(1)).await {
+                Outcome::Response(s) => Value::Status(s),
+                Outcome::Failed(e) if e.is_timeout() => Value::Fallback,
+                Outcome::Failed(e) => Value::Error(e.to_string()),
+            };
+            (httpsim::net::clock::now_us(), v)
+        },
+    )
 }
 
 fn pools() -> Vec<(&'static str, PoolConfig)> {
