@@ -212,6 +212,16 @@ pub enum Event {
         /// The limit's message.
         message: String,
     },
+    /// Reading a response body failed (the total timeout expired, or the connection closed or
+    /// reset under it); followed by its `BodyEnd { how: Failed }`.
+    BodyError {
+        /// Request id.
+        req: ReqId,
+        /// Error kind (see [`crate::ErrorKind`]).
+        kind: String,
+        /// Error message.
+        message: String,
+    },
 }
 
 /// The shared event log of one simulation. Cheap to clone; all clones append to the same log.
@@ -336,6 +346,9 @@ impl fmt::Display for Record {
             Event::ShutdownEnd { forced } => write!(f, "shutdown-end   forced={forced}"),
             Event::Fault { what } => write!(f, "fault          {what}"),
             Event::Limit { message } => write!(f, "LIMIT          {message}"),
+            Event::BodyError { req, kind, message } => {
+                write!(f, "body-error     req={req} kind={kind} ({message})")
+            }
         }
     }
 }

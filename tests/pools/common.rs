@@ -77,62 +77,96 @@ pub struct Scripted<T> {
     pub value: Option<T>,
 }
 
-/// Runs `server` and a client whose code is `script` (given a driver built from `client`),
-/// with 1 ms latency, for at most `duration`, applying `faults`. For caller logic a workload
-/// cannot express: fallbacks, sends at exact times.
-pub fn run_script<T, F, Fut>(
-    server: httpsim::server::ServerConfig,
-    client: httpsim::client::ClientConfig,
-    duration: Duration,
-    faults: &[(Duration, httpsim::NetAction)],
-    script: F,
-) -> Scripted<T>
-where
-    T: Clone + 'static,
-    F: FnOnce(std::rc::Rc<httpsim::client::driver::Driver>) -> Fut + 'static,
-    Fut: std::future::Future<Output = T> + 'static,
-{
-    use httpsim::client::driver::{BodyKeeper, Driver};
-    use std::cell::RefCell;
-    use std::rc::Rc;
+/// A server, a client whose code is a script (given a driver), and the world around them:
+/// for caller logic a workload cannot express (fallbacks, sends at exact times).
+pub struct Rig {
+    /// The world. The default is 1 ms latency and 30 s.
+    pub world: httpsim::WorldBuilder,
+    /// The server.
+    pub server: httpsim::server::ServerConfig,
+    /// The client.
+    pub client: httpsim::client::ClientConfig,
+    /// What the driver does with bodies. The default is to read them.
+    pub body: httpsim::client::BodyMode,
+    /// Scheduled faults. The default is none.
+    pub faults: Vec<(Duration, httpsim::NetAction)>,
+    /// Server software in place of httpsim's server (which `server` then only names the host
+    /// of). The default is none.
+    pub software: Option<httpsim::setup::ServerSoftware>,
+}
 
-    let mut wb = httpsim::WorldBuilder::new();
-    wb.latency(Duration::from_millis(1), Duration::from_millis(1))
-        .duration(duration);
-    let mut world = wb.build();
-    let server = std::sync::Arc::new(server);
-    let name = server.host.clone();
-    world.host(&name, None, 0, move |h| {
-        httpsim::server::serve(h, server.clone())
-    });
-    let value: Rc<RefCell<Option<T>>> = Rc::default();
-    let out = value.clone();
-    let host_name = client.host.clone();
-    world.client(&host_name, None, 0, move |host| async move {
-        let driver = Rc::new(Driver {
-            pool: httpsim::client::build_pool(&client, host.clone()),
-            host,
-            timeouts: client.timeouts,
-            retry: client.retry,
+impl Rig {
+    /// A rig with the defaults above.
+    pub fn new(
+        server: httpsim::server::ServerConfig,
+        client: httpsim::client::ClientConfig,
+    ) -> Self {
+        let mut world = httpsim::WorldBuilder::new();
+        world
+            .latency(Duration::from_millis(1), Duration::from_millis(1))
+            .duration(Duration::from_secs(30));
+        Self {
+            world,
+            server,
+            client,
             body: httpsim::client::BodyMode::Read,
-            keeper: BodyKeeper::default(),
-        });
-        let v = script(driver.clone()).await;
-        *out.borrow_mut() = Some(v);
-        driver.keeper.wait_reads().await;
-    });
-    for (at, a) in faults {
-        world.schedule(*at, a.clone());
+            faults: Vec::new(),
+            software: None,
+        }
     }
-    let end = world.run();
-    world.net().trace().seal();
-    let records = world.net().trace().records();
-    dump(&records);
-    let value = value.borrow().clone();
-    Scripted {
-        end,
-        records,
-        value,
+
+    /// Runs the script to its end (then waits for body reads), or until the duration.
+    pub fn run<T, F, Fut>(&self, script: F) -> Scripted<T>
+    where
+        T: Clone + 'static,
+        F: FnOnce(std::rc::Rc<httpsim::client::driver::Driver>) -> Fut + 'static,
+        Fut: std::future::Future<Output = T> + 'static,
+    {
+        use httpsim::client::driver::{BodyKeeper, Driver};
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        let mut world = self.world.build();
+        let server = std::sync::Arc::new(self.server.clone());
+        let name = server.host.clone();
+        match self.software.clone() {
+            Some(software) => world.host(&name, None, 0, move |h| software(h)),
+            None => world.host(&name, None, 0, move |h| {
+                httpsim::server::serve(h, server.clone())
+            }),
+        }
+        let value: Rc<RefCell<Option<T>>> = Rc::default();
+        let out = value.clone();
+        let client = self.client.clone();
+        let body = self.body;
+        let (host_name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
+        world.client(&host_name, limit, in_use, move |host| async move {
+            let driver = Rc::new(Driver {
+                pool: httpsim::client::build_pool(&client, host.clone()),
+                host,
+                timeouts: client.timeouts,
+                retry: client.retry,
+                body,
+                keeper: BodyKeeper::default(),
+            });
+            let v = script(driver.clone()).await;
+            *out.borrow_mut() = Some(v);
+            driver.keeper.wait_reads().await;
+            driver.keeper.release_held();
+        });
+        for (at, a) in &self.faults {
+            world.schedule(*at, a.clone());
+        }
+        let end = world.run();
+        world.net().trace().seal();
+        let records = world.net().trace().records();
+        dump(&records);
+        let value = value.borrow().clone();
+        Scripted {
+            end,
+            records,
+            value,
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use httpsim::client::driver::Outcome;
 use httpsim::client::{AgentConfig, ClientConfig, PoolConfig, Retry};
 use httpsim::server::ServerConfig;
 
-use crate::common::{get, run_script};
+use crate::common::{get, Rig};
 use crate::Result;
 
 /// How the second request, sent at `send_ms`, ended: `None` for a response, else the error
@@ -33,23 +33,17 @@ fn second_request_at(send_ms: u64, client: ClientConfig) -> Option<(bool, String
         idle_timeout: Some(Duration::from_secs(5)),
         ..ServerConfig::default()
     };
-    let run = run_script(
-        server,
-        client,
-        Duration::from_secs(30),
-        &[],
-        move |d| async move {
-            let first = d.execute(&get(1)).await;
-            assert!(matches!(first, Outcome::Response(200)), "{first:?}");
-            d.keeper.wait_reads().await;
-            let now = httpsim::net::clock::now();
-            tokio::time::sleep(Duration::from_millis(send_ms) - now).await;
-            match d.execute(&get(2)).await {
-                Outcome::Response(_) => None,
-                Outcome::Failed(e) => Some((e.is_closed(), e.to_string())),
-            }
-        },
-    );
+    let run = Rig::new(server, client).run(move |d| async move {
+        let first = d.execute(&get(1)).await;
+        assert!(matches!(first, Outcome::Response(200)), "{first:?}");
+        d.keeper.wait_reads().await;
+        let now = httpsim::net::clock::now();
+        tokio::time::sleep(Duration::from_millis(send_ms) - now).await;
+        match d.execute(&get(2)).await {
+            Outcome::Response(_) => None,
+            Outcome::Failed(e) => Some((e.is_closed(), e.to_string())),
+        }
+    });
     run.value.expect("the script finishes")
 }
 
@@ -140,21 +134,15 @@ fn a_post_caught_in_the_race_is_not_retried() -> Result {
         idle_timeout: Some(Duration::from_secs(5)),
         ..ServerConfig::default()
     };
-    let run = run_script(
-        server,
-        client,
-        Duration::from_secs(30),
-        &[],
-        |d| async move {
-            let _ = d.execute(&get(1)).await;
-            d.keeper.wait_reads().await;
-            tokio::time::sleep(Duration::from_millis(WINDOW[0]) - httpsim::net::clock::now()).await;
-            let mut post = get(2);
-            post.method = http::Method::POST;
-            post.body = bytes::Bytes::from_static(b"seq=2");
-            matches!(d.execute(&post).await, Outcome::Failed(e) if e.is_closed())
-        },
-    );
+    let run = Rig::new(server, client).run(|d| async move {
+        let _ = d.execute(&get(1)).await;
+        d.keeper.wait_reads().await;
+        tokio::time::sleep(Duration::from_millis(WINDOW[0]) - httpsim::net::clock::now()).await;
+        let mut post = get(2);
+        post.method = http::Method::POST;
+        post.body = bytes::Bytes::from_static(b"seq=2");
+        matches!(d.execute(&post).await, Outcome::Failed(e) if e.is_closed())
+    });
     assert_eq!(run.value, Some(true), "the POST fails as closed");
     let attempts = run
         .records

@@ -12,7 +12,7 @@ use httpsim::server::{Handler, ServerConfig};
 use httpsim::trace::Record;
 use httpsim::{Event, NetAction, RunEnd};
 
-use crate::common::{get, run_script, Scripted};
+use crate::common::{get, Rig, Scripted};
 use crate::Result;
 
 /// What the caller ended up with: the status, or its fallback when the request timed out.
@@ -45,20 +45,20 @@ fn one_request(
         retry,
         ..ClientConfig::default()
     };
-    run_script(
-        server,
-        client,
-        Duration::from_secs(15),
-        faults,
-        |driver| async move {
-            let v = match driver.execute(&get(1)).await {
-                Outcome::Response(s) => Value::Status(s),
-                Outcome::Failed(e) if e.is_timeout() => Value::Fallback,
-                Outcome::Failed(e) => Value::Error(e.to_string()),
-            };
-            (httpsim::net::clock::now_us(), v)
-        },
-    )
+    {
+        let mut rig = Rig::new(server, client);
+        rig.world.duration(Duration::from_secs(15));
+        rig.faults = faults.to_vec();
+        rig
+    }
+    .run(|driver| async move {
+        let v = match driver.execute(&get(1)).await {
+            Outcome::Response(s) => Value::Status(s),
+            Outcome::Failed(e) if e.is_timeout() => Value::Fallback,
+            Outcome::Failed(e) => Value::Error(e.to_string()),
+        };
+        (httpsim::net::clock::now_us(), v)
+    })
 }
 
 fn pools() -> Vec<(&'static str, PoolConfig)> {
