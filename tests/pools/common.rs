@@ -93,6 +93,8 @@ pub struct Rig {
     /// Server software in place of httpsim's server (which `server` then only names the host
     /// of). The default is none.
     pub software: Option<httpsim::setup::ServerSoftware>,
+    /// A pool in place of the one `client.pool` names. The default is none.
+    pub pool: Option<httpsim::setup::PoolFactory>,
 }
 
 impl Rig {
@@ -112,6 +114,7 @@ impl Rig {
             body: httpsim::client::BodyMode::Read,
             faults: Vec::new(),
             software: None,
+            pool: None,
         }
     }
 
@@ -139,10 +142,14 @@ impl Rig {
         let out = value.clone();
         let client = self.client.clone();
         let body = self.body;
+        let factory = self.pool.clone();
         let (host_name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
         world.client(&host_name, limit, in_use, move |host| async move {
             let driver = Rc::new(Driver {
-                pool: httpsim::client::build_pool(&client, host.clone()),
+                pool: match &factory {
+                    Some(make) => make(host.clone()),
+                    None => httpsim::client::build_pool(&client, host.clone()),
+                },
                 host,
                 timeouts: client.timeouts,
                 retry: client.retry,

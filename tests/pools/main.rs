@@ -6,12 +6,14 @@
 //! - `bounded` — a bounded pool serialises a burst; hyper-util's unbounded pool does not.
 //! - `body` — read, drop, hold, hold-then-read, and the total timeout over the body.
 //! - `timeout` — an unreachable server: a 1 s timeout falls back at 1 s; none waits on.
+//! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
 
 mod body;
 mod bounded;
 mod common;
 mod idle_race;
+mod invariants;
 mod stall;
 mod timeout;
 

@@ -23,10 +23,12 @@ impl AgentPool {
         let mut connector = SimConnector::new(host.clone());
         connector.set_connect_timeout(connect_timeout);
         let agent = Agent::new(config, connector);
-        agent.set_observer(move |e| {
+        agent.add_observer(move |e| {
             let (req, conn, reused) = match *e {
                 AgentEvent::Queued { tag } => (tag, None, false),
                 AgentEvent::Checkout { tag, conn, reused } => (tag, conn, reused),
+                // Its checkout follows; the trace shows queueing and checkout only.
+                AgentEvent::Served { .. } => return,
             };
             host.record(Event::Checkout {
                 req: req.unwrap_or(0),

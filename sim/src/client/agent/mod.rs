@@ -63,6 +63,12 @@ pub enum AgentEvent {
         /// The request's [`RequestTag`].
         tag: Option<u64>,
     },
+    /// A queued request got its turn (a free socket or permission to open one), in queue
+    /// order. Its `Checkout` follows once the socket is ready.
+    Served {
+        /// The request's [`RequestTag`].
+        tag: Option<u64>,
+    },
     /// A request got a socket.
     Checkout {
         /// The request's [`RequestTag`].
@@ -104,7 +110,7 @@ type Observer = Rc<dyn Fn(&AgentEvent)>;
 struct Inner<C: Connect, B: 'static> {
     config: AgentConfig,
     connector: C,
-    observer: RefCell<Option<Observer>>,
+    observers: RefCell<Vec<Observer>>,
     state: RefCell<State<C, B>>,
 }
 
@@ -123,15 +129,16 @@ where
             inner: Rc::new(Inner {
                 config,
                 connector,
-                observer: RefCell::new(None),
+                observers: RefCell::new(Vec::new()),
                 state: RefCell::new(State::default()),
             }),
         }
     }
 
-    /// Calls `f` on every queueing and checkout. The default is no observer.
-    pub fn set_observer(&self, f: impl Fn(&AgentEvent) + 'static) -> &Self {
-        *self.inner.observer.borrow_mut() = Some(Rc::new(f));
+    /// Also calls `f` on every queueing, turn and checkout, after the observers added before.
+    /// The default is no observer.
+    pub fn add_observer(&self, f: impl Fn(&AgentEvent) + 'static) -> &Self {
+        self.inner.observers.borrow_mut().push(Rc::new(f));
         self
     }
 
@@ -301,7 +308,9 @@ where
             Ok(g) => g,
             Err(oneshot::error::TryRecvError::Empty) => {
                 self.observe(AgentEvent::Queued { tag });
-                rx.await.map_err(|_| AgentError::gone())?
+                let g = rx.await.map_err(|_| AgentError::gone())?;
+                self.observe(AgentEvent::Served { tag });
+                g
             }
             Err(oneshot::error::TryRecvError::Closed) => return Err(AgentError::gone()),
         };
@@ -382,8 +391,8 @@ where
 
 impl<C: Connect, B: 'static> Inner<C, B> {
     fn observe(&self, e: AgentEvent) {
-        let f = self.observer.borrow().clone();
-        if let Some(f) = f {
+        let observers = self.observers.borrow().clone();
+        for f in observers {
             f(&e);
         }
     }
