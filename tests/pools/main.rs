@@ -1,6 +1,7 @@
 //! Pools under test: the bounded Agent, the real hyper-util `Client`, and no pool, driven by
 //! workloads that reproduce what goes wrong with them.
 //!
+//! - `agent_rules` — each Agent option: scheduling, free-socket limit, idle timeout, keep-alive.
 //! - `common` — helpers that read response times and socket counts from a trace.
 //! - `stall` — unread bodies stall a bounded pool until the server's inactivity timeout.
 //! - `bounded` — a bounded pool serialises a burst; hyper-util's unbounded pool does not.
@@ -9,6 +10,7 @@
 //! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
 
+mod agent_rules;
 mod body;
 mod bounded;
 mod common;
