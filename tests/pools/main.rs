@@ -8,6 +8,7 @@
 //! - `body` — read, drop, hold, hold-then-read, and the total timeout over the body.
 //! - `timeout` — an unreachable server: a 1 s timeout falls back at 1 s; none waits on.
 //! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
+//! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
 
 mod agent_rules;
@@ -16,6 +17,7 @@ mod bounded;
 mod common;
 mod idle_race;
 mod invariants;
+mod outside;
 mod stall;
 mod timeout;
 

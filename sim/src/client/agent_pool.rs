@@ -1,4 +1,4 @@
-//! The [`Agent`](super::agent::Agent) as a [`Pool`]: dials through the simulated network and
+//! The [`Agent`] as a [`Pool`]: dials through the simulated network and
 //! traces every queueing and checkout as [`Event::Checkout`].
 
 use hyper::Request;
