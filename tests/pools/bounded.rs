@@ -65,3 +65,23 @@ fn twenty_slow_requests_through_hyper_util_finish_at_three_seconds() -> Result {
     assert_eq!(peak, 20, "hyper-util opens a socket per concurrent request");
     Ok(())
 }
+
+#[test]
+fn an_agent_run_is_byte_identical_across_runs() -> Result {
+    let mut setup = burst(PoolConfig::Agent(AgentConfig {
+        max_sockets: 3,
+        ..AgentConfig::default()
+    }));
+    setup
+        .world
+        .seed(11)
+        .latency(Duration::from_millis(1), Duration::from_millis(15));
+    let a = setup.run();
+    let b = setup.run();
+    assert_eq!(
+        httpsim::trace::hash(&a.records),
+        httpsim::trace::hash(&b.records)
+    );
+    assert_eq!(a.records, b.records);
+    Ok(())
+}
