@@ -221,6 +221,16 @@ pub enum Event {
         /// The backlog's length.
         backlog: usize,
     },
+    /// Reading a response body failed (the total timeout expired, or the connection closed or
+    /// reset under it); followed by its `BodyEnd { how: Failed }`.
+    BodyError {
+        /// Request id.
+        req: ReqId,
+        /// Error kind (see [`crate::ErrorKind`]).
+        kind: String,
+        /// Error message.
+        message: String,
+    },
 }
 
 /// The shared event log of one simulation. Cheap to clone; all clones append to the same log.
@@ -347,6 +357,9 @@ impl fmt::Display for Record {
             Event::Limit { message } => write!(f, "LIMIT          {message}"),
             Event::BacklogFull { port, backlog } => {
                 write!(f, "backlog-full   port={port} backlog={backlog}")
+            }
+            Event::BodyError { req, kind, message } => {
+                write!(f, "body-error     req={req} kind={kind} ({message})")
             }
         }
     }

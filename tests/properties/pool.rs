@@ -18,7 +18,7 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use httpsim::client::{ClientError, Pool, RequestBody, SendFuture};
+use httpsim::client::{box_body, ClientError, Pool, RequestBody, SendFuture};
 use httpsim::net::{ConnInfo, HostNet};
 use httpsim::trace::{ConnId, Event, ReqId};
 
@@ -185,10 +185,7 @@ async fn send_once(
         inner: incoming,
         done: Some(done),
     };
-    Ok(hyper::Response::from_parts(
-        head,
-        body.map_err(Into::into).boxed_unsync(),
-    ))
+    Ok(hyper::Response::from_parts(head, box_body(body)))
 }
 
 /// An idle socket, or a new one.

@@ -20,10 +20,13 @@ use crate::trace::{BodyEnd, Event, ReqId};
 pub struct Timeouts {
     /// Bounds the TCP connect. The default is none.
     pub connect: Option<Duration>,
-    /// Bounds the wait for the response head, from the start of the attempt. The default is
-    /// none.
+    /// Bounds the wait for the response head, from the start of the attempt (time spent
+    /// queued for a pooled socket counts). The default is none.
     pub response: Option<Duration>,
-    /// Bounds the whole attempt including reading the body. The default is none.
+    /// Bounds the whole attempt, from its start to the end of the body: it bounds the head as
+    /// `response` does, then the body read (a body read after [`BodyMode::HoldThenRead`]'s
+    /// delay gets what is left). A body held unread is not bounded: nobody is reading it. The
+    /// default is none.
     pub total: Option<Duration>,
 }
 
@@ -35,7 +38,10 @@ pub struct Retry {
     /// Wait between attempts. The default is 0.
     pub backoff: Duration,
     /// Retry non-idempotent methods (POST) too, but only when none of the request was written.
-    /// The default is `false`: only idempotent methods are retried.
+    /// "Written" is decided per pool ([`ClientError::written`]): hyper-util's `Client` counts
+    /// everything but a connect error as written; the Agent knows whether hyper took the
+    /// request; a timeout of this driver always counts as written, because the driver cannot
+    /// see how far the pool got. The default is `false`: only idempotent methods are retried.
     pub non_idempotent_unwritten: bool,
 }
 
@@ -181,6 +187,7 @@ impl Driver {
                     Err(_) => Err(ClientError::new(
                         ErrorKind::Timeout,
                         format!("no response head within {t:?}"),
+                        // The pool's future is dropped mid-way: assume the worst.
                         true,
                     )),
                 },
@@ -246,7 +253,14 @@ impl Driver {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    let (how, bytes) = read_to_end(body, deadline).await;
+                    let (how, bytes, err) = read_to_end(body, deadline).await;
+                    if let Some(e) = err {
+                        host.record(Event::BodyError {
+                            req,
+                            kind: e.kind().to_string(),
+                            message: e.to_string(),
+                        });
+                    }
                     host.record(Event::BodyEnd { req, how, bytes });
                 });
                 self.keeper.readers.borrow_mut().push(h);
@@ -255,27 +269,39 @@ impl Driver {
     }
 }
 
+/// Reads `body` to its end, within `deadline`. Returns how it ended, the bytes read, and the
+/// typed error when it failed.
 async fn read_to_end(
     mut body: ResponseBody,
     deadline: Option<tokio::time::Instant>,
-) -> (BodyEnd, u64) {
+) -> (BodyEnd, u64, Option<ClientError>) {
     let mut bytes = 0u64;
     loop {
         let frame = match deadline {
             Some(d) => match tokio::time::timeout_at(d, body.frame()).await {
                 Ok(f) => f,
-                Err(_) => return (BodyEnd::Failed, bytes),
+                Err(_) => {
+                    let e = ClientError::new(
+                        ErrorKind::Timeout,
+                        "total timeout expired while reading the body",
+                        true,
+                    );
+                    return (BodyEnd::Failed, bytes, Some(e));
+                }
             },
             None => body.frame().await,
         };
         match frame {
-            None => return (BodyEnd::Read, bytes),
+            None => return (BodyEnd::Read, bytes, None),
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     bytes += d.len() as u64;
                 }
             }
-            Some(Err(_)) => return (BodyEnd::Failed, bytes),
+            Some(Err(e)) => {
+                let e = ClientError::from_error(&*e, true);
+                return (BodyEnd::Failed, bytes, Some(e));
+            }
         }
     }
 }

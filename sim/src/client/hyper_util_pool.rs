@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioTimer;
@@ -57,7 +56,7 @@ impl Pool for HyperUtilPool {
         let fut = self.client.request(req);
         Box::pin(async move {
             match fut.await {
-                Ok(res) => Ok(res.map(|b| b.map_err(Into::into).boxed_unsync())),
+                Ok(res) => Ok(res.map(super::box_body)),
                 Err(e) => Err(ClientError::from_error(&e, !e.is_connect())),
             }
         })

@@ -3,11 +3,15 @@
 //! - [`Pool`] — the trait every client adapter implements (start here). A pool turns a request
 //!   into a response head; it owns connection management and nothing else.
 //! - [`hyper_util_pool::HyperUtilPool`] — the real hyper-util legacy `Client`.
+//! - [`agent::Agent`] — a bounded pool (per-host and total limits, FIFO queue of waiters) on
+//!   hyper's `http1` connections; [`agent_pool::AgentPool`] puts it behind [`Pool`].
 //! - [`no_pool::NoPool`] — a fresh connection per request (`connection: close`).
 //! - [`driver`] — timeouts, retries and what the caller does with the body, around any pool.
 //!
 //! Every adapter dials through [`crate::net::SimConnector`], so fds, traces and faults apply.
 
+pub mod agent;
+pub mod agent_pool;
 pub mod driver;
 pub mod hyper_util_pool;
 pub mod no_pool;
@@ -18,7 +22,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::Full;
 use hyper::{Request, Response};
 
@@ -26,14 +29,25 @@ use crate::error::ErrorKind;
 use crate::net::HostNet;
 use crate::trace::ReqId;
 
+pub use agent::{AgentConfig, Scheduling};
 pub use driver::{BodyMode, Retry, Timeouts};
 
 /// A boxed error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The request body every pool takes.
 pub type RequestBody = Full<Bytes>;
-/// The response body every pool gives back.
-pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+/// The response body every pool gives back. Not `Send`: a pool under test lives on one
+/// simulated host, and its bodies may hold `Rc` state (the Agent's do).
+pub type ResponseBody = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = BoxError>>>;
+
+/// Boxes any response body as a [`ResponseBody`].
+pub fn box_body<B>(body: B) -> ResponseBody
+where
+    B: hyper::body::Body<Data = Bytes> + 'static,
+    B::Error: Into<BoxError>,
+{
+    Box::pin(http_body_util::BodyExt::map_err(body, Into::into))
+}
 /// The future a pool returns.
 pub type SendFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, ClientError>>>>;
 
@@ -129,6 +143,8 @@ pub enum PoolConfig {
     },
     /// A fresh connection per request, closed after its response.
     None,
+    /// httpsim's bounded [`agent::Agent`] (scenario: `pool = { kind = "agent", ... }`).
+    Agent(AgentConfig),
 }
 
 impl Default for PoolConfig {
@@ -184,5 +200,10 @@ pub fn build_pool(config: &ClientConfig, host: HostNet) -> Box<dyn Pool> {
             *max_idle_per_host,
         )),
         PoolConfig::None => Box::new(no_pool::NoPool::new(host, connect_timeout)),
+        PoolConfig::Agent(agent) => Box::new(agent_pool::AgentPool::new(
+            host,
+            agent.clone(),
+            connect_timeout,
+        )),
     }
 }

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use http_body_util::BodyExt;
 use hyper::Request;
 
 use super::{ClientError, Pool, RequestBody, SendFuture};
@@ -75,7 +74,7 @@ impl Pool for NoPool {
                 .await
                 .map_err(|e| ClientError::from_error(&e, true))?;
             res.extensions_mut().insert(ConnInfo { conn });
-            Ok(res.map(|b| b.map_err(Into::into).boxed_unsync()))
+            Ok(res.map(super::box_body))
         })
     }
 }

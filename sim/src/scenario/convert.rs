@@ -14,6 +14,7 @@ use super::format::{
     BodyName, Dur, HandlerTable, MethodName, PoolTable, ScenarioFile, WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
+use crate::client::agent::{AgentConfig, Scheduling};
 use crate::client::{BodyMode, PoolConfig, Retry, Timeouts};
 use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
@@ -113,12 +114,34 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         c.fd_in_use = cl.fd_in_use.unwrap_or(c.fd_in_use);
         match &cl.pool {
             None => {}
-            Some(PoolTable::Agent { .. }) => {
-                return Err(ctx.error(
-                    ErrorClass::Unsupported,
-                    "client.pool.kind",
-                    "pool kind \"agent\" (the bounded Agent pool) is not in this build",
-                ))
+            Some(PoolTable::Agent {
+                max_sockets,
+                keep_alive,
+                scheduling,
+                idle_timeout,
+                max_total_sockets,
+                max_free_sockets,
+            }) => {
+                let defaults = AgentConfig::default();
+                let scheduling = match scheduling {
+                    None => Scheduling::Fifo,
+                    Some(s) => s.parse::<Scheduling>().map_err(|_| {
+                        ctx.error(
+                            ErrorClass::Field,
+                            "client.pool.scheduling",
+                            format!("unknown scheduling {s:?}"),
+                        )
+                        .expected("fifo or lifo")
+                    })?,
+                };
+                c.pool = PoolConfig::Agent(AgentConfig {
+                    max_sockets: max_sockets.unwrap_or(5),
+                    max_total_sockets: max_total_sockets.unwrap_or(defaults.max_total_sockets),
+                    max_free_sockets: max_free_sockets.unwrap_or(defaults.max_free_sockets),
+                    keep_alive: keep_alive.unwrap_or(true),
+                    idle_timeout: idle_timeout.map(|d| d.0),
+                    scheduling,
+                });
             }
             Some(PoolTable::HyperUtil {
                 idle_timeout,

@@ -198,6 +198,10 @@ pub enum PoolTable {
         scheduling: Option<String>,
         /// How long an idle socket is kept. The default is none.
         idle_timeout: Option<Dur>,
+        /// Sockets across all hosts. The default is unlimited.
+        max_total_sockets: Option<usize>,
+        /// Idle sockets kept per host. The default is 256.
+        max_free_sockets: Option<usize>,
     },
     /// The real hyper-util legacy `Client`.
     HyperUtil {

@@ -1,0 +1,25 @@
+//! Pools under test: the bounded Agent, the real hyper-util `Client`, and no pool, driven by
+//! workloads that reproduce what goes wrong with them.
+//!
+//! - `agent_rules` — each Agent option: scheduling, free-socket limit, idle timeout, keep-alive.
+//! - `common` — helpers that read response times and socket counts from a trace.
+//! - `stall` — unread bodies stall a bounded pool until the server's inactivity timeout.
+//! - `bounded` — a bounded pool serialises a burst; hyper-util's unbounded pool does not.
+//! - `body` — read, drop, hold, hold-then-read, and the total timeout over the body.
+//! - `timeout` — an unreachable server: a 1 s timeout falls back at 1 s; none waits on.
+//! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
+//! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
+//! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
+
+mod agent_rules;
+mod body;
+mod bounded;
+mod common;
+mod idle_race;
+mod invariants;
+mod outside;
+mod stall;
+mod timeout;
+
+/// Test result: every test can use `?`.
+pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
