@@ -120,10 +120,13 @@ impl Setup {
                 body: workload.body,
                 keeper: BodyKeeper::default(),
             });
-            workload.run(driver, &authority).await;
+            workload.run(driver.clone(), &authority).await;
             if await_shutdown {
+                // The client process lives on with its pool (idle keep-alive sockets included)
+                // until the server has shut down, as a long-running client would.
                 shutdown_done.wait().await;
             }
+            drop(driver);
         });
         for (at, action) in &self.faults {
             world.schedule(*at, action.clone());

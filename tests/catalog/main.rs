@@ -13,20 +13,7 @@ mod snapshots;
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Catalog files that cannot run in this build yet, and why.
-pub const PENDING: &[(&str, &str)] = &[
-    ("emfile-storm-bounded-pool.toml", "needs the Agent pool"),
-    (
-        "ordering-sequential-posts.toml",
-        "needs the ordering invariant",
-    ),
-    ("pool-stall-bodies-read.toml", "needs the Agent pool"),
-    ("pool-stall-unconsumed.toml", "needs the Agent pool"),
-    (
-        "shutdown-close-idle.toml",
-        "needs server shutdown strategies",
-    ),
-    ("shutdown-wait-all.toml", "needs server shutdown strategies"),
-];
+pub const PENDING: &[(&str, &str)] = &[];
 
 /// Whether the catalog file `path` is on the [`PENDING`] list.
 pub fn is_pending(path: &std::path::Path) -> bool {

@@ -260,7 +260,9 @@ impl Timeline {
                     tl.shutdown_end.get_or_insert((t, *forced));
                 }
                 Event::Fault { what } => tl.faults.push((t, what.clone())),
-                Event::PeerClosed { .. } | Event::Limit { .. } | Event::BacklogFull { .. }
+                Event::PeerClosed { .. }
+                | Event::Limit { .. }
+                | Event::BacklogFull { .. }
                 | Event::BodyError { .. } => {}
             }
         }

@@ -164,6 +164,38 @@ pub fn evaluate(
             format!("last response head at {} (expected {})", ms(got), bounds(r)),
         ));
     }
+    if let Some(r) = &e.shutdown_duration {
+        let span = s
+            .shutdown
+            .as_ref()
+            .and_then(|sd| sd.ended_ms.map(|end| (sd.started_ms, end)));
+        out.push(match span {
+            Some((start, end)) => item(
+                "shutdown_duration",
+                within(end - start, r),
+                format!(
+                    "shutdown took {} (from {} to {}; expected {})",
+                    ms(end - start),
+                    ms(start),
+                    ms(end),
+                    bounds(r)
+                ),
+            ),
+            None => item(
+                "shutdown_duration",
+                false,
+                format!(
+                    "{} (expected {})",
+                    if s.shutdown.is_some() {
+                        "the shutdown never ended"
+                    } else {
+                        "no shutdown ran"
+                    },
+                    bounds(r)
+                ),
+            ),
+        });
+    }
     if e.invariants.is_some() {
         let failed: Vec<String> = invariants
             .iter()

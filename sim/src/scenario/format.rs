@@ -327,6 +327,9 @@ pub struct Expect {
     pub longest_stall: Option<Range>,
     /// Bounds of when the last response head arrived.
     pub last_completion: Option<Range>,
+    /// Bounds of how long the server's shutdown took, from its start to its end (a shutdown
+    /// that never ended fails it).
+    pub shutdown_duration: Option<Range>,
     /// Invariants that must hold.
     pub invariants: Option<Vec<String>>,
 }

@@ -130,6 +130,9 @@ pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
         if let Some(r) = &e.last_completion {
             range(ctx, "expect.last_completion", r)?;
         }
+        if let Some(r) = &e.shutdown_duration {
+            range(ctx, "expect.shutdown_duration", r)?;
+        }
         if let Some(r) = e.first_error.as_ref().and_then(|f| f.at.as_ref()) {
             range(ctx, "expect.first_error.at", r)?;
         }
