@@ -81,6 +81,7 @@ impl SimListener {
                     shared,
                     Side::Server,
                     (remote, local),
+                    None,
                 ))
             }
             Err(e) => {

@@ -14,7 +14,7 @@ mod quiet_panic;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::net::{HostNet, Net, NetConfig};
+use crate::net::{ConnFault, ConnectMode, HostNet, Net, NetConfig};
 use crate::trace::{Event, Trace};
 
 /// Settings of a simulated world. Every setter documents its default.
@@ -29,6 +29,8 @@ pub struct WorldBuilder {
     repair_rate: f64,
     tcp_capacity: usize,
     recv_buffer: usize,
+    conn_faults: Vec<ConnFault>,
+    connect_mode: ConnectMode,
 }
 
 impl Default for WorldBuilder {
@@ -50,6 +52,8 @@ impl WorldBuilder {
             repair_rate: 1.0,
             tcp_capacity: 1 << 16,
             recv_buffer: 256 * 1024,
+            conn_faults: Vec::new(),
+            connect_mode: ConnectMode::default(),
         }
     }
 
@@ -107,6 +111,20 @@ impl WorldBuilder {
         self
     }
 
+    /// Adds a per-connection fault (see [`crate::net::conn_fault`]); each connection draws
+    /// whether it applies from the run seed. The default is none.
+    pub fn conn_fault(&mut self, fault: ConnFault) -> &mut Self {
+        self.conn_faults.push(fault);
+        self
+    }
+
+    /// What a connect does when the network drops its SYN. The default is
+    /// [`ConnectMode::DropSyn`]: retransmit and time out after 127 s, as a real network does.
+    pub fn connect_mode(&mut self, mode: ConnectMode) -> &mut Self {
+        self.connect_mode = mode;
+        self
+    }
+
     /// Builds a world. May be called more than once; each world is independent.
     pub fn build(&self) -> World {
         let mut b = turmoil::Builder::new();
@@ -128,10 +146,15 @@ impl WorldBuilder {
                 trace,
                 NetConfig {
                     recv_buffer: self.recv_buffer,
+                    seed: self.seed,
+                    conn_faults: self.conn_faults.clone(),
+                    connect: self.connect_mode,
+                    ..NetConfig::default()
                 },
             ),
             duration: self.duration,
             tick: self.tick,
+            max_latency: self.max_latency,
             actions: Vec::new(),
             next_action: 0,
         }
@@ -178,6 +201,13 @@ pub enum NetAction {
         /// The host.
         host: String,
     },
+    /// Stop a host's software with no FIN or RST reaching its peers (power loss, a pulled
+    /// cable): its sockets vanish, peers' reads wait until a timeout of theirs notices and
+    /// their writes go nowhere. `[[fault]] kind = "crash", fin = false`.
+    Vanish {
+        /// The host.
+        host: String,
+    },
     /// Restart a host's software.
     Bounce {
         /// The host.
@@ -219,6 +249,7 @@ impl std::fmt::Display for NetAction {
             NetAction::Hold { a, b } => write!(f, "hold {a} <-> {b}"),
             NetAction::Release { a, b } => write!(f, "release {a} <-> {b}"),
             NetAction::Crash { host } => write!(f, "crash {host}"),
+            NetAction::Vanish { host } => write!(f, "crash {host} without fin"),
             NetAction::Bounce { host } => write!(f, "bounce {host}"),
             NetAction::Latency { a, b, latency } => {
                 write!(f, "latency {a} <-> {b} = {}ms", latency.as_millis())
@@ -247,6 +278,8 @@ pub struct World {
     net: Net,
     duration: Duration,
     tick: Duration,
+    /// The largest one-way latency so far (configured or set by an action).
+    max_latency: Duration,
     actions: Vec<(Duration, NetAction)>,
     next_action: usize,
 }
@@ -313,8 +346,19 @@ impl World {
         self.sim.elapsed()
     }
 
-    /// Runs until every client has finished, the duration is reached, or a limit is hit.
+    /// Runs until every client has finished, the duration is reached, or a limit is hit. At
+    /// the end, every connection with data (or a FIN) that was sent and never arrived is
+    /// recorded as an `undelivered` event on the waiting host.
     pub fn run(&mut self) -> RunEnd {
+        let end = self.run_steps();
+        let now = self.sim.elapsed().as_micros() as u64;
+        // What may legitimately still be on the wire: one latency plus two ticks.
+        let in_flight = self.max_latency + self.tick * 2;
+        self.net.report_undelivered(now, in_flight);
+        end
+    }
+
+    fn run_steps(&mut self) -> RunEnd {
         loop {
             self.apply_due_actions();
             if self.sim.elapsed() >= self.duration {
@@ -327,14 +371,18 @@ impl World {
                 Ok(Err(e)) => return RunEnd::HostError(e.to_string()),
                 Err(message) => {
                     let t = self.sim.elapsed().as_micros() as u64;
+                    let (host, message) = self.explain_limit(&message);
                     self.net.trace().push(
                         t,
-                        "sim",
+                        &host,
                         Event::Limit {
                             message: message.clone(),
                         },
                     );
-                    return RunEnd::Limit(message);
+                    return RunEnd::Limit(format!(
+                        "{message} (on host {host} at {})",
+                        crate::trace::fmt_ms(t)
+                    ));
                 }
             }
         }
@@ -358,7 +406,41 @@ impl World {
         }
     }
 
+    /// The host a turmoil panic message is about, and the message in httpsim's words.
+    fn explain_limit(&self, raw: &str) -> (String, String) {
+        // "Host: 'client' ports exhausted"
+        if let Some(rest) = raw.strip_prefix("Host: '") {
+            if let Some((host, _)) = rest.split_once('\'') {
+                return (
+                    host.to_string(),
+                    format!("host {host} ran out of ephemeral ports (turmoil: {raw})"),
+                );
+            }
+        }
+        // "192.168.0.1:80 server socket buffer full"
+        let first = raw.split_whitespace().next().unwrap_or("");
+        if let Ok(addr) = first.parse::<std::net::SocketAddr>() {
+            if let Some(host) = self.sim.reverse_lookup(addr.ip()) {
+                let what = if raw.contains("server socket buffer full") {
+                    format!(
+                        "listen queue of {host}:{} full: more connects queued than \
+                         tcp_capacity (turmoil: {raw})",
+                        addr.port()
+                    )
+                } else {
+                    format!("turmoil limit on {host}: {raw}")
+                };
+                return (host, what);
+            }
+        }
+        ("sim".to_string(), format!("turmoil limit: {raw}"))
+    }
+
     fn apply(&mut self, action: &NetAction) {
+        if let NetAction::Latency { latency, .. } = action {
+            self.max_latency = self.max_latency.max(*latency);
+        }
+        let net = self.net.clone();
         let sim = &mut self.sim;
         match action {
             NetAction::Partition {
@@ -377,7 +459,8 @@ impl World {
             NetAction::Repair { a, b, oneway: true } => sim.repair_oneway(a.as_str(), b.as_str()),
             NetAction::Hold { a, b } => sim.hold(a.as_str(), b.as_str()),
             NetAction::Release { a, b } => sim.release(a.as_str(), b.as_str()),
-            NetAction::Crash { host } => sim.crash(host.as_str()),
+            NetAction::Crash { host } => net.crashing(host, true, || sim.crash(host.as_str())),
+            NetAction::Vanish { host } => net.crashing(host, false, || sim.crash(host.as_str())),
             NetAction::Bounce { host } => sim.bounce(host.as_str()),
             NetAction::Latency { a, b, latency } => {
                 sim.set_link_latency(a.as_str(), b.as_str(), *latency)
