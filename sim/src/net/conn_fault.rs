@@ -480,27 +480,22 @@ async fn shaper(wire: Wire) {
     let mut due_us: u64 = 0;
     loop {
         let notified = wire.shaper.notified();
-        let next = {
+        let (next, closing, slow) = {
             let mut out = wire.out.lock().unwrap();
             if out.half.is_none() {
                 return;
             }
-            match out.queue.pop_front() {
-                Some(item) => Some(item),
-                None if out.closing => {
-                    let slow = out.active.slow_close;
-                    drop(out);
-                    if let Some(d) = slow {
-                        tokio::time::sleep(d).await;
-                    }
-                    let mut out = wire.out.lock().unwrap();
-                    wire.fin(&mut out);
-                    return;
-                }
-                None => None,
-            }
+            (out.queue.pop_front(), out.closing, out.active.slow_close)
         };
         let Some((bytes, written_us)) = next else {
+            if closing {
+                if let Some(d) = slow {
+                    tokio::time::sleep(d).await;
+                }
+                let mut out = wire.out.lock().unwrap();
+                wire.fin(&mut out);
+                return;
+            }
             notified.await;
             continue;
         };
