@@ -53,6 +53,8 @@ pub(crate) struct NetConfig {
     pub(crate) connect: ConnectMode,
     /// Ephemeral ports per host (turmoil's range).
     pub(crate) ephemeral_ports: usize,
+    /// turmoil's listen-queue length (its `tcp_capacity`).
+    pub(crate) listen_queue: usize,
 }
 
 impl Default for NetConfig {
@@ -63,6 +65,7 @@ impl Default for NetConfig {
             conn_faults: Vec::new(),
             connect: ConnectMode::default(),
             ephemeral_ports: ports::TURMOIL_EPHEMERAL_PORTS,
+            listen_queue: 1 << 16,
         }
     }
 }
@@ -72,6 +75,9 @@ struct NetInner {
     fds: Mutex<BTreeMap<String, FdTable>>,
     conns: Mutex<ConnRegistry>,
     ports: Mutex<BTreeMap<String, ports::Ports>>,
+    /// SYNs sent to each `host:port` and not answered yet: an upper bound of turmoil's listen
+    /// queue there.
+    syns: Arc<Mutex<BTreeMap<String, usize>>>,
     /// Hosts being crashed right now, and whether their peers see FIN.
     crashing: Mutex<BTreeMap<String, bool>>,
     config: NetConfig,
@@ -101,6 +107,7 @@ impl Net {
                 fds: Mutex::new(BTreeMap::new()),
                 conns: Mutex::new(ConnRegistry::default()),
                 ports: Mutex::new(BTreeMap::new()),
+                syns: Arc::new(Mutex::new(BTreeMap::new())),
                 crashing: Mutex::new(BTreeMap::new()),
                 config,
             }),
@@ -132,6 +139,22 @@ impl Net {
             fds,
             ports,
         }
+    }
+
+    /// Counts a SYN to `to`, or `None` when as many are already waiting there as turmoil's
+    /// listen queue holds.
+    fn syn(&self, to: &str) -> Option<SynGuard> {
+        let mut syns = self.inner.syns.lock().unwrap();
+        let n = syns.entry(to.to_string()).or_default();
+        if *n >= self.inner.config.listen_queue {
+            return None;
+        }
+        *n += 1;
+        Some(SynGuard {
+            syns: self.inner.syns.clone(),
+            to: to.to_string(),
+            answered: false,
+        })
     }
 
     /// Marks `host` as crashing (`fin`: whether its peers see its sockets close) while `f`
@@ -302,7 +325,26 @@ impl HostNet {
                 }
             };
             let started = clock::now_us();
-            match turmoil::net::TcpStream::connect((host, port)).await {
+            // A full listen queue drops the SYN, as Linux does; turmoil would panic.
+            let Some(syn) = self.net.syn(&to) else {
+                drop(lease);
+                if self.config().connect == ConnectMode::DropSyn {
+                    if let Some(wait) = retransmits.next() {
+                        tokio::time::sleep(*wait).await;
+                        continue;
+                    }
+                    tokio::time::sleep(ports::SYN_LAST_WAIT).await;
+                }
+                let e = io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("connect to {to}: listen queue full (tcp_capacity)"),
+                );
+                self.record_connect_failed(&to, &e);
+                return Err(e);
+            };
+            let res = turmoil::net::TcpStream::connect((host, port)).await;
+            syn.answered();
+            match res {
                 Ok(s) => break (s, lease.connected()),
                 Err(e) => {
                     // turmoil keeps the port of a failed connect for the rest of the run.
@@ -379,5 +421,30 @@ impl HostNet {
 
     pub(crate) fn config(&self) -> &NetConfig {
         &self.net.inner.config
+    }
+}
+
+/// A SYN waiting for its answer. Dropped unanswered (the connect was abandoned by a timeout),
+/// it stays counted: the SYN may still sit in turmoil's listen queue, and counting too many is
+/// safe where counting too few would let turmoil panic.
+struct SynGuard {
+    syns: Arc<Mutex<BTreeMap<String, usize>>>,
+    to: String,
+    answered: bool,
+}
+
+impl SynGuard {
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for SynGuard {
+    fn drop(&mut self) {
+        if self.answered {
+            if let Some(n) = self.syns.lock().unwrap().get_mut(&self.to) {
+                *n -= 1;
+            }
+        }
     }
 }

@@ -31,6 +31,7 @@ pub struct WorldBuilder {
     recv_buffer: usize,
     conn_faults: Vec<ConnFault>,
     connect_mode: ConnectMode,
+    ephemeral_ports: std::ops::RangeInclusive<u16>,
 }
 
 impl Default for WorldBuilder {
@@ -54,6 +55,7 @@ impl WorldBuilder {
             recv_buffer: 256 * 1024,
             conn_faults: Vec::new(),
             connect_mode: ConnectMode::default(),
+            ephemeral_ports: 49152..=65535,
         }
     }
 
@@ -97,8 +99,11 @@ impl WorldBuilder {
     }
 
     /// turmoil's per-socket segment capacity and listen-queue length. turmoil panics ("server
-    /// socket buffer full") when more connects queue than this; the default, 65536, keeps bursts
-    /// of tens of thousands of connects safe while httpsim's listener models the real backlog.
+    /// socket buffer full") when more connects queue than this; httpsim counts unanswered SYNs
+    /// per `host:port` and drops the SYN of a connect that would overflow it, as Linux does with
+    /// a full accept queue (the connect retransmits, see [`ConnectMode`]). The default, 65536,
+    /// keeps bursts of tens of thousands of connects safe while httpsim's listener models the
+    /// real backlog.
     pub fn tcp_capacity(&mut self, n: usize) -> &mut Self {
         self.tcp_capacity = n;
         self
@@ -125,6 +130,14 @@ impl WorldBuilder {
         self
     }
 
+    /// The ephemeral ports each host's outgoing connections take. A connect that finds none
+    /// free fails with `AddrNotAvailable` (turmoil itself would panic). The default is
+    /// 49152..=65535, turmoil's and Linux's IANA range.
+    pub fn ephemeral_ports(&mut self, range: std::ops::RangeInclusive<u16>) -> &mut Self {
+        self.ephemeral_ports = range;
+        self
+    }
+
     /// Builds a world. May be called more than once; each world is independent.
     pub fn build(&self) -> World {
         let mut b = turmoil::Builder::new();
@@ -137,6 +150,7 @@ impl WorldBuilder {
             .fail_rate(self.fail_rate)
             .repair_rate(self.repair_rate)
             .tcp_capacity(self.tcp_capacity)
+            .ephemeral_ports(self.ephemeral_ports.clone())
             // A fixed epoch: nothing in a run may depend on the wall clock.
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         let trace = Trace::new();
@@ -149,7 +163,8 @@ impl WorldBuilder {
                     seed: self.seed,
                     conn_faults: self.conn_faults.clone(),
                     connect: self.connect_mode,
-                    ..NetConfig::default()
+                    ephemeral_ports: self.ephemeral_ports.clone().count(),
+                    listen_queue: self.tcp_capacity,
                 },
             ),
             duration: self.duration,
