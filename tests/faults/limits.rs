@@ -66,3 +66,57 @@ fn a_full_listen_queue_drops_syns_instead_of_panicking() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn a_fault_naming_an_unknown_host_ends_the_run_with_a_finding_not_a_panic() -> Result {
+    let mut setup = Setup::default();
+    setup.workload.kind = WorkloadKind::Rate(1.0);
+    setup.workload.requests = 3;
+    setup.faults = vec![(
+        Duration::from_millis(1500),
+        httpsim::NetAction::Partition {
+            a: "client".into(),
+            b: "cache".into(),
+            oneway: false,
+        },
+    )];
+    let run = setup.run();
+    let RunEnd::Limit(message) = &run.end else {
+        return Err(format!("expected a limit, got {:?}", run.end).into());
+    };
+    assert!(
+        message.starts_with("fault \"partition client <-> cache\" at 1500.000ms cannot be applied"),
+        "{message}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_same_seed_under_faults_gives_the_same_trace() -> Result {
+    let setup = || {
+        let mut s = Setup::default();
+        s.world
+            .seed(17)
+            .latency(Duration::from_millis(1), Duration::from_millis(20))
+            .fail_rate(0.01)
+            .conn_fault(httpsim::net::ConnFault {
+                fault: httpsim::net::ConnFaultKind::Latency {
+                    latency: Duration::from_millis(5),
+                    jitter: Duration::from_millis(30),
+                },
+                direction: httpsim::net::Direction::ToClient,
+                probability: 0.5,
+            });
+        s.client.timeouts.response = Some(Duration::from_millis(500));
+        s.workload.kind = WorkloadKind::Parallel;
+        s.workload.requests = 100;
+        s
+    };
+    let a = setup().run();
+    let b = setup().run();
+    assert_eq!(
+        httpsim::trace::hash(&a.records),
+        httpsim::trace::hash(&b.records)
+    );
+    Ok(())
+}

@@ -39,7 +39,7 @@ use tokio::sync::Notify;
 use super::clock;
 use super::stream::{ConnShared, Recv, Side};
 use crate::fault::schedule::{duration_str, opt_duration_str};
-use crate::trace::{ConnId, Event};
+use crate::trace::{CloseReason, ConnId, Event};
 
 /// Which bytes a fault shapes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +240,8 @@ pub(crate) struct Out {
     active: Active,
     /// Bytes the application handed over so far.
     accepted: u64,
+    /// Shaped mode: bytes the shaper handed to turmoil so far.
+    wire_sent: u64,
     /// Returned to the application's next write.
     error: Option<io::ErrorKind>,
     /// Shaped mode: bytes waiting for the shaper, with the time they were written (µs).
@@ -261,6 +263,7 @@ pub(crate) struct Wire {
     pub(crate) recv: Arc<Mutex<Recv>>,
     pub(crate) side: Side,
     pub(crate) host: super::HostNet,
+    handle: super::StreamHandle,
     /// Held while the write half may still be used: the port is free once both halves are gone.
     _port: Option<Arc<super::ports::PortLease>>,
 }
@@ -277,6 +280,7 @@ impl Wire {
         host: super::HostNet,
         seed: u64,
         port: Option<Arc<super::ports::PortLease>>,
+        handle: super::StreamHandle,
     ) -> Self {
         let conn = shared.id();
         let shaped = active.shaped();
@@ -285,6 +289,7 @@ impl Wire {
                 half: Some(half),
                 active,
                 accepted: 0,
+                wire_sent: 0,
                 error: None,
                 queue: VecDeque::new(),
                 queued: 0,
@@ -298,6 +303,7 @@ impl Wire {
             recv,
             side,
             host,
+            handle,
             _port: port,
         };
         if shaped {
@@ -333,8 +339,12 @@ impl Wire {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        // Stop at the next byte trigger so it trips at exactly its byte.
-        let next_trip = out.active.byte_trips.first().copied();
+        // Stop at the next byte trigger so it trips at exactly its byte. A shaped socket trips
+        // when the byte leaves (in the shaper), not when the application hands it over.
+        let next_trip = match out.active.shaped() {
+            true => None,
+            false => out.active.byte_trips.first().copied(),
+        };
         let mut len = buf.len();
         if let Some((at, _)) = next_trip {
             len = len.min(at.saturating_sub(out.accepted) as usize);
@@ -436,6 +446,7 @@ impl Wire {
         match trip {
             Trip::Reset => {
                 self.record(format!("reset {why}"));
+                self.handle.set_close_reason(CloseReason::Fault);
                 out.error = Some(io::ErrorKind::ConnectionReset);
                 out.queue.clear();
                 out.queued = 0;
@@ -448,6 +459,7 @@ impl Wire {
             }
             Trip::Vanish => {
                 self.record(format!("half-open {why}: this end vanished"));
+                self.handle.set_close_reason(CloseReason::Fault);
                 out.error = Some(io::ErrorKind::ConnectionReset);
                 out.queue.clear();
                 out.queued = 0;
@@ -462,11 +474,9 @@ impl Wire {
                 self.record(format!("limit-data {why}: direction closed"));
                 out.error = Some(io::ErrorKind::BrokenPipe);
                 out.closing = true;
-                if out.active.shaped() {
-                    self.shaper.notify_one();
-                } else {
-                    self.fin(out);
-                }
+                out.queue.clear();
+                out.queued = 0;
+                self.fin(out);
             }
         }
         if let Some(w) = out.write_waker.take() {
@@ -512,15 +522,40 @@ async fn shaper(wire: Wire) {
             }
             split(&bytes, &out.active, &mut out.rng)
         };
-        for (piece, gap_after) in pieces {
-            due_us = due_us.max(clock::now_us());
-            sleep_until_us(due_us).await;
-            if !write_all(&wire, &piece).await {
-                return;
-            }
-            let bandwidth = wire.out.lock().unwrap().active.bandwidth;
-            if let Some(bps) = bandwidth {
-                due_us += piece.len() as u64 * 1_000_000 / bps;
+        for (mut piece, gap_after) in pieces {
+            loop {
+                // Cut the piece at the next byte trigger, so it trips at exactly its byte.
+                let (next_trip, sent) = {
+                    let out = wire.out.lock().unwrap();
+                    (out.active.byte_trips.first().copied(), out.wire_sent)
+                };
+                let take = match next_trip {
+                    Some((at, _)) => piece.len().min(at.saturating_sub(sent) as usize),
+                    None => piece.len(),
+                };
+                let part = piece.split_to(take);
+                if !part.is_empty() {
+                    due_us = due_us.max(clock::now_us());
+                    sleep_until_us(due_us).await;
+                    if !write_all(&wire, &part).await {
+                        return;
+                    }
+                    let bandwidth = wire.out.lock().unwrap().active.bandwidth;
+                    if let Some(bps) = bandwidth {
+                        due_us += part.len() as u64 * 1_000_000 / bps;
+                    }
+                }
+                if let Some((at, trip)) = next_trip {
+                    let mut out = wire.out.lock().unwrap();
+                    if out.wire_sent >= at {
+                        out.active.byte_trips.remove(0);
+                        wire.trip(&mut out, trip, format!("after {at} bytes"));
+                        return;
+                    }
+                }
+                if piece.is_empty() {
+                    break;
+                }
             }
             due_us += gap_after.as_micros() as u64;
         }
@@ -575,6 +610,7 @@ async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
         match res {
             Ok(n) => {
                 wire.shared.on_sent(wire.side, n as u64);
+                wire.out.lock().unwrap().wire_sent += n as u64;
                 off += n;
             }
             Err(e) => {

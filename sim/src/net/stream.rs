@@ -345,6 +345,7 @@ impl SimStream {
             host.clone(),
             config.seed,
             port.clone(),
+            handle.clone(),
         );
         let timers = time_trips
             .into_iter()

@@ -375,7 +375,9 @@ impl World {
 
     fn run_steps(&mut self) -> RunEnd {
         loop {
-            self.apply_due_actions();
+            if let Some(end) = self.apply_due_actions() {
+                return end;
+            }
             if self.sim.elapsed() >= self.duration {
                 return RunEnd::DurationReached;
             }
@@ -403,7 +405,9 @@ impl World {
         }
     }
 
-    fn apply_due_actions(&mut self) {
+    /// Applies the actions that are due; a turmoil panic while applying one (a host or link
+    /// that does not exist) ends the run as a limit naming the action.
+    fn apply_due_actions(&mut self) -> Option<RunEnd> {
         while let Some((at, action)) = self.actions.get(self.next_action).cloned() {
             if at > self.sim.elapsed() {
                 break;
@@ -417,8 +421,22 @@ impl World {
                     what: action.to_string(),
                 },
             );
-            self.apply(&action);
+            if let Err(raw) = quiet_panic::catch(|| self.apply(&action)) {
+                let message = format!(
+                    "fault \"{action}\" at {} cannot be applied: {raw}",
+                    crate::trace::fmt_ms(t)
+                );
+                self.net.trace().push(
+                    t,
+                    "sim",
+                    Event::Limit {
+                        message: message.clone(),
+                    },
+                );
+                return Some(RunEnd::Limit(message));
+            }
         }
+        None
     }
 
     /// The host a turmoil panic message is about, and the message in httpsim's words.
