@@ -3,7 +3,7 @@
 //! - [`schedule`] — the `[[fault]]` table of the scenario format: time-stamped network and host
 //!   events ([`FaultEntry`]), validated and turned into the [`NetAction`]s the world applies.
 //!   Start here.
-//! - [`plan`] — (feature `proptest`) the same events as a [`plan::Fault`] enum with
+//! - `plan` — (feature `proptest`) the same events as a `plan::Fault` enum with
 //!   preconditions, and strategies that generate schedules proptest can shrink.
 //! - [`ConnFault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset, limit
 //!   data, half-open) applied by the socket layer; defined in [`crate::net::conn_fault`] and

@@ -11,10 +11,10 @@
 //!   close reaches it (turmoil itself only sends RST in narrow cases);
 //! - **an activity clock** servers use for inactivity timeouts in any state;
 //! - **per-connection faults** ([`super::conn_fault`]): every write goes through a
-//!   [`Wire`], which may delay, pace, slice, cut, reset or silence it;
+//!   `Wire`, which may delay, pace, slice, cut, reset or silence it;
 //! - **vanished peers** (half-open): when one end vanishes (a `half-open` fault, a crash without
 //!   FIN), its FIN never reaches the other end, whose reads wait and whose writes go nowhere;
-//! - **byte accounting** ([`super::flow`]): what left each end and what reached the other, so
+//! - **byte accounting** (`net/flow.rs`): what left each end and what reached the other, so
 //!   data lost by turmoil is reported on its connection at the end of a run;
 //! - **trace events**: connect/accept (by the caller), peer close, local close with its reason,
 //!   and on client sockets which request (`x-seq`) was written on which connection.

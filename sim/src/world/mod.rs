@@ -494,7 +494,8 @@ impl World {
             NetAction::Release { a, b } => sim.release(a.as_str(), b.as_str()),
             NetAction::Crash { host } => net.crashing(host, true, || sim.crash(host.as_str())),
             NetAction::Vanish { host } => net.crashing(host, false, || sim.crash(host.as_str())),
-            NetAction::Bounce { host } => sim.bounce(host.as_str()),
+            // A bounce stops the software first: its sockets close as in a crash.
+            NetAction::Bounce { host } => net.crashing(host, true, || sim.bounce(host.as_str())),
             NetAction::Latency { a, b, latency } => {
                 sim.set_link_latency(a.as_str(), b.as_str(), *latency)
             }
