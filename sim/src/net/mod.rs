@@ -8,7 +8,8 @@
 //! - [`listener::SimListener`] — accept with fd accounting and a modelled backlog.
 //! - [`fd`] — per-host fd tables and EMFILE.
 //! - [`conn_fault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset,
-//!   limit data, half-open), applied to every write.
+//!   limit data, half-open) and which connections draw them; `wire.rs` applies them to every
+//!   write.
 //! - [`ports`] — each host's ephemeral-port budget, so turmoil never runs out (it panics).
 //! - [`clock`] — simulated time.
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
@@ -22,6 +23,7 @@ mod flow;
 pub mod listener;
 pub mod ports;
 pub mod stream;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io;

@@ -36,10 +36,11 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::clock;
-use super::conn_fault::{Active, Wire};
+use super::conn_fault::Active;
 use super::fd::Fd;
 use super::flow::{Flow, Gap};
 use super::ports::PortLease;
+use super::wire::Wire;
 use super::HostNet;
 use crate::trace::{CloseReason, ConnId, Event, ReqId};
 
