@@ -2,7 +2,8 @@
 //!
 //! - `schedule` — the `[[fault]]` table: serde, validation, proptest plans that shrink.
 //! - `ordering` — 200 sequential POSTs under partitions and link breaks arrive in order, once;
-//!   200 concurrent POSTs reorder and the reorderings are listed.
+//!   200 concurrent POSTs reorder and the reorderings are listed; a property test runs
+//!   sequential POSTs under generated fault plans (`HTTPSIM_CASES`, default 12 cases).
 //! - `crash` — a server that vanishes without FIN under an idle pooled socket.
 //! - `lost_data` — a segment lost to a partition stalls its stream; the trace names it.
 //! - `connect` — connect across a partition: SYN retransmission (default) or turmoil's refusal.
