@@ -6,6 +6,8 @@
 //!
 //! ## Map of the code
 //! - [`setup`] — an experiment in memory and [`setup::Setup::run`]. **Start here.**
+//! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
+//!   strategies (feature `proptest`).
 //! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
 //!   turns turmoil's limits into findings. One of the two doors to turmoil.
 //! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock, hyper-util
@@ -29,6 +31,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod fault;
 pub mod net;
 pub mod report;
 pub mod scenario;

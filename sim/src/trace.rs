@@ -208,6 +208,39 @@ pub enum Event {
         /// A one-line description.
         what: String,
     },
+    /// At the end of the run, the client socket of `conn` had written the head of request
+    /// `req` (its `x-seq`) and received not one byte since: that request was waiting on this
+    /// connection.
+    RequestWaiting {
+        /// Connection id.
+        conn: ConnId,
+        /// Request id.
+        req: ReqId,
+        /// When the request head was written, µs.
+        since_us: u64,
+    },
+    /// A per-connection fault acted on this end of a connection.
+    ConnFault {
+        /// Connection id.
+        conn: ConnId,
+        /// What it did, e.g. `reset after 1000 bytes`.
+        what: String,
+    },
+    /// At the end of the run, bytes (or a FIN) sent to this host on `conn` had never arrived:
+    /// lost to a partition or link break (turmoil does not retransmit) or still held. The
+    /// stream stalled there.
+    Undelivered {
+        /// Connection id.
+        conn: ConnId,
+        /// The host that sent them.
+        from: String,
+        /// Bytes sent and never received.
+        bytes: u64,
+        /// Whether the sender's FIN is missing too.
+        fin: bool,
+        /// When the oldest missing byte (or the FIN) was sent, µs.
+        since_us: u64,
+    },
     /// A simulation limit was hit (a turmoil panic was caught); the run ended early.
     Limit {
         /// The limit's message.
@@ -354,6 +387,17 @@ impl fmt::Display for Record {
             Event::ShutdownStart { strategy } => write!(f, "shutdown-start strategy={strategy}"),
             Event::ShutdownEnd { forced } => write!(f, "shutdown-end   forced={forced}"),
             Event::Fault { what } => write!(f, "fault          {what}"),
+            Event::RequestWaiting { conn, req, since_us } => write!(
+                f,
+                "WAITING        conn={conn} req={req} since={}",
+                fmt_ms(*since_us)
+            ),
+            Event::ConnFault { conn, what } => write!(f, "conn-fault     conn={conn} {what}"),
+            Event::Undelivered { conn, from, bytes, fin, since_us } => write!(
+                f,
+                "UNDELIVERED    conn={conn} from={from} bytes={bytes} fin={fin} since={}",
+                fmt_ms(*since_us)
+            ),
             Event::Limit { message } => write!(f, "LIMIT          {message}"),
             Event::BacklogFull { port, backlog } => {
                 write!(f, "backlog-full   port={port} backlog={backlog}")

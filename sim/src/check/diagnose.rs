@@ -192,6 +192,16 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
             req_words(&at_server)
         ));
     }
+    // A request written on a socket that never answered (its peer vanished, or what it sent
+    // was lost): name the socket.
+    for r in reqs {
+        if let Some((conn, since)) = tl.reqs.get(r).and_then(|f| f.waiting_on) {
+            causes.push(format!(
+                "request {r} was written on conn {conn} at {} and not one byte came back on it",
+                secs(since)
+            ));
+        }
+    }
     if !undelivered.is_empty() && queued.is_empty() {
         causes.push(format!(
             "{} had not reached the server",

@@ -39,6 +39,9 @@ pub struct ReqFacts {
     pub failures: Vec<(u64, String)>,
     /// Server receptions of this request (by its `x-seq`): `(time, conn)`.
     pub delivered: Vec<(u64, ConnId)>,
+    /// At the end of the run, the connection this request was written on with nothing back
+    /// since: `(conn, since)`.
+    pub waiting_on: Option<(ConnId, u64)>,
 }
 
 impl ReqFacts {
@@ -263,7 +266,16 @@ impl Timeline {
                 Event::PeerClosed { .. }
                 | Event::Limit { .. }
                 | Event::BacklogFull { .. }
-                | Event::BodyError { .. } => {}
+                | Event::BodyError { .. }
+                | Event::ConnFault { .. }
+                | Event::Undelivered { .. } => {}
+                Event::RequestWaiting {
+                    conn,
+                    req,
+                    since_us,
+                } => {
+                    tl.reqs.entry(*req).or_default().waiting_on = Some((*conn, *since_us));
+                }
             }
         }
         tl

@@ -147,6 +147,7 @@ impl SimListener {
                     shared,
                     Side::Server,
                     (remote, local),
+                    None,
                 ))
             }
             Err(e) => {

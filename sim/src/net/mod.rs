@@ -7,24 +7,35 @@
 //! - [`stream::SimStream`] — the socket every byte goes through (start reading there).
 //! - [`listener::SimListener`] — accept with fd accounting and a modelled backlog.
 //! - [`fd`] — per-host fd tables and EMFILE.
+//! - [`conn_fault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset,
+//!   limit data, half-open) and which connections draw them; `wire.rs` applies them to every
+//!   write.
+//! - [`ports`] — each host's ephemeral-port budget, so turmoil never runs out (it panics).
 //! - [`clock`] — simulated time.
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
 //!   simulated hosts.
 
 pub mod clock;
+pub mod conn_fault;
 pub mod connector;
 pub mod fd;
+mod flow;
 pub mod listener;
+pub mod ports;
 pub mod stream;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+pub use conn_fault::{ConnFault, ConnFaultKind, Direction};
 pub use connector::{ConnInfo, SimConnector};
 pub use fd::{Fd, FdTable};
 pub use listener::{BacklogOverflow, SimListener};
+pub use ports::ConnectMode;
 pub use stream::{SimStream, StreamHandle};
 
 use crate::error::ErrorKind;
@@ -37,12 +48,27 @@ pub(crate) struct NetConfig {
     /// Bytes a socket's receive buffer takes from the network before it stops reading (the rest
     /// waits in turmoil's queues; senders are not blocked, see `net::stream`).
     pub(crate) recv_buffer: usize,
+    /// The run seed; per-connection fault draws derive from it.
+    pub(crate) seed: u64,
+    /// Per-connection faults.
+    pub(crate) conn_faults: Vec<ConnFault>,
+    /// What a connect whose SYN is dropped (partition, broken link) does.
+    pub(crate) connect: ConnectMode,
+    /// Ephemeral ports per host (turmoil's range).
+    pub(crate) ephemeral_ports: usize,
+    /// turmoil's listen-queue length (its `tcp_capacity`).
+    pub(crate) listen_queue: usize,
 }
 
 impl Default for NetConfig {
     fn default() -> Self {
         Self {
             recv_buffer: 256 * 1024,
+            seed: 1,
+            conn_faults: Vec::new(),
+            connect: ConnectMode::default(),
+            ephemeral_ports: ports::TURMOIL_EPHEMERAL_PORTS,
+            listen_queue: 1 << 16,
         }
     }
 }
@@ -51,6 +77,12 @@ struct NetInner {
     trace: Trace,
     fds: Mutex<BTreeMap<String, FdTable>>,
     conns: Mutex<ConnRegistry>,
+    ports: Mutex<BTreeMap<String, ports::Ports>>,
+    /// SYNs sent to each `host:port` and not answered yet: an upper bound of turmoil's listen
+    /// queue there.
+    syns: Arc<Mutex<BTreeMap<String, usize>>>,
+    /// Hosts being crashed right now, and whether their peers see FIN.
+    crashing: Mutex<BTreeMap<String, bool>>,
     config: NetConfig,
 }
 
@@ -77,6 +109,9 @@ impl Net {
                 trace,
                 fds: Mutex::new(BTreeMap::new()),
                 conns: Mutex::new(ConnRegistry::default()),
+                ports: Mutex::new(BTreeMap::new()),
+                syns: Arc::new(Mutex::new(BTreeMap::new())),
+                crashing: Mutex::new(BTreeMap::new()),
                 config,
             }),
         }
@@ -93,10 +128,99 @@ impl Net {
             .entry(name.to_string())
             .or_insert_with(|| FdTable::new(limit, baseline))
             .clone();
+        let ports = self
+            .inner
+            .ports
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_insert_with(|| ports::Ports::new(self.inner.config.ephemeral_ports))
+            .clone();
         HostNet {
             net: self.clone(),
             name: name.into(),
             fds,
+            ports,
+        }
+    }
+
+    /// Counts a SYN to `to`, or `None` when as many are already waiting there as turmoil's
+    /// listen queue holds.
+    fn syn(&self, to: &str) -> Option<SynGuard> {
+        let mut syns = self.inner.syns.lock().unwrap();
+        let n = syns.entry(to.to_string()).or_default();
+        if *n >= self.inner.config.listen_queue {
+            return None;
+        }
+        *n += 1;
+        Some(SynGuard {
+            syns: self.inner.syns.clone(),
+            to: to.to_string(),
+            answered: false,
+        })
+    }
+
+    /// Marks `host` as crashing (`fin`: whether its peers see its sockets close) while `f`
+    /// runs, so the sockets it drops record [`crate::trace::CloseReason::Crash`] and, without
+    /// FIN, vanish.
+    pub(crate) fn crashing<R>(&self, host: &str, fin: bool, f: impl FnOnce() -> R) -> R {
+        self.inner
+            .crashing
+            .lock()
+            .unwrap()
+            .insert(host.to_string(), fin);
+        let r = f();
+        self.inner.crashing.lock().unwrap().remove(host);
+        r
+    }
+
+    /// At the end of a run: records a `request_waiting` event for every open client socket
+    /// whose last written request got not one byte back, and an `undelivered` event for every
+    /// open connection with bytes (or a FIN) sent at or before `now_us - in_flight` that never
+    /// reached its peer: data turmoil lost (it does not retransmit) or still holds.
+    pub(crate) fn report_undelivered(&self, now_us: u64, in_flight: Duration) {
+        let older_than = now_us.saturating_sub(in_flight.as_micros() as u64);
+        let conns: Vec<Arc<ConnShared>> = {
+            let reg = self.inner.conns.lock().unwrap();
+            reg.by_pair.values().cloned().collect()
+        };
+        let mut found = Vec::new();
+        let mut waiting = Vec::new();
+        for c in &conns {
+            for (gap, receiver, sender) in c.gaps(older_than) {
+                found.push((c.id(), gap, receiver, sender));
+            }
+            if let Some((req, since_us, host)) = c.waiting() {
+                if since_us <= older_than {
+                    waiting.push((c.id(), req, since_us, host));
+                }
+            }
+        }
+        waiting.sort();
+        for (conn, req, since_us, host) in waiting {
+            self.trace().push(
+                now_us,
+                &host,
+                Event::RequestWaiting {
+                    conn,
+                    req,
+                    since_us,
+                },
+            );
+        }
+        found.sort_by_key(|(id, g, ..)| (*id, g.receiver));
+        for (conn, gap, receiver, sender) in found {
+            self.trace().push(
+                now_us,
+                &receiver,
+                Event::Undelivered {
+                    conn,
+                    from: sender,
+                    bytes: gap.bytes,
+                    fin: gap.fin,
+                    since_us: gap.since_us,
+                },
+            );
         }
     }
 
@@ -149,6 +273,7 @@ pub struct HostNet {
     net: Net,
     name: Arc<str>,
     fds: FdTable,
+    ports: ports::Ports,
 }
 
 impl HostNet {
@@ -173,7 +298,13 @@ impl HostNet {
     }
 
     /// Opens a connection to `host:port`. Takes an fd first, so a full fd table fails with EMFILE
-    /// before any packet is sent, as `socket(2)` would.
+    /// before any packet is sent, as `socket(2)` would; then an ephemeral port, so a host that
+    /// has used them all fails with `AddrNotAvailable` instead of turmoil panicking.
+    ///
+    /// A SYN dropped by a partition or a broken link makes turmoil refuse the connect at once
+    /// (its issue #169). With [`ConnectMode::DropSyn`] (the default) the connect retransmits its
+    /// SYN as Linux does (after 1, 2, 4, 8, 16, 32 s) and times out 127 s after it started
+    /// unless the network heals first; a connect timeout of the caller cuts that short.
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<SimStream> {
         let to = format!("{host}:{port}");
         let fd = match self.fds.acquire() {
@@ -183,13 +314,67 @@ impl HostNet {
                 return Err(e);
             }
         };
-        let tcp = match turmoil::net::TcpStream::connect((host, port)).await {
-            Ok(s) => s,
-            Err(e) => {
-                drop(fd);
-                let e = io::Error::new(e.kind(), format!("connect to {to}: {e}"));
+        let mut retransmits = ports::SYN_RETRANSMITS.iter();
+        let (tcp, lease) = loop {
+            let lease = match self.ports.lease(self.name()) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.record(Event::ConnectFailed {
+                        to: to.clone(),
+                        kind: ErrorKind::Connect.to_string(),
+                        message: e.to_string(),
+                    });
+                    return Err(e);
+                }
+            };
+            let started = clock::now_us();
+            // A full listen queue drops the SYN, as Linux does; turmoil would panic.
+            let Some(syn) = self.net.syn(&to) else {
+                drop(lease);
+                if self.config().connect == ConnectMode::DropSyn {
+                    if let Some(wait) = retransmits.next() {
+                        tokio::time::sleep(*wait).await;
+                        continue;
+                    }
+                    tokio::time::sleep(ports::SYN_LAST_WAIT).await;
+                }
+                let e = io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    format!("connect to {to}: listen queue full (tcp_capacity)"),
+                );
                 self.record_connect_failed(&to, &e);
                 return Err(e);
+            };
+            let res = turmoil::net::TcpStream::connect((host, port)).await;
+            syn.answered();
+            match res {
+                Ok(s) => break (s, lease.connected()),
+                Err(e) => {
+                    // turmoil keeps the port of a failed connect for the rest of the run.
+                    drop(lease);
+                    let syn_dropped =
+                        e.kind() == io::ErrorKind::ConnectionRefused && clock::now_us() == started;
+                    if syn_dropped && self.config().connect == ConnectMode::DropSyn {
+                        if let Some(wait) = retransmits.next() {
+                            tokio::time::sleep(*wait).await;
+                            continue;
+                        }
+                        tokio::time::sleep(ports::SYN_LAST_WAIT).await;
+                        let e = io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!(
+                                "connect to {to} timed out: SYN unanswered for 127s \
+                                 (the network dropped it; Linux tcp_syn_retries = 6)"
+                            ),
+                        );
+                        self.record_connect_failed(&to, &e);
+                        return Err(e);
+                    }
+                    drop(fd);
+                    let e = io::Error::new(e.kind(), format!("connect to {to}: {e}"));
+                    self.record_connect_failed(&to, &e);
+                    return Err(e);
+                }
             }
         };
         let local = tcp.local_addr()?;
@@ -208,7 +393,19 @@ impl HostNet {
             shared,
             Side::Client,
             (local, remote),
+            Some(lease),
         ))
+    }
+
+    /// `Some(fin)` while this host is being crashed.
+    pub(crate) fn crashing(&self) -> Option<bool> {
+        self.net
+            .inner
+            .crashing
+            .lock()
+            .unwrap()
+            .get(&*self.name)
+            .copied()
     }
 
     fn record_connect_failed(&self, to: &str, e: &io::Error) {
@@ -227,5 +424,30 @@ impl HostNet {
 
     pub(crate) fn config(&self) -> &NetConfig {
         &self.net.inner.config
+    }
+}
+
+/// A SYN waiting for its answer. Dropped unanswered (the connect was abandoned by a timeout),
+/// it stays counted: the SYN may still sit in turmoil's listen queue, and counting too many is
+/// safe where counting too few would let turmoil panic.
+struct SynGuard {
+    syns: Arc<Mutex<BTreeMap<String, usize>>>,
+    to: String,
+    answered: bool,
+}
+
+impl SynGuard {
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for SynGuard {
+    fn drop(&mut self) {
+        if self.answered {
+            if let Some(n) = self.syns.lock().unwrap().get_mut(&self.to) {
+                *n -= 1;
+            }
+        }
     }
 }

@@ -10,7 +10,14 @@
 //!   [`CloseReason::Reset`], makes the peer's next read fail with `ConnectionReset` once the
 //!   close reaches it (turmoil itself only sends RST in narrow cases);
 //! - **an activity clock** servers use for inactivity timeouts in any state;
-//! - **trace events**: connect/accept (by the caller), peer close, local close with its reason.
+//! - **per-connection faults** ([`super::conn_fault`]): every write goes through a
+//!   `Wire`, which may delay, pace, slice, cut, reset or silence it;
+//! - **vanished peers** (half-open): when one end vanishes (a `half-open` fault, a crash without
+//!   FIN), its FIN never reaches the other end, whose reads wait and whose writes go nowhere;
+//! - **byte accounting** (`net/flow.rs`): what left each end and what reached the other, so
+//!   data lost by turmoil is reported on its connection at the end of a run;
+//! - **trace events**: connect/accept (by the caller), peer close, local close with its reason,
+//!   and on client sockets which request (`x-seq`) was written on which connection.
 //!
 //! It implements hyper's `rt::Read`/`rt::Write` directly and hyper-util's `Connection`, so real
 //! hyper clients and servers run over it unchanged.
@@ -24,14 +31,18 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::io::{AsyncReadExt, AsyncWrite};
+use tokio::io::AsyncReadExt;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use super::clock;
+use super::conn_fault::Active;
 use super::fd::Fd;
+use super::flow::{Flow, Gap};
+use super::ports::PortLease;
+use super::wire::Wire;
 use super::HostNet;
-use crate::trace::{CloseReason, ConnId, Event};
+use crate::trace::{CloseReason, ConnId, Event, ReqId};
 
 /// Which end of a connection a socket is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +52,7 @@ pub(crate) enum Side {
 }
 
 impl Side {
-    fn idx(self) -> usize {
+    pub(crate) fn idx(self) -> usize {
         match self {
             Side::Client => 0,
             Side::Server => 1,
@@ -55,6 +66,15 @@ struct SharedState {
     detached: [bool; 2],
     /// The end at this index reset the connection.
     reset: [bool; 2],
+    /// The end at this index vanished: nothing it sends after that (FIN included) reaches the
+    /// peer, and nothing the peer sends reaches it.
+    vanished: [bool; 2],
+    /// The host of each end.
+    hosts: [Option<Arc<str>>; 2],
+    flow: Flow,
+    /// The last request head the client end wrote: `(x-seq, when µs, bytes the client had
+    /// received by then)`.
+    last_request: Option<(ReqId, u64, u64)>,
 }
 
 /// State both ends of one connection share: its id and out-of-band close semantics (RST).
@@ -96,10 +116,92 @@ impl ConnShared {
         let peer = 1 - me.idx();
         self.state.lock().unwrap().reset[peer]
     }
+
+    pub(crate) fn set_reset(&self, side: Side) {
+        self.state.lock().unwrap().reset[side.idx()] = true;
+    }
+
+    pub(crate) fn set_vanished(&self, side: Side) {
+        self.state.lock().unwrap().vanished[side.idx()] = true;
+    }
+
+    pub(crate) fn vanished(&self, side: Side) -> bool {
+        self.state.lock().unwrap().vanished[side.idx()]
+    }
+
+    pub(crate) fn peer_vanished(&self, me: Side) -> bool {
+        self.state.lock().unwrap().vanished[1 - me.idx()]
+    }
+
+    fn set_host(&self, side: Side, host: &str) {
+        self.state.lock().unwrap().hosts[side.idx()] = Some(host.into());
+    }
+
+    pub(crate) fn on_sent(&self, side: Side, n: u64) {
+        let now = clock::now_us();
+        self.state.lock().unwrap().flow.on_sent(side.idx(), n, now);
+    }
+
+    pub(crate) fn on_fin_sent(&self, side: Side) {
+        let now = clock::now_us();
+        self.state.lock().unwrap().flow.on_fin_sent(side.idx(), now);
+    }
+
+    fn on_received(&self, side: Side, n: u64) {
+        self.state.lock().unwrap().flow.on_received(side.idx(), n);
+    }
+
+    fn on_fin_received(&self, side: Side) {
+        self.state.lock().unwrap().flow.on_fin_received(side.idx());
+    }
+
+    fn on_request_written(&self, req: ReqId) {
+        let mut s = self.state.lock().unwrap();
+        let got = s.flow.received[Side::Client.idx()];
+        s.last_request = Some((req, clock::now_us(), got));
+    }
+
+    /// The request the client end is waiting on: written on this connection, and not one byte
+    /// came back since. `(request, written at µs, client host)`.
+    pub(crate) fn waiting(&self) -> Option<(ReqId, u64, String)> {
+        let s = self.state.lock().unwrap();
+        let c = Side::Client.idx();
+        if !s.attached[c] || s.detached[c] || s.vanished[c] {
+            return None;
+        }
+        let (req, at, got) = s.last_request?;
+        if s.flow.received[c] != got {
+            return None;
+        }
+        Some((req, at, s.hosts[c].as_deref().unwrap_or("?").to_string()))
+    }
+
+    fn set_recv_full(&self, side: Side, full: bool) {
+        self.state.lock().unwrap().flow.recv_full[side.idx()] = full;
+    }
+
+    /// Directions of this connection in which bytes (or the FIN) sent at or before
+    /// `older_than_us` never reached a receiver that is still open: `(gap, receiver host, sender
+    /// host)`.
+    pub(crate) fn gaps(&self, older_than_us: u64) -> Vec<(Gap, String, String)> {
+        let s = self.state.lock().unwrap();
+        let mut out = Vec::new();
+        for r in 0..2 {
+            let open = s.attached[r] && !s.detached[r] && !s.vanished[r];
+            if !open || s.vanished[1 - r] || s.reset[1 - r] {
+                continue;
+            }
+            if let Some(g) = s.flow.gap(r, older_than_us) {
+                let name = |i: usize| s.hosts[i].as_deref().unwrap_or("?").to_string();
+                out.push((g, name(r), name(1 - r)));
+            }
+        }
+        out
+    }
 }
 
 /// The receive side: filled by the pump task, drained by the application.
-struct Recv {
+pub(crate) struct Recv {
     chunks: VecDeque<Bytes>,
     buffered: usize,
     eof: bool,
@@ -108,6 +210,16 @@ struct Recv {
 }
 
 impl Recv {
+    /// Fails the application's reads with `kind` from now on (the socket is gone).
+    pub(crate) fn fail(&mut self, kind: io::ErrorKind) {
+        if self.error.is_none() {
+            self.error = Some(kind);
+            self.chunks.clear();
+            self.buffered = 0;
+        }
+        self.wake_reader();
+    }
+
     fn wake_reader(&mut self) {
         if let Some(w) = self.read_waker.take() {
             w.wake();
@@ -172,10 +284,12 @@ pub struct SimStream {
     pair: (SocketAddr, SocketAddr),
     shared: Arc<ConnShared>,
     handle: StreamHandle,
-    write: Option<turmoil::net::tcp::OwnedWriteHalf>,
+    wire: Wire,
     recv: Arc<Mutex<Recv>>,
     space: Arc<Notify>,
     pump: Option<JoinHandle<()>>,
+    /// Timers of time-triggered faults.
+    timers: Vec<JoinHandle<()>>,
     _fd: Fd,
 }
 
@@ -197,7 +311,9 @@ impl SimStream {
         shared: Arc<ConnShared>,
         side: Side,
         pair: (SocketAddr, SocketAddr),
+        port: Option<PortLease>,
     ) -> Self {
+        let port = port.map(Arc::new);
         let (rd, wr) = tcp.into_split();
         let (peer_closed, _) = watch::channel(false);
         let handle = StreamHandle {
@@ -216,6 +332,32 @@ impl SimStream {
             read_waker: None,
         }));
         let space = Arc::new(Notify::new());
+        shared.set_host(side, host.name());
+        let config = host.config();
+        let active = Active::roll(&config.conn_faults, config.seed, shared.id(), side);
+        let time_trips = active.time_trips.clone();
+        let wire = Wire::new(
+            wr,
+            active,
+            config.recv_buffer,
+            shared.clone(),
+            recv.clone(),
+            side,
+            host.clone(),
+            config.seed,
+            port.clone(),
+            handle.clone(),
+        );
+        let timers = time_trips
+            .into_iter()
+            .map(|(after, trip)| {
+                let wire = wire.clone();
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(after).await;
+                    wire.trip_now(trip, format!("after {after:?}"));
+                })
+            })
+            .collect();
         let pump = tokio::task::spawn_local(pump(
             rd,
             recv.clone(),
@@ -225,6 +367,7 @@ impl SimStream {
             side,
             handle.clone(),
             host.clone(),
+            port,
         ));
         Self {
             host,
@@ -232,10 +375,11 @@ impl SimStream {
             pair,
             shared,
             handle,
-            write: Some(wr),
+            wire,
             recv,
             space,
             pump: Some(pump),
+            timers,
             _fd: fd,
         }
     }
@@ -271,6 +415,8 @@ async fn pump(
     side: Side,
     handle: StreamHandle,
     host: HostNet,
+    // Held while the read half lives: the port is free once both halves are gone.
+    _port: Option<Arc<PortLease>>,
 ) {
     loop {
         loop {
@@ -278,8 +424,10 @@ async fn pump(
             if recv.lock().unwrap().buffered < cap {
                 break;
             }
+            shared.set_recv_full(side, true);
             notified.await;
         }
+        shared.set_recv_full(side, false);
         let mut probe = [0u8; 1];
         let outcome = match rd.peek(&mut probe).await {
             Ok(0) => Err(None),
@@ -293,14 +441,30 @@ async fn pump(
             }
             Err(e) => Err(Some(e.kind())),
         };
+        if shared.vanished(side) {
+            // This end is gone: whatever still arrives is for nobody.
+            if outcome.is_err() {
+                return;
+            }
+            continue;
+        }
+        if outcome.is_err() && shared.peer_vanished(side) {
+            // The peer vanished: its FIN (or the RST turmoil answers with) never reaches us.
+            // Reads wait until a timeout of the application notices.
+            return;
+        }
         let mut r = recv.lock().unwrap();
         match outcome {
             Ok(bytes) => {
-                r.buffered += bytes.len();
-                r.chunks.push_back(bytes);
-                r.wake_reader();
+                shared.on_received(side, bytes.len() as u64);
+                if r.error.is_none() && !r.eof {
+                    r.buffered += bytes.len();
+                    r.chunks.push_back(bytes);
+                    r.wake_reader();
+                }
             }
             Err(err) => {
+                shared.on_fin_received(side);
                 // A FIN from a peer that reset the connection is delivered as an RST: the
                 // unread data is discarded and reads fail.
                 let reset = err.is_some() || shared.peer_reset(side);
@@ -357,20 +521,22 @@ impl Read for SimStream {
 
 impl Write for SimStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         if self.shared.peer_reset(self.side) && self.recv.lock().unwrap().error.is_some() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
-        let Some(wr) = self.write.as_mut() else {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-        };
-        let res = Pin::new(wr).poll_write(cx, buf);
+        let res = self.wire.poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = res {
             if n > 0 {
                 self.handle.touch();
+                if self.side == Side::Client {
+                    if let Some(req) = request_seq(&buf[..n]) {
+                        self.shared.on_request_written(req);
+                    }
+                }
             }
         }
         res
@@ -380,11 +546,8 @@ impl Write for SimStream {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.write.as_mut() {
-            Some(wr) => Pin::new(wr).poll_shutdown(cx),
-            None => Poll::Ready(Ok(())),
-        }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.wire.poll_shutdown()
     }
 }
 
@@ -400,9 +563,18 @@ impl Drop for SimStream {
         if let Some(p) = self.pump.take() {
             p.abort();
         }
+        for t in self.timers.drain(..) {
+            t.abort();
+        }
         let unread = self.recv.lock().unwrap().buffered > 0;
         let explicit = *self.handle.inner.close_reason.lock().unwrap();
+        let crash = self.host.crashing();
+        if crash == Some(false) {
+            // A crash without FIN: the socket vanishes with its host.
+            self.shared.set_vanished(self.side);
+        }
         let reason = match explicit {
+            _ if crash.is_some() => CloseReason::Crash,
             Some(r) => r,
             None if unread => CloseReason::Reset,
             None if self.handle.is_peer_closed() => CloseReason::AfterPeerClose,
@@ -420,9 +592,9 @@ impl Drop for SimStream {
                 s.reset[self.side.idx()] = true;
             }
         }
-        // Dropping the write half sends the FIN (turmoil), which the peer turns into an RST when
-        // `reset` is set.
-        self.write.take();
+        // The FIN (turmoil's, once queued bytes and any slow-close delay are through), which the
+        // peer turns into an RST when `reset` is set.
+        self.wire.on_drop(reset);
         self.host.record(Event::Closed {
             conn: self.conn(),
             reason,
@@ -431,4 +603,30 @@ impl Drop for SimStream {
             .net()
             .detach(self.pair.0, self.pair.1, &self.shared);
     }
+}
+
+/// The `x-seq` of an HTTP/1 request head at the start of `buf`, if `buf` starts one. hyper
+/// writes a request head in one piece, so a head is never split across two calls here.
+fn request_seq(buf: &[u8]) -> Option<u64> {
+    let method_end = buf.iter().take(8).position(|b| *b == b' ')?;
+    if method_end == 0 || !buf[..method_end].iter().all(u8::is_ascii_uppercase) {
+        return None;
+    }
+    let head_end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(buf.len());
+    let head = &buf[..head_end];
+    let key = b"\r\nx-seq:";
+    let at = head
+        .windows(key.len())
+        .position(|w| w.eq_ignore_ascii_case(key))?;
+    let rest = &head[at + key.len()..];
+    let digits: String = rest
+        .iter()
+        .skip_while(|b| **b == b' ')
+        .take_while(|b| b.is_ascii_digit())
+        .map(|b| *b as char)
+        .collect();
+    digits.parse().ok()
 }

@@ -14,7 +14,7 @@ mod quiet_panic;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::net::{HostNet, Net, NetConfig};
+use crate::net::{ConnFault, ConnectMode, HostNet, Net, NetConfig};
 use crate::trace::{Event, Trace};
 
 /// Settings of a simulated world. Every setter documents its default.
@@ -29,6 +29,9 @@ pub struct WorldBuilder {
     repair_rate: f64,
     tcp_capacity: usize,
     recv_buffer: usize,
+    conn_faults: Vec<ConnFault>,
+    connect_mode: ConnectMode,
+    ephemeral_ports: std::ops::RangeInclusive<u16>,
 }
 
 impl Default for WorldBuilder {
@@ -50,6 +53,9 @@ impl WorldBuilder {
             repair_rate: 1.0,
             tcp_capacity: 1 << 16,
             recv_buffer: 256 * 1024,
+            conn_faults: Vec::new(),
+            connect_mode: ConnectMode::default(),
+            ephemeral_ports: 49152..=65535,
         }
     }
 
@@ -93,8 +99,11 @@ impl WorldBuilder {
     }
 
     /// turmoil's per-socket segment capacity and listen-queue length. turmoil panics ("server
-    /// socket buffer full") when more connects queue than this; the default, 65536, keeps bursts
-    /// of tens of thousands of connects safe while httpsim's listener models the real backlog.
+    /// socket buffer full") when more connects queue than this; httpsim counts unanswered SYNs
+    /// per `host:port` and drops the SYN of a connect that would overflow it, as Linux does with
+    /// a full accept queue (the connect retransmits, see [`ConnectMode`]). The default, 65536,
+    /// keeps bursts of tens of thousands of connects safe while httpsim's listener models the
+    /// real backlog.
     pub fn tcp_capacity(&mut self, n: usize) -> &mut Self {
         self.tcp_capacity = n;
         self
@@ -105,6 +114,28 @@ impl WorldBuilder {
     /// is 256 KiB.
     pub fn recv_buffer(&mut self, bytes: usize) -> &mut Self {
         self.recv_buffer = bytes;
+        self
+    }
+
+    /// Adds a per-connection fault (see [`crate::net::conn_fault`]); each connection draws
+    /// whether it applies from the run seed. The default is none.
+    pub fn conn_fault(&mut self, fault: ConnFault) -> &mut Self {
+        self.conn_faults.push(fault);
+        self
+    }
+
+    /// What a connect does when the network drops its SYN. The default is
+    /// [`ConnectMode::DropSyn`]: retransmit and time out after 127 s, as a real network does.
+    pub fn connect_mode(&mut self, mode: ConnectMode) -> &mut Self {
+        self.connect_mode = mode;
+        self
+    }
+
+    /// The ephemeral ports each host's outgoing connections take. A connect that finds none
+    /// free fails with `AddrNotAvailable` (turmoil itself would panic). The default is
+    /// 49152..=65535, turmoil's and Linux's IANA range.
+    pub fn ephemeral_ports(&mut self, range: std::ops::RangeInclusive<u16>) -> &mut Self {
+        self.ephemeral_ports = range;
         self
     }
 
@@ -120,6 +151,7 @@ impl WorldBuilder {
             .fail_rate(self.fail_rate)
             .repair_rate(self.repair_rate)
             .tcp_capacity(self.tcp_capacity)
+            .ephemeral_ports(self.ephemeral_ports.clone())
             // A fixed epoch: nothing in a run may depend on the wall clock.
             .epoch(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
         let trace = Trace::new();
@@ -129,10 +161,16 @@ impl WorldBuilder {
                 trace,
                 NetConfig {
                     recv_buffer: self.recv_buffer,
+                    seed: self.seed,
+                    conn_faults: self.conn_faults.clone(),
+                    connect: self.connect_mode,
+                    ephemeral_ports: self.ephemeral_ports.clone().count(),
+                    listen_queue: self.tcp_capacity,
                 },
             ),
             duration: self.duration,
             tick: self.tick,
+            max_latency: self.max_latency,
             actions: Vec::new(),
             next_action: 0,
         }
@@ -179,6 +217,13 @@ pub enum NetAction {
         /// The host.
         host: String,
     },
+    /// Stop a host's software with no FIN or RST reaching its peers (power loss, a pulled
+    /// cable): its sockets vanish, peers' reads wait until a timeout of theirs notices and
+    /// their writes go nowhere. `[[fault]] kind = "crash", fin = false`.
+    Vanish {
+        /// The host.
+        host: String,
+    },
     /// Restart a host's software.
     Bounce {
         /// The host.
@@ -220,6 +265,7 @@ impl std::fmt::Display for NetAction {
             NetAction::Hold { a, b } => write!(f, "hold {a} <-> {b}"),
             NetAction::Release { a, b } => write!(f, "release {a} <-> {b}"),
             NetAction::Crash { host } => write!(f, "crash {host}"),
+            NetAction::Vanish { host } => write!(f, "crash {host} without fin"),
             NetAction::Bounce { host } => write!(f, "bounce {host}"),
             NetAction::Latency { a, b, latency } => {
                 write!(f, "latency {a} <-> {b} = {}ms", latency.as_millis())
@@ -248,6 +294,8 @@ pub struct World {
     net: Net,
     duration: Duration,
     tick: Duration,
+    /// The largest one-way latency so far (configured or set by an action).
+    max_latency: Duration,
     actions: Vec<(Duration, NetAction)>,
     next_action: usize,
 }
@@ -314,10 +362,23 @@ impl World {
         self.sim.elapsed()
     }
 
-    /// Runs until every client has finished, the duration is reached, or a limit is hit.
+    /// Runs until every client has finished, the duration is reached, or a limit is hit. At
+    /// the end, every connection with data (or a FIN) that was sent and never arrived is
+    /// recorded as an `undelivered` event on the waiting host.
     pub fn run(&mut self) -> RunEnd {
+        let end = self.run_steps();
+        let now = self.sim.elapsed().as_micros() as u64;
+        // What may legitimately still be on the wire: one latency plus two ticks.
+        let in_flight = self.max_latency + self.tick * 2;
+        self.net.report_undelivered(now, in_flight);
+        end
+    }
+
+    fn run_steps(&mut self) -> RunEnd {
         loop {
-            self.apply_due_actions();
+            if let Some(end) = self.apply_due_actions() {
+                return end;
+            }
             if self.sim.elapsed() >= self.duration {
                 return RunEnd::DurationReached;
             }
@@ -328,20 +389,26 @@ impl World {
                 Ok(Err(e)) => return RunEnd::HostError(e.to_string()),
                 Err(message) => {
                     let t = self.sim.elapsed().as_micros() as u64;
+                    let (host, message) = self.explain_limit(&message);
                     self.net.trace().push(
                         t,
-                        "sim",
+                        &host,
                         Event::Limit {
                             message: message.clone(),
                         },
                     );
-                    return RunEnd::Limit(message);
+                    return RunEnd::Limit(format!(
+                        "{message} (on host {host} at {})",
+                        crate::trace::fmt_ms(t)
+                    ));
                 }
             }
         }
     }
 
-    fn apply_due_actions(&mut self) {
+    /// Applies the actions that are due; a turmoil panic while applying one (a host or link
+    /// that does not exist) ends the run as a limit naming the action.
+    fn apply_due_actions(&mut self) -> Option<RunEnd> {
         while let Some((at, action)) = self.actions.get(self.next_action).cloned() {
             if at > self.sim.elapsed() {
                 break;
@@ -355,11 +422,59 @@ impl World {
                     what: action.to_string(),
                 },
             );
-            self.apply(&action);
+            if let Err(raw) = quiet_panic::catch(|| self.apply(&action)) {
+                let message = format!(
+                    "fault \"{action}\" at {} cannot be applied: {raw}",
+                    crate::trace::fmt_ms(t)
+                );
+                self.net.trace().push(
+                    t,
+                    "sim",
+                    Event::Limit {
+                        message: message.clone(),
+                    },
+                );
+                return Some(RunEnd::Limit(message));
+            }
         }
+        None
+    }
+
+    /// The host a turmoil panic message is about, and the message in httpsim's words.
+    fn explain_limit(&self, raw: &str) -> (String, String) {
+        // "Host: 'client' ports exhausted"
+        if let Some(rest) = raw.strip_prefix("Host: '") {
+            if let Some((host, _)) = rest.split_once('\'') {
+                return (
+                    host.to_string(),
+                    format!("host {host} ran out of ephemeral ports (turmoil: {raw})"),
+                );
+            }
+        }
+        // "192.168.0.1:80 server socket buffer full"
+        let first = raw.split_whitespace().next().unwrap_or("");
+        if let Ok(addr) = first.parse::<std::net::SocketAddr>() {
+            if let Some(host) = self.sim.reverse_lookup(addr.ip()) {
+                let what = if raw.contains("server socket buffer full") {
+                    format!(
+                        "listen queue of {host}:{} full: more connects queued than \
+                         tcp_capacity (turmoil: {raw})",
+                        addr.port()
+                    )
+                } else {
+                    format!("turmoil limit on {host}: {raw}")
+                };
+                return (host, what);
+            }
+        }
+        ("sim".to_string(), format!("turmoil limit: {raw}"))
     }
 
     fn apply(&mut self, action: &NetAction) {
+        if let NetAction::Latency { latency, .. } = action {
+            self.max_latency = self.max_latency.max(*latency);
+        }
+        let net = self.net.clone();
         let sim = &mut self.sim;
         match action {
             NetAction::Partition {
@@ -378,8 +493,10 @@ impl World {
             NetAction::Repair { a, b, oneway: true } => sim.repair_oneway(a.as_str(), b.as_str()),
             NetAction::Hold { a, b } => sim.hold(a.as_str(), b.as_str()),
             NetAction::Release { a, b } => sim.release(a.as_str(), b.as_str()),
-            NetAction::Crash { host } => sim.crash(host.as_str()),
-            NetAction::Bounce { host } => sim.bounce(host.as_str()),
+            NetAction::Crash { host } => net.crashing(host, true, || sim.crash(host.as_str())),
+            NetAction::Vanish { host } => net.crashing(host, false, || sim.crash(host.as_str())),
+            // A bounce stops the software first: its sockets close as in a crash.
+            NetAction::Bounce { host } => net.crashing(host, true, || sim.bounce(host.as_str())),
             NetAction::Latency { a, b, latency } => {
                 sim.set_link_latency(a.as_str(), b.as_str(), *latency)
             }

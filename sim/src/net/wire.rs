@@ -1,0 +1,421 @@
+//! The sending half of a socket with its per-connection faults: what every `SimStream` write
+//! goes through.
+//!
+//! A socket with none of `latency`, `bandwidth`, `slicer` writes straight to turmoil; with one
+//! of them, writes go to a queue of up to the receive-buffer size that a shaper task drains at
+//! the pace the faults set (so the application's writes back-pressure as on a slow link). Byte
+//! triggers (`reset`, `limit-data`, `half-open` after N bytes) trip at exactly their byte as it
+//! leaves; time triggers trip from a timer the socket owns. Closing sends the FIN after queued
+//! bytes and any `slow-close` delay, as a kernel lingers; an abort discards them.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::rngs::SmallRng;
+use rand::Rng;
+use tokio::io::AsyncWrite;
+use tokio::sync::Notify;
+
+use super::clock;
+use super::conn_fault::{rng_for, Active, Trip};
+use super::stream::{ConnShared, Recv, Side};
+use crate::trace::{CloseReason, Event};
+
+/// The sending half of a socket, with its faults: what `SimStream` writes through.
+pub(crate) struct Out {
+    half: Option<turmoil::net::tcp::OwnedWriteHalf>,
+    active: Active,
+    /// Bytes the application handed over so far.
+    accepted: u64,
+    /// Shaped mode: bytes the shaper handed to turmoil so far.
+    wire_sent: u64,
+    /// Returned to the application's next write.
+    error: Option<io::ErrorKind>,
+    /// Shaped mode: bytes waiting for the shaper, with the time they were written (µs).
+    queue: VecDeque<(Bytes, u64)>,
+    queued: usize,
+    cap: usize,
+    write_waker: Option<Waker>,
+    /// The application closed (or shut down) the socket: FIN once the queue is empty.
+    closing: bool,
+    rng: SmallRng,
+}
+
+/// Everything a fault needs to act on a connection from a task of its own.
+#[derive(Clone)]
+pub(crate) struct Wire {
+    pub(crate) out: Arc<Mutex<Out>>,
+    pub(crate) shaper: Arc<Notify>,
+    pub(crate) shared: Arc<ConnShared>,
+    pub(crate) recv: Arc<Mutex<Recv>>,
+    pub(crate) side: Side,
+    pub(crate) host: super::HostNet,
+    handle: super::StreamHandle,
+    /// Held while the write half may still be used: the port is free once both halves are gone.
+    _port: Option<Arc<super::ports::PortLease>>,
+}
+
+impl Wire {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        half: turmoil::net::tcp::OwnedWriteHalf,
+        active: Active,
+        cap: usize,
+        shared: Arc<ConnShared>,
+        recv: Arc<Mutex<Recv>>,
+        side: Side,
+        host: super::HostNet,
+        seed: u64,
+        port: Option<Arc<super::ports::PortLease>>,
+        handle: super::StreamHandle,
+    ) -> Self {
+        let conn = shared.id();
+        let shaped = active.shaped();
+        let wire = Wire {
+            out: Arc::new(Mutex::new(Out {
+                half: Some(half),
+                active,
+                accepted: 0,
+                wire_sent: 0,
+                error: None,
+                queue: VecDeque::new(),
+                queued: 0,
+                cap: cap.max(1),
+                write_waker: None,
+                closing: false,
+                rng: rng_for(seed, conn, u64::MAX - side as u64),
+            })),
+            shaper: Arc::new(Notify::new()),
+            shared,
+            recv,
+            side,
+            host,
+            handle,
+            _port: port,
+        };
+        if shaped {
+            tokio::task::spawn_local(shaper(wire.clone()));
+        }
+        wire
+    }
+
+    fn record(&self, what: String) {
+        self.host.record(Event::ConnFault {
+            conn: self.shared.id(),
+            what,
+        });
+    }
+
+    /// Sends the FIN now (drops turmoil's write half).
+    fn fin(&self, out: &mut Out) {
+        if out.half.take().is_some() {
+            self.shared.on_fin_sent(self.side);
+        }
+    }
+
+    /// Writes `buf` for the application.
+    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        if self.shared.peer_vanished(self.side) {
+            // Nobody is there: the bytes go nowhere, as into a dead peer's window.
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let mut out = self.out.lock().unwrap();
+        if let Some(kind) = out.error {
+            return Poll::Ready(Err(io::Error::new(kind, "connection closed by a fault")));
+        }
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        // Stop at the next byte trigger so it trips at exactly its byte. A shaped socket trips
+        // when the byte leaves (in the shaper), not when the application hands it over.
+        let next_trip = match out.active.shaped() {
+            true => None,
+            false => out.active.byte_trips.first().copied(),
+        };
+        let mut len = buf.len();
+        if let Some((at, _)) = next_trip {
+            len = len.min(at.saturating_sub(out.accepted) as usize);
+        }
+        let n = if len == 0 {
+            0
+        } else if out.active.shaped() {
+            if out.queued >= out.cap {
+                out.write_waker = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            let n = len.min(out.cap - out.queued);
+            out.queue
+                .push_back((Bytes::copy_from_slice(&buf[..n]), clock::now_us()));
+            out.queued += n;
+            self.shaper.notify_one();
+            n
+        } else {
+            let Some(half) = out.half.as_mut() else {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            };
+            match Pin::new(half).poll_write(cx, &buf[..len]) {
+                Poll::Ready(Ok(n)) => {
+                    self.shared.on_sent(self.side, n as u64);
+                    n
+                }
+                other => return other,
+            }
+        };
+        out.accepted += n as u64;
+        if let Some((at, trip)) = next_trip {
+            if out.accepted >= at {
+                out.active.byte_trips.remove(0);
+                self.trip(&mut out, trip, format!("after {at} bytes"));
+                if n == 0 {
+                    return Poll::Ready(Err(io::Error::new(
+                        out.error.unwrap_or(io::ErrorKind::BrokenPipe),
+                        "connection closed by a fault",
+                    )));
+                }
+            }
+        }
+        Poll::Ready(Ok(n))
+    }
+
+    /// Shuts the sending direction down (FIN), after any queued bytes and slow-close delay.
+    pub(crate) fn poll_shutdown(&self) -> Poll<io::Result<()>> {
+        let mut out = self.out.lock().unwrap();
+        self.close(&mut out);
+        Poll::Ready(Ok(()))
+    }
+
+    /// The application closed the socket; `reset`: abort (discard queued bytes, FIN now, which
+    /// the peer turns into an RST).
+    pub(crate) fn on_drop(&self, reset: bool) {
+        let mut out = self.out.lock().unwrap();
+        if reset {
+            out.queue.clear();
+            out.queued = 0;
+            self.fin(&mut out);
+            self.shaper.notify_one();
+        } else {
+            self.close(&mut out);
+        }
+    }
+
+    fn close(&self, out: &mut Out) {
+        if out.closing {
+            return;
+        }
+        out.closing = true;
+        if out.active.shaped() {
+            self.shaper.notify_one();
+            return;
+        }
+        match out.active.slow_close {
+            Some(d) if out.half.is_some() => {
+                let wire = self.clone();
+                tokio::task::spawn_local(async move {
+                    tokio::time::sleep(d).await;
+                    let mut out = wire.out.lock().unwrap();
+                    wire.fin(&mut out);
+                });
+            }
+            _ => self.fin(out),
+        }
+    }
+
+    /// Applies `trip` now.
+    pub(crate) fn trip_now(&self, trip: Trip, why: String) {
+        let mut out = self.out.lock().unwrap();
+        self.trip(&mut out, trip, why);
+    }
+
+    fn trip(&self, out: &mut Out, trip: Trip, why: String) {
+        if out.error.is_some() {
+            return;
+        }
+        match trip {
+            Trip::Reset => {
+                self.record(format!("reset {why}"));
+                self.handle.set_close_reason(CloseReason::Fault);
+                out.error = Some(io::ErrorKind::ConnectionReset);
+                out.queue.clear();
+                out.queued = 0;
+                self.shared.set_reset(self.side);
+                self.recv
+                    .lock()
+                    .unwrap()
+                    .fail(io::ErrorKind::ConnectionReset);
+                self.fin(out);
+            }
+            Trip::Vanish => {
+                self.record(format!("half-open {why}: this end vanished"));
+                self.handle.set_close_reason(CloseReason::Fault);
+                out.error = Some(io::ErrorKind::ConnectionReset);
+                out.queue.clear();
+                out.queued = 0;
+                self.shared.set_vanished(self.side);
+                self.recv
+                    .lock()
+                    .unwrap()
+                    .fail(io::ErrorKind::ConnectionReset);
+                self.fin(out);
+            }
+            Trip::Limit => {
+                self.record(format!("limit-data {why}: direction closed"));
+                out.error = Some(io::ErrorKind::BrokenPipe);
+                out.closing = true;
+                out.queue.clear();
+                out.queued = 0;
+                self.fin(out);
+            }
+        }
+        if let Some(w) = out.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Drains a shaped socket's queue into turmoil at the pace its faults set.
+async fn shaper(wire: Wire) {
+    let mut due_us: u64 = 0;
+    loop {
+        let notified = wire.shaper.notified();
+        let (next, closing, slow) = {
+            let mut out = wire.out.lock().unwrap();
+            if out.half.is_none() {
+                return;
+            }
+            (out.queue.pop_front(), out.closing, out.active.slow_close)
+        };
+        let Some((bytes, written_us)) = next else {
+            if closing {
+                if let Some(d) = slow {
+                    tokio::time::sleep(d).await;
+                }
+                let mut out = wire.out.lock().unwrap();
+                wire.fin(&mut out);
+                return;
+            }
+            notified.await;
+            continue;
+        };
+        let pieces = {
+            let mut out = wire.out.lock().unwrap();
+            let out = &mut *out;
+            if let Some((lat, jitter)) = out.active.latency {
+                let extra = if jitter.is_zero() {
+                    0
+                } else {
+                    out.rng.gen_range(0..=jitter.as_micros() as u64)
+                };
+                due_us = due_us.max(written_us + lat.as_micros() as u64 + extra);
+            }
+            split(&bytes, &out.active, &mut out.rng)
+        };
+        for (mut piece, gap_after) in pieces {
+            loop {
+                // Cut the piece at the next byte trigger, so it trips at exactly its byte.
+                let (next_trip, sent) = {
+                    let out = wire.out.lock().unwrap();
+                    (out.active.byte_trips.first().copied(), out.wire_sent)
+                };
+                let take = match next_trip {
+                    Some((at, _)) => piece.len().min(at.saturating_sub(sent) as usize),
+                    None => piece.len(),
+                };
+                let part = piece.split_to(take);
+                if !part.is_empty() {
+                    due_us = due_us.max(clock::now_us());
+                    sleep_until_us(due_us).await;
+                    if !write_all(&wire, &part).await {
+                        return;
+                    }
+                    let bandwidth = wire.out.lock().unwrap().active.bandwidth;
+                    if let Some(bps) = bandwidth {
+                        due_us += part.len() as u64 * 1_000_000 / bps;
+                    }
+                }
+                if let Some((at, trip)) = next_trip {
+                    let mut out = wire.out.lock().unwrap();
+                    if out.wire_sent >= at {
+                        out.active.byte_trips.remove(0);
+                        wire.trip(&mut out, trip, format!("after {at} bytes"));
+                        return;
+                    }
+                }
+                if piece.is_empty() {
+                    break;
+                }
+            }
+            due_us += gap_after.as_micros() as u64;
+        }
+        let mut out = wire.out.lock().unwrap();
+        out.queued = out.queued.saturating_sub(bytes.len());
+        if let Some(w) = out.write_waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Splits one write into the pieces its faults send separately, each with the pause after it.
+fn split(bytes: &Bytes, a: &Active, rng: &mut SmallRng) -> Vec<(Bytes, Duration)> {
+    let mut out = Vec::new();
+    let mut rest = bytes.clone();
+    while !rest.is_empty() {
+        let (mut size, gap) = match a.slicer {
+            Some((avg, var, delay)) => {
+                let lo = avg.saturating_sub(var).max(1);
+                (rng.gen_range(lo..=avg + var), delay)
+            }
+            None => (rest.len(), Duration::ZERO),
+        };
+        if let Some(bps) = a.bandwidth {
+            size = size.min((bps / 100).max(1) as usize);
+        }
+        let piece = rest.split_to(size.min(rest.len()));
+        out.push((piece, gap));
+    }
+    out
+}
+
+async fn sleep_until_us(t_us: u64) {
+    let now = clock::now_us();
+    if t_us > now {
+        tokio::time::sleep(Duration::from_micros(t_us - now)).await;
+    }
+}
+
+/// Writes `piece` to turmoil in full; `false` when the socket is gone or failed.
+async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
+    let mut off = 0;
+    while off < piece.len() {
+        let res = std::future::poll_fn(|cx| {
+            let mut out = wire.out.lock().unwrap();
+            match out.half.as_mut() {
+                Some(h) => Pin::new(h).poll_write(cx, &piece[off..]),
+                None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            }
+        })
+        .await;
+        match res {
+            Ok(n) => {
+                wire.shared.on_sent(wire.side, n as u64);
+                wire.out.lock().unwrap().wire_sent += n as u64;
+                off += n;
+            }
+            Err(e) => {
+                let mut out = wire.out.lock().unwrap();
+                out.error.get_or_insert(e.kind());
+                out.queue.clear();
+                out.queued = 0;
+                if let Some(w) = out.write_waker.take() {
+                    w.wake();
+                }
+                return false;
+            }
+        }
+    }
+    true
+}
