@@ -179,19 +179,30 @@ fn a_minimum_latency_above_the_maximum_is_impossible() -> Result {
 }
 
 #[test]
-fn a_feature_not_built_yet_is_refused_not_ignored() -> Result {
-    let text = GOOD.replace(
-        "pool = { kind = \"hyper-util\" }",
-        "pool = { kind = \"agent\", max_sockets = 5 }",
-    );
-    let (ran, path, _dir) = run_file("agent.toml", &text)?;
+fn an_unknown_fault_kind_lists_the_known_ones() -> Result {
+    let text = format!("{GOOD}\n[[fault]]\nat = \"1s\"\nkind = \"meteor\"\nhosts = [\"server\"]\n");
+    let (ran, path, _dir) = run_file("meteor.toml", &text)?;
     assert_bad(
         &ran,
         &path,
-        11,
-        17,
-        &["not supported yet: `client.pool.kind`", "\"agent\""],
+        21,
+        8,
+        &["fault[0].kind", "\"meteor\"", "one of partition, repair"],
     );
+    Ok(())
+}
+
+#[test]
+fn a_conn_fault_of_unknown_kind_is_refused_with_its_position() -> Result {
+    let text = format!(
+        "{GOOD}\n[[conn_fault]]\ndirection = \"to-client\"\nfault = {{ kind = \"gremlins\" }}\n"
+    );
+    let (ran, path, _dir) = run_file("gremlins.toml", &text)?;
+    assert_eq!(ran.code, 2, "{}", ran.err);
+    assert!(ran.err.contains(&path.display().to_string()), "{}", ran.err);
+    assert!(ran.err.contains("conn_fault"), "{}", ran.err);
+    assert!(ran.err.contains("gremlins"), "{}", ran.err);
+    assert!(ran.out.is_empty());
     Ok(())
 }
 

@@ -1,21 +1,21 @@
 //! Scenario file → [`Setup`]: the one place that knows both the file format and the library.
 //!
-//! Defaults are applied here (each is written on its key in [`super::format`]). A key whose
-//! feature this build does not have yet — fault kinds
-//! beyond the network-wide ones, invariants not implemented in [`crate::check`] — is refused with
-//! [`ErrorClass::Unsupported`] and its position, never ignored: a scenario either runs as
-//! written or does not run.
+//! Defaults are applied here (each is written on its key in [`super::format`]). A key or value
+//! this build cannot run — an invariant the format names that [`crate::check`] does not
+//! implement — is refused with [`ErrorClass::Unsupported`] and its position, never ignored: a
+//! scenario either runs as written or does not run.
 
 use std::time::Duration;
 
 use hyper::Method;
 
 use super::format::{
-    BodyName, Dur, HandlerTable, MethodName, PoolTable, ScenarioFile, WorkloadKindName,
+    BodyName, ConnectName, Dur, HandlerTable, MethodName, PoolTable, ScenarioFile, WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
 use crate::client::agent::{AgentConfig, Scheduling};
 use crate::client::{BodyMode, PoolConfig, Retry, Timeouts};
+use crate::net::ConnectMode;
 use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
@@ -69,6 +69,15 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         }
         if let Some(r) = n.repair_rate {
             w.repair_rate(r);
+        }
+        match n.connect {
+            Some(ConnectName::Refuse) => {
+                w.connect_mode(ConnectMode::Refuse);
+            }
+            Some(ConnectName::DropSyn) => {
+                w.connect_mode(ConnectMode::DropSyn);
+            }
+            None => {}
         }
     }
 
@@ -199,6 +208,18 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
     }
     // Applied in time order; equal times keep file order.
     setup.faults.sort_by_key(|(at, _)| *at);
+    for (i, cf) in f.conn_fault.iter().enumerate() {
+        if !(0.0..=1.0).contains(&cf.probability) {
+            return Err(ctx
+                .error(
+                    ErrorClass::Impossible,
+                    &format!("conn_fault[{i}].probability"),
+                    format!("{} is not a probability", cf.probability),
+                )
+                .expected("a number between 0 and 1"));
+        }
+        setup.world.conn_fault(cf.clone());
+    }
 
     if let Some(names) = f.expect.as_ref().and_then(|e| e.invariants.as_ref()) {
         for (i, name) in names.iter().enumerate() {
@@ -273,9 +294,9 @@ fn fault_action(
     if !FAULT_KINDS.contains(&kind) {
         return Err(ctx
             .error(
-                ErrorClass::Unsupported,
+                ErrorClass::Field,
                 &at("kind"),
-                format!("fault kind {kind:?} is not in this build"),
+                format!("unknown fault kind {kind:?}"),
             )
             .expected(format!("one of {}", FAULT_KINDS.join(", "))));
     }
@@ -329,6 +350,9 @@ fn fault_action(
     if f.rate.is_some() && kind != "fail-rate" {
         return Err(refuse("rate"));
     }
+    if f.fin.is_some() && kind != "crash" {
+        return Err(refuse("fin"));
+    }
     let a = f.hosts[0].clone();
     let b = f.hosts.get(1).cloned().unwrap_or_default();
     let oneway = f.oneway.unwrap_or(false);
@@ -337,6 +361,7 @@ fn fault_action(
         "repair" => NetAction::Repair { a, b, oneway },
         "hold" => NetAction::Hold { a, b },
         "release" => NetAction::Release { a, b },
+        "crash" if f.fin == Some(false) => NetAction::Vanish { host: a },
         "crash" => NetAction::Crash { host: a },
         "bounce" => NetAction::Bounce { host: a },
         "latency" => match f.latency {

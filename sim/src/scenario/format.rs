@@ -66,6 +66,11 @@ pub struct ScenarioFile {
     /// Scheduled faults, in any order.
     #[serde(default)]
     pub fault: Vec<Fault>,
+    /// Per-connection faults (`[[conn_fault]]`): `direction = "to-server" | "to-client"`,
+    /// `probability` (default 1), and `fault = { kind = "latency" | "bandwidth" | "slicer" |
+    /// "slow-close" | "reset" | "limit-data" | "half-open", ... }` (see `net::conn_fault`).
+    #[serde(default)]
+    pub conn_fault: Vec<crate::net::ConnFault>,
     /// What must hold for the run to pass.
     pub expect: Option<Expect>,
 }
@@ -80,6 +85,20 @@ pub struct Network {
     pub fail_rate: Option<f64>,
     /// Probability per message that a broken link heals, in `0..=1`. The default is 1.
     pub repair_rate: Option<f64>,
+    /// What a connect does when the network drops its SYN: `drop-syn` (retransmit, time out
+    /// after 127 s, as a real network does) or `refuse` (turmoil's immediate refusal). The
+    /// default is `drop-syn`.
+    pub connect: Option<ConnectName>,
+}
+
+/// `connect = "drop-syn" | "refuse"`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConnectName {
+    /// Retransmit the SYN; time out after 127 s.
+    DropSyn,
+    /// Refused at once.
+    Refuse,
 }
 
 /// `{ min = "...", max = "..." }`; either may be left out.
@@ -299,6 +318,9 @@ pub struct Fault {
     pub at: Dur,
     /// `partition | repair | hold | release | crash | bounce | latency | fail-rate`. Required.
     pub kind: String,
+    /// For `crash`: whether the crashed host's sockets send FIN (turmoil's crash). `false`
+    /// makes them vanish: peers see neither FIN nor RST (half-open). The default is `true`.
+    pub fin: Option<bool>,
     /// The two hosts of a link fault, or the one host of `crash`/`bounce`.
     #[serde(default)]
     pub hosts: Vec<String>,
