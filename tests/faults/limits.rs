@@ -2,6 +2,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use httpsim::client::PoolConfig;
+use httpsim::net::BacklogOverflow;
 use httpsim::server::Handler;
 use httpsim::workload::WorkloadKind;
 use httpsim::{Event, RunEnd, Setup};
@@ -43,15 +44,19 @@ fn running_out_of_ephemeral_ports_fails_connects_instead_of_panicking() -> Resul
 fn a_full_listen_queue_drops_syns_instead_of_panicking() -> Result {
     let mut setup = Setup::default();
     setup.world.seed(2).tcp_capacity(8);
-    // A server that binds and never accepts: connects pile up in turmoil's listen queue.
+    // A server that binds with a backlog of 2 and never accepts: once its backlog is full
+    // (overflow `delay`), connects pile up in turmoil's listen queue.
     setup.custom.server = Some(Rc::new(|host| {
         Box::pin(async move {
-            let _l = host.bind(80).await.expect("bind");
+            let mut l = host.bind(80).await.expect("bind");
+            l.set_backlog(2).set_overflow(BacklogOverflow::Delay);
             std::future::pending::<()>().await;
         })
     }));
     setup.client.pool = PoolConfig::None;
     setup.client.timeouts.connect = Some(Duration::from_secs(2));
+    // The two connections in the backlog are established; their requests time out instead.
+    setup.client.timeouts.total = Some(Duration::from_secs(2));
     setup.workload.kind = WorkloadKind::Parallel;
     setup.workload.requests = 20;
     let run = setup.run();
