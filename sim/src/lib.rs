@@ -18,9 +18,11 @@
 //! - [`trace`] — the event log: JSON Lines, text, hash.
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
 //! - [`error`] — request error kinds shared by everything downstream.
+//! - [`bench`] — how fast httpsim simulates, against bare turmoil and real loopback.
 
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod check;
 pub mod client;
 pub mod error;
