@@ -29,6 +29,7 @@ pub struct WorldBuilder {
     repair_rate: f64,
     tcp_capacity: usize,
     recv_buffer: usize,
+    fast_forward: bool,
 }
 
 impl Default for WorldBuilder {
@@ -50,6 +51,7 @@ impl WorldBuilder {
             repair_rate: 1.0,
             tcp_capacity: 1 << 16,
             recv_buffer: 256 * 1024,
+            fast_forward: true,
         }
     }
 
@@ -107,6 +109,14 @@ impl WorldBuilder {
         self
     }
 
+    /// Skip quiet periods (no runnable task, no message in flight) in one jump to one tick before
+    /// the next timer, instead of ticking through them. The trace is the same either way; only
+    /// wall time changes (docs/PERFORMANCE.md). The default is `true`.
+    pub fn fast_forward(&mut self, on: bool) -> &mut Self {
+        self.fast_forward = on;
+        self
+    }
+
     /// Builds a world. May be called more than once; each world is independent.
     pub fn build(&self) -> World {
         let mut b = turmoil::Builder::new();
@@ -134,6 +144,7 @@ impl WorldBuilder {
             tick: self.tick,
             actions: Vec::new(),
             next_action: 0,
+            fast_forward: self.fast_forward,
         }
     }
 }
@@ -249,6 +260,7 @@ pub struct World {
     tick: Duration,
     actions: Vec<(Duration, NetAction)>,
     next_action: usize,
+    fast_forward: bool,
 }
 
 impl World {
@@ -320,6 +332,9 @@ impl World {
             if self.sim.elapsed() >= self.duration {
                 return RunEnd::DurationReached;
             }
+            if self.fast_forward && self.skip_quiet() {
+                continue;
+            }
             let sim = &mut self.sim;
             match quiet_panic::catch(|| sim.step()) {
                 Ok(Ok(true)) => return RunEnd::Completed,
@@ -338,6 +353,17 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Jumps over a quiet period, never past the next scheduled action or the duration, so both
+    /// happen at the same simulated time as with tick-by-tick stepping.
+    fn skip_quiet(&mut self) -> bool {
+        let now = self.sim.elapsed();
+        let mut limit = self.duration.saturating_sub(now);
+        if let Some((at, _)) = self.actions.get(self.next_action) {
+            limit = limit.min(at.saturating_sub(now));
+        }
+        !self.sim.skip_quiet(limit).is_zero()
     }
 
     fn apply_due_actions(&mut self) {
