@@ -5,7 +5,7 @@
 //! - `httpsim run PATH...` — loads every scenario first (any bad file: exit 2 before anything
 //!   runs), runs each at its seed(s), prints one line (text) or one JSON object (json) per run,
 //!   writes the report folder, exits 0 when every run passed, 1 otherwise.
-//! - `httpsim bench` — reserved for the benchmark suite; not built yet (exit 2).
+//! - `httpsim bench` — the benchmark table of `docs/PERFORMANCE.md` (`--quick`, `--format json`).
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -22,7 +22,7 @@ pub const EXIT_PASS: i32 = 0;
 /// Exit code: some scenario failed its expectations.
 pub const EXIT_FAIL: i32 = 1;
 /// Exit code: bad input (unreadable file, bad TOML, unknown key, impossible value, a feature not
-/// built yet) or bad arguments.
+/// built) or bad arguments.
 pub const EXIT_BAD_INPUT: i32 = 2;
 
 #[derive(Parser, Debug)]
@@ -40,12 +40,21 @@ struct Cli {
 enum Command {
     /// Run scenario files (or folders of them) and write their reports.
     Run(RunArgs),
-    /// Benchmark the simulator (not built yet).
-    Bench {
-        /// Arguments for the benchmark (reserved).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Benchmark the simulator against bare turmoil and real loopback (docs/PERFORMANCE.md).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// Smaller shapes: a few seconds instead of about a minute.
+    #[arg(long)]
+    quick: bool,
+    /// Skip bare turmoil at the scale points.
+    #[arg(long)]
+    no_bare_scale: bool,
+    /// `text` (the table) or `json` (one object, one field per figure).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
 }
 
 #[derive(clap::Args, Debug)]
@@ -131,11 +140,35 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, console: &mut Console
     };
     match cli.command {
         Command::Run(args) => run(args, console),
-        Command::Bench { .. } => {
-            let _ = writeln!(console.err, "httpsim bench: not built yet");
-            EXIT_BAD_INPUT
-        }
+        Command::Bench(args) => bench(args, console),
     }
+}
+
+fn bench(args: BenchArgs, c: &mut Console) -> i32 {
+    let mut options = if args.quick {
+        crate::bench::BenchOptions::quick()
+    } else {
+        crate::bench::BenchOptions::full()
+    };
+    if args.no_bare_scale {
+        options.scale_bare = false;
+    }
+    if c.terminal {
+        let _ = writeln!(
+            c.err,
+            "httpsim bench: measuring (release builds give the real figures)"
+        );
+    }
+    let report = crate::bench::run(&options);
+    let _ = match args.format {
+        Format::Json => writeln!(
+            c.out,
+            "{}",
+            serde_json::to_string(&report).unwrap_or_default()
+        ),
+        Format::Text => write!(c.out, "{report}"),
+    };
+    EXIT_PASS
 }
 
 fn run(args: RunArgs, c: &mut Console) -> i32 {

@@ -1,0 +1,338 @@
+//! Benchmarks: how fast httpsim simulates, side by side with its baselines, in one run.
+//!
+//! - [`run`] takes [`BenchOptions`] and returns a [`BenchReport`] (start here). The report's
+//!   `Display` is the table a person reads; its `Serialize` is `--format json`, one field per
+//!   figure.
+//! - [`per_request`](BenchReport::per_request) — sequential keep-alive GETs through full httpsim,
+//!   through bare turmoil + hyper ([`bare`]), and over real loopback TCP ([`loopback`]).
+//! - [`scale`] — `n` connections opened at once, each point in a fresh process ([`mem`]) so its
+//!   peak memory is its own.
+//! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
+//!   quiet.
+//!
+//! Timings are wall-clock figures for reports only; nothing here feeds a trace, and no test
+//! asserts on them. `docs/PERFORMANCE.md` has the measured table and where the time goes.
+
+mod bare;
+pub mod idle;
+mod loopback;
+pub mod mem;
+pub mod scale;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::client::{BodyMode, PoolConfig};
+use crate::server::Handler;
+use crate::workload::WorkloadKind;
+use crate::{RunEnd, Setup};
+pub use mem::child_main;
+pub use scale::ScalePoint;
+
+/// What to measure. Every field documents its default ([`BenchOptions::full`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchOptions {
+    /// Sequential GETs in the per-request comparison. The default is 2000.
+    pub requests: usize,
+    /// Response body size of the per-request comparison. The default is 4096.
+    pub body_bytes: usize,
+    /// Each per-request measurement is repeated this often and the fastest kept (the machine is
+    /// shared; the minimum is the least disturbed). The default is 3.
+    pub repeat: usize,
+    /// Connection counts of the scale measurement. The default is 1000, 2000, 5000, 10000.
+    pub scale: Vec<usize>,
+    /// Also measure bare turmoil + hyper at each scale point. The default is `true`.
+    pub scale_bare: bool,
+    /// Run each scale point in a fresh process (re-executing the current binary, which must call
+    /// [`child_main`] first) to measure its peak memory. The default is `true`.
+    pub fresh_process: bool,
+    /// Requests of the idle-time case. The default is 200.
+    pub idle_requests: u64,
+    /// Pool size of the idle-time case. The default is 5.
+    pub idle_sockets: usize,
+    /// Server inactivity timeout of the idle-time case. The default is 180 s.
+    pub idle_timeout: Duration,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self::full()
+    }
+}
+
+impl BenchOptions {
+    /// The full benchmark, as the targets in `docs/PERFORMANCE.md` are stated.
+    pub fn full() -> Self {
+        Self {
+            requests: 2000,
+            body_bytes: 4096,
+            repeat: 3,
+            scale: vec![1000, 2000, 5000, 10000],
+            scale_bare: true,
+            fresh_process: true,
+            idle_requests: 200,
+            idle_sockets: 5,
+            idle_timeout: Duration::from_secs(180),
+        }
+    }
+
+    /// A few seconds in all: the same shapes, smaller.
+    pub fn quick() -> Self {
+        Self {
+            requests: 300,
+            repeat: 1,
+            scale: vec![500, 1000],
+            idle_requests: 20,
+            ..Self::full()
+        }
+    }
+}
+
+/// The per-request comparison.
+#[derive(Clone, Debug, Serialize)]
+pub struct PerRequest {
+    /// Sequential GETs per run.
+    pub requests: usize,
+    /// Body bytes per response.
+    pub body_bytes: usize,
+    /// Wall µs per request through full httpsim.
+    pub httpsim_us: f64,
+    /// Wall µs per request through bare turmoil + hyper.
+    pub bare_us: f64,
+    /// Wall µs per request over real loopback TCP (`None` if loopback was unavailable).
+    pub loopback_us: Option<f64>,
+    /// `httpsim_us / bare_us`.
+    pub httpsim_over_bare: f64,
+    /// `httpsim_us / loopback_us`.
+    pub httpsim_over_loopback: Option<f64>,
+    /// Simulated ms per request (the same through httpsim and bare turmoil with 1 ms latency).
+    pub sim_ms_per_request: f64,
+}
+
+/// The scale measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scale {
+    /// Through httpsim, one point per connection count.
+    pub httpsim: Vec<ScalePoint>,
+    /// Through bare turmoil + hyper (empty when not measured).
+    pub bare: Vec<ScalePoint>,
+    /// Growth exponent of httpsim's wall time between the first and last point.
+    pub httpsim_time_exponent: f64,
+    /// Growth exponent of httpsim's peak memory between the first and last point.
+    pub httpsim_memory_exponent: f64,
+    /// Growth exponent of bare turmoil's wall time (NaN when not measured).
+    pub bare_time_exponent: f64,
+}
+
+/// The idle-time compression measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Idle {
+    /// Requests issued.
+    pub requests: u64,
+    /// Pool size.
+    pub sockets: usize,
+    /// Server inactivity timeout, s.
+    pub idle_timeout_s: u64,
+    /// Simulation tick, ms.
+    pub tick_ms: u64,
+    /// Requests completed (must equal `requests`).
+    pub completed: u64,
+    /// Longest stall seen, s (about the inactivity timeout).
+    pub longest_stall_s: f64,
+    /// Simulated seconds the run covered.
+    pub sim_s: f64,
+    /// Wall seconds it took.
+    pub wall_s: f64,
+    /// Simulated seconds per wall second.
+    pub sim_per_wall: f64,
+}
+
+/// Everything one benchmark run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Per-request cost.
+    pub per_request: PerRequest,
+    /// Scale.
+    pub scale: Scale,
+    /// Idle-time compression.
+    pub idle: Idle,
+}
+
+/// The httpsim setup of the per-request comparison: hyper-util's pool, sequential GETs, bodies
+/// read, a fixed handler of `body_bytes`, 1 ms tick and latency.
+pub fn per_request_setup(requests: usize, body_bytes: usize) -> Setup {
+    let mut setup = Setup::default();
+    setup.world.duration(Duration::from_secs(3600));
+    setup.server.handler = Handler::Fixed {
+        body_bytes,
+        chunk_bytes: body_bytes.max(1),
+        status: 200,
+    };
+    setup.client.pool = PoolConfig::default();
+    setup.workload.kind = WorkloadKind::Sequential;
+    setup.workload.requests = requests as u64;
+    setup.workload.body = BodyMode::Read;
+    setup
+}
+
+fn fastest(repeat: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    (0..repeat.max(1)).map(|_| f()).min().unwrap_or_default()
+}
+
+fn measure_per_request(o: &BenchOptions) -> PerRequest {
+    let setup = per_request_setup(o.requests, o.body_bytes);
+    let mut sim_time = Duration::ZERO;
+    let httpsim = fastest(o.repeat, || {
+        let run = setup.run();
+        assert_eq!(run.end, RunEnd::Completed, "per-request run: {:?}", run.end);
+        assert_eq!(run.summary().requests.completed, o.requests as u64);
+        sim_time = run.sim_time;
+        run.wall_time
+    });
+    let bare = fastest(o.repeat, || {
+        let start = Instant::now();
+        bare::sequential(o.requests, o.body_bytes);
+        start.elapsed()
+    });
+    let loopback = (0..o.repeat.max(1))
+        .filter_map(|_| loopback::sequential(o.requests, o.body_bytes).ok())
+        .min();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / o.requests as f64;
+    let (h, b, l) = (per(httpsim), per(bare), loopback.map(per));
+    PerRequest {
+        requests: o.requests,
+        body_bytes: o.body_bytes,
+        httpsim_us: h,
+        bare_us: b,
+        loopback_us: l,
+        httpsim_over_bare: h / b,
+        httpsim_over_loopback: l.map(|l| h / l),
+        sim_ms_per_request: sim_time.as_secs_f64() * 1e3 / o.requests as f64,
+    }
+}
+
+fn measure_scale(o: &BenchOptions) -> Scale {
+    let point = |engine: &str, n: usize| {
+        if o.fresh_process {
+            mem::in_child(engine, n)
+        } else {
+            match engine {
+                "bare" => scale::run_bare(n),
+                _ => scale::run_httpsim(n),
+            }
+        }
+    };
+    let httpsim: Vec<_> = o.scale.iter().map(|&n| point("httpsim", n)).collect();
+    let bare: Vec<_> = if o.scale_bare {
+        o.scale.iter().map(|&n| point("bare", n)).collect()
+    } else {
+        Vec::new()
+    };
+    Scale {
+        httpsim_time_exponent: scale::exponent(&httpsim, |p| Some(p.wall_ms)),
+        httpsim_memory_exponent: scale::exponent(&httpsim, |p| p.peak_mib),
+        bare_time_exponent: scale::exponent(&bare, |p| Some(p.wall_ms)),
+        httpsim,
+        bare,
+    }
+}
+
+fn measure_idle(o: &BenchOptions) -> Idle {
+    let setup = idle::setup(o.idle_requests, o.idle_sockets, o.idle_timeout);
+    let run = setup.run();
+    let summary = run.summary();
+    let sim_s = run.sim_time.as_secs_f64();
+    let wall_s = run.wall_time.as_secs_f64();
+    Idle {
+        requests: o.idle_requests,
+        sockets: o.idle_sockets,
+        idle_timeout_s: o.idle_timeout.as_secs(),
+        tick_ms: 1,
+        completed: summary.requests.completed,
+        longest_stall_s: summary.longest_stall_ms as f64 / 1e3,
+        sim_s,
+        wall_s,
+        sim_per_wall: sim_s / wall_s,
+    }
+}
+
+/// Runs every measurement `options` asks for, in this order: per-request (simulated, then
+/// loopback), scale, idle time.
+pub fn run(options: &BenchOptions) -> BenchReport {
+    BenchReport {
+        per_request: measure_per_request(options),
+        scale: measure_scale(options),
+        idle: measure_idle(options),
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    match v {
+        Some(v) => format!("{v:.digits$}"),
+        None => "n/a".into(),
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.per_request;
+        writeln!(
+            f,
+            "1. per request: {} sequential keep-alive GETs, {} B bodies",
+            p.requests, p.body_bytes
+        )?;
+        writeln!(f, "   {:<28} {:>12}", "engine", "wall µs/req")?;
+        writeln!(f, "   {:<28} {:>12.1}", "httpsim", p.httpsim_us)?;
+        writeln!(f, "   {:<28} {:>12.1}", "bare turmoil + hyper", p.bare_us)?;
+        writeln!(
+            f,
+            "   {:<28} {:>12}",
+            "real loopback (tokio)",
+            opt(p.loopback_us, 1)
+        )?;
+        writeln!(
+            f,
+            "   httpsim / bare = {:.2}   httpsim / loopback = {}   ({:.1} simulated ms/req)",
+            p.httpsim_over_bare,
+            opt(p.httpsim_over_loopback, 2),
+            p.sim_ms_per_request
+        )?;
+        let s = &self.scale;
+        writeln!(f, "2. scale: n connections at once, responses held")?;
+        writeln!(
+            f,
+            "   {:>6} {:>12} {:>10} {:>14} {:>12}",
+            "n", "httpsim ms", "peak MiB", "bare ms", "bare MiB"
+        )?;
+        for (i, h) in s.httpsim.iter().enumerate() {
+            let b = s.bare.get(i);
+            writeln!(
+                f,
+                "   {:>6} {:>12.0} {:>10} {:>14} {:>12}",
+                h.connections,
+                h.wall_ms,
+                opt(h.peak_mib, 0),
+                opt(b.map(|b| b.wall_ms), 0),
+                opt(b.and_then(|b| b.peak_mib), 0)
+            )?;
+        }
+        writeln!(
+            f,
+            "   growth exponent (first→last): httpsim time {:.2}, memory {:.2}; bare time {:.2}",
+            s.httpsim_time_exponent, s.httpsim_memory_exponent, s.bare_time_exponent
+        )?;
+        let i = &self.idle;
+        writeln!(
+            f,
+            "3. idle time: {} requests, {} sockets, {} s inactivity timeout, {} ms tick",
+            i.requests, i.sockets, i.idle_timeout_s, i.tick_ms
+        )?;
+        writeln!(
+            f,
+            "   {} completed, longest stall {:.1} s, {:.0} simulated s in {:.2} wall s = {:.0} sim s / wall s",
+            i.completed, i.longest_stall_s, i.sim_s, i.wall_s, i.sim_per_wall
+        )
+    }
+}

@@ -1,0 +1,90 @@
+//! Scale: `n` connections opened at once, every response held unread so all `n` stay open, through
+//! httpsim and through bare turmoil + hyper.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::{BodyMode, PoolConfig};
+use crate::server::Handler;
+use crate::workload::WorkloadKind;
+use crate::{RunEnd, Setup};
+
+/// One scale point.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ScalePoint {
+    /// Connections opened at once.
+    pub connections: usize,
+    /// Wall time of the whole run, in milliseconds (building the world to dropping it).
+    pub wall_ms: f64,
+    /// Peak resident memory of the process that ran this point alone, in MiB; `None` when it
+    /// could not run in a fresh process.
+    pub peak_mib: Option<f64>,
+    /// Simulated time the run took, in milliseconds.
+    pub sim_ms: u64,
+    /// Requests that got their response head (must equal `connections`).
+    pub completed: u64,
+}
+
+fn peak_mib() -> Option<f64> {
+    super::mem::peak_rss_kib().map(|k| k as f64 / 1024.0)
+}
+
+/// The httpsim setup of a scale point: hyper-util's pool (unbounded), `n` parallel GETs, bodies
+/// held, a 4 KiB handler.
+pub fn setup(n: usize) -> Setup {
+    let mut setup = Setup::default();
+    setup.world.duration(Duration::from_secs(600));
+    setup.server.handler = Handler::Fixed {
+        body_bytes: 4096,
+        chunk_bytes: 4096,
+        status: 200,
+    };
+    setup.client.pool = PoolConfig::default();
+    setup.workload.kind = WorkloadKind::Parallel;
+    setup.workload.requests = n as u64;
+    setup.workload.body = BodyMode::Hold;
+    setup
+}
+
+/// Runs one httpsim scale point in this process.
+pub fn run_httpsim(n: usize) -> ScalePoint {
+    let start = Instant::now();
+    let run = setup(n).run();
+    let wall = start.elapsed();
+    assert_eq!(run.end, RunEnd::Completed, "scale point {n}: {:?}", run.end);
+    ScalePoint {
+        connections: n,
+        wall_ms: wall.as_secs_f64() * 1e3,
+        peak_mib: peak_mib(),
+        sim_ms: run.sim_time.as_millis() as u64,
+        completed: run.summary().requests.completed,
+    }
+}
+
+/// Runs one bare turmoil + hyper scale point in this process.
+pub fn run_bare(n: usize) -> ScalePoint {
+    let start = Instant::now();
+    let sim = super::bare::parallel_held(n, 4096);
+    let wall = start.elapsed();
+    ScalePoint {
+        connections: n,
+        wall_ms: wall.as_secs_f64() * 1e3,
+        peak_mib: peak_mib(),
+        sim_ms: sim.as_millis() as u64,
+        completed: n as u64,
+    }
+}
+
+/// The growth exponent `k` in `t ∝ n^k` between the first and last point.
+pub(crate) fn exponent(points: &[ScalePoint], f: impl Fn(&ScalePoint) -> Option<f64>) -> f64 {
+    match (points.first(), points.last()) {
+        (Some(a), Some(b)) if b.connections > a.connections => match (f(a), f(b)) {
+            (Some(x), Some(y)) if x > 0.0 && y > 0.0 => {
+                (y / x).ln() / (b.connections as f64 / a.connections as f64).ln()
+            }
+            _ => f64::NAN,
+        },
+        _ => f64::NAN,
+    }
+}
