@@ -82,6 +82,9 @@ pub struct Summary {
     pub max_open_fds: BTreeMap<String, usize>,
     /// The shutdown, if one started.
     pub shutdown: Option<ShutdownSpan>,
+    /// Requests that first reached the server after a request sent later had reached it (by
+    /// their `x-seq`): where concurrent or retried requests were reordered.
+    pub reordered: Vec<ReqId>,
     /// Details of the longest stall (not part of the JSON contract's required fields).
     #[serde(skip)]
     pub stall: Stall,
@@ -106,7 +109,17 @@ impl Summary {
         let mut pending: BTreeSet<ReqId> = BTreeSet::new();
         let mut last_progress = 0u64;
         let mut best = Stall::default();
+        let mut arrived = BTreeSet::new();
+        let mut highest_arrived: Option<ReqId> = None;
         for r in records {
+            if let Event::ServerRequest { seq: Some(seq), .. } = &r.event {
+                if arrived.insert(*seq) {
+                    if highest_arrived.is_some_and(|h| h > *seq) {
+                        s.reordered.push(*seq);
+                    }
+                    highest_arrived = highest_arrived.max(Some(*seq));
+                }
+            }
             let progress = match &r.event {
                 Event::RequestStart { req, attempt, .. } => {
                     if *attempt == 1 && started.insert(*req) {

@@ -91,6 +91,20 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
         ("max open fds", fds.join(", ")),
         ("shutdown", shutdown),
         (
+            "arrival order",
+            if s.reordered.is_empty() {
+                "in send order".to_string()
+            } else {
+                let mut ids = s.reordered.clone();
+                ids.sort_unstable();
+                format!(
+                    "{} request(s) reached the server after a later-sent one: {}",
+                    ids.len(),
+                    crate::check::ranges(&ids)
+                )
+            },
+        ),
+        (
             "trace",
             format!(
                 "[trace.jsonl](trace.jsonl), {} records, hash `{}`",
