@@ -24,7 +24,7 @@
 //! - [`scenario`] — scenario files (TOML format v1): loading, errors, conversion, runs.
 //! - [`report`] — report.md, timeline.svg, trace.jsonl, index.md, junit.xml from runs.
 //! - [`cli`] — the `httpsim` command line, callable in-process (tests drive it this way).
-//! - [`bench`] — how fast httpsim simulates, against bare turmoil and real loopback.
+//! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil and real loopback.
 
 #![deny(missing_docs)]
 

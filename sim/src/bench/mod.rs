@@ -4,7 +4,7 @@
 //!   `Display` is the table a person reads; its `Serialize` is `--format json`, one field per
 //!   figure.
 //! - [`per_request`](BenchReport::per_request) — sequential keep-alive GETs through full httpsim,
-//!   through bare turmoil + hyper ([`bare`]), and over real loopback TCP ([`loopback`]).
+//!   through bare turmoil + hyper (`bare`), and over real loopback TCP (`loopback`).
 //! - [`scale`] — `n` connections opened at once, each point in a fresh process ([`mem`]) so its
 //!   peak memory is its own.
 //! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
