@@ -5,31 +5,22 @@
 //!
 //! Checks: `fd-limit`, `no-lost-request`.
 
-use std::rc::Rc;
 use std::time::Duration;
 
 use proptest::prelude::*;
 
 use httpsim::check::{fd_limit, no_lost_request};
-use httpsim::client::PoolConfig;
 use httpsim::server::Handler;
 use httpsim::workload::WorkloadKind;
 use httpsim::Setup;
 
 use crate::harness::{cases_to_catch, check_property, verdict, Check};
-use crate::pool::{PoolBug, TestPool};
+use crate::pool::{PoolBug, PoolKind};
 use crate::server::{software, ServerBug, ServerSpec};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
 const CASES: u32 = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PoolKind {
-    HyperUtil,
-    NoPool,
-    Bounded(usize),
-}
 
 /// Which server: httpsim's own, or the test server (which can be broken).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,15 +97,7 @@ fn setup(case: &Case, bug: ServerBug) -> Setup {
     s.client.fd_limit = case.client_fd_limit;
     s.workload.kind = WorkloadKind::Rate(f64::from(case.per_second));
     s.workload.requests = case.requests;
-    match case.pool {
-        PoolKind::HyperUtil => {}
-        PoolKind::NoPool => s.client.pool = PoolConfig::None,
-        PoolKind::Bounded(n) => {
-            s.custom.pool = Some(Rc::new(move |host| {
-                Box::new(TestPool::new(host, n, PoolBug::None))
-            }));
-        }
-    }
+    case.pool.install(&mut s, PoolBug::None);
     if case.server == ServerKind::Test {
         s.custom.server = Some(software(ServerSpec {
             delay: ms(case.handler_delay_ms),

@@ -12,25 +12,18 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use httpsim::check::{bounded_timeouts, no_lost_request, no_stall, CheckContext};
-use httpsim::client::{BodyMode, PoolConfig};
+use httpsim::client::BodyMode;
 use httpsim::server::Handler;
 use httpsim::workload::WorkloadKind;
 use httpsim::Setup;
 
 use crate::faults::{self, Allow, Fault};
 use crate::harness::{cases_to_catch, check_property, verdict, Check};
-use crate::pool::{PoolBug, TestPool};
+use crate::pool::{PoolBug, PoolKind, TestPool};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
 const CASES: u32 = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PoolKind {
-    HyperUtil,
-    NoPool,
-    Bounded(usize),
-}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Arrivals {
@@ -122,14 +115,7 @@ fn setup(case: &Case, bug: Option<PoolBug>) -> Setup {
         BodyMode::Drop
     };
     s.faults = faults::actions(&case.faults, ms(case.latency_ms.1));
-    match case.pool {
-        PoolKind::HyperUtil => {}
-        PoolKind::NoPool => s.client.pool = PoolConfig::None,
-        PoolKind::Bounded(n) => {
-            let bug = bug.unwrap_or(PoolBug::None);
-            s.custom.pool = Some(Rc::new(move |host| Box::new(TestPool::new(host, n, bug))));
-        }
-    }
+    case.pool.install(&mut s, bug.unwrap_or(PoolBug::None));
     s
 }
 

@@ -6,34 +6,26 @@
 //! timeout well above the longest round trip the schedule can cause, so a request given up on
 //! cannot arrive after its successor (turmoil drops partitioned messages; it never delays them).
 
-use std::rc::Rc;
 use std::time::Duration;
 
 use hyper::Method;
 use proptest::prelude::*;
 
 use httpsim::check::{bounded_timeouts, no_lost_request, ordering};
-use httpsim::client::{PoolConfig, Retry};
+use httpsim::client::Retry;
 use httpsim::server::Handler;
 use httpsim::workload::WorkloadKind;
 use httpsim::Setup;
 
 use crate::faults::{self, Allow, Fault};
 use crate::harness::{cases_to_catch, check_property, verdict, Check};
-use crate::pool::{PoolBug, TestPool};
+use crate::pool::{PoolBug, PoolKind};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
 const CASES: u32 = 256;
 
 /// Which pool a case runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PoolKind {
-    HyperUtil,
-    NoPool,
-    Bounded(usize),
-}
-
 #[derive(Clone, Debug)]
 struct Case {
     seed: u64,
@@ -109,14 +101,7 @@ fn setup(case: &Case, bug: Option<PoolBug>) -> Setup {
     s.workload.method = Method::POST;
     s.workload.requests = case.requests;
     s.faults = faults::actions(&case.faults, ms(case.latency_ms.1));
-    match case.pool {
-        PoolKind::HyperUtil => {}
-        PoolKind::NoPool => s.client.pool = PoolConfig::None,
-        PoolKind::Bounded(n) => {
-            let bug = bug.unwrap_or(PoolBug::None);
-            s.custom.pool = Some(Rc::new(move |host| Box::new(TestPool::new(host, n, bug))));
-        }
-    }
+    case.pool.install(&mut s, bug.unwrap_or(PoolBug::None));
     s
 }
 

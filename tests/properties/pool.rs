@@ -324,3 +324,27 @@ impl Drop for Tracked {
         }
     }
 }
+
+/// Which pool a property case runs: hyper-util's, none, or the test pool bounded to `n` sockets
+/// (which can be broken).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    HyperUtil,
+    NoPool,
+    Bounded(usize),
+}
+
+impl PoolKind {
+    /// Puts this pool into `s`; `bug` applies to the test pool only.
+    pub fn install(self, s: &mut httpsim::Setup, bug: PoolBug) {
+        match self {
+            PoolKind::HyperUtil => {}
+            PoolKind::NoPool => s.client.pool = httpsim::client::PoolConfig::None,
+            PoolKind::Bounded(n) => {
+                s.custom.pool = Some(std::rc::Rc::new(move |host| {
+                    Box::new(TestPool::new(host, n, bug))
+                }));
+            }
+        }
+    }
+}
