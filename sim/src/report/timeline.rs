@@ -57,6 +57,7 @@ pub fn timeline(o: &Outcome) -> String {
     let mut conns: BTreeMap<ConnId, Conn> = BTreeMap::new();
     let mut faults: Vec<(u64, String)> = Vec::new();
     let mut accept_fails: Vec<u64> = Vec::new();
+    let mut shutdown: Option<(u64, Option<u64>, String)> = None;
     for r in &o.records {
         let t = r.t_us;
         match &r.event {
@@ -95,6 +96,14 @@ pub fn timeline(o: &Outcome) -> String {
             }
             Event::AcceptFailed { .. } => accept_fails.push(t),
             Event::Fault { what } => faults.push((t, what.clone())),
+            Event::ShutdownStart { strategy } => {
+                shutdown.get_or_insert((t, None, format!("shutdown ({strategy})")));
+            }
+            Event::ShutdownEnd { .. } => {
+                if let Some(sd) = shutdown.as_mut() {
+                    sd.1.get_or_insert(t);
+                }
+            }
             _ => {}
         }
     }
@@ -193,8 +202,12 @@ pub fn timeline(o: &Outcome) -> String {
         doc = doc.add(text(LEFT - 8.0, y + LANE / 2.0 + 4.0, &label).set("text-anchor", "end"));
     }
 
-    // Faults and the stall go under the bars, as translucent bands.
-    for (from, to, what) in fault_bands(&faults, last_us) {
+    // Faults, the server's shutdown and the stall go under the bars, as translucent bands.
+    let mut bands = fault_bands(&faults, last_us);
+    if let Some((from, to, what)) = shutdown {
+        bands.push((from, to.unwrap_or(last_us), what));
+    }
+    for (from, to, what) in bands {
         let w = (x(to) - x(from)).max(2.0);
         doc = doc.add(
             rect(x(from), TOP, w, plot_h, FAULT)
@@ -427,7 +440,7 @@ fn legend(y: f64) -> Group {
         (BODY, "reading body", 1.0),
         (FAILED_BAR, "until it failed", 1.0),
         (STALL, "never answered / longest stall", 0.6),
-        (FAULT, "fault", 0.4),
+        (FAULT, "fault / shutdown", 0.4),
         (FAIL, "attempt failed (x)", 1.0),
         ("#333333", "socket closed (|)", 1.0),
     ];
