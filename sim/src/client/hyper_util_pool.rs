@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::net::clock::SimTimer;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
-use crate::net::clock::SimTimer;
 
 use super::{ClientError, Pool, RequestBody, SendFuture};
 use crate::net::{HostNet, SimConnector};

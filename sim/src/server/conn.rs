@@ -20,12 +20,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::net::clock::SimTimer;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::service::service_fn;
 use hyper::Request;
-use crate::net::clock::SimTimer;
 use tokio::sync::watch;
 
 use super::cpu::CpuToken;
