@@ -8,7 +8,8 @@
 //! - `library` — setups built in code: the pool stall through the Agent, faults scheduled inside
 //!   quiet periods, random latency with timeouts, each server shutdown strategy, per-connection
 //!   faults.
-//! - `safety_net` — a timer made behind httpsim's back is caught, not silently skipped.
+//! - `safety_net` — a timer made behind httpsim's back is caught, not silently skipped; custom
+//!   components keep fast-forward off by default.
 
 mod library;
 mod safety_net;

@@ -53,3 +53,31 @@ fn a_registered_timer_is_reached_in_a_handful_of_steps() -> Result {
     assert!(steps < 10, "took {steps} steps");
     Ok(())
 }
+
+#[test]
+fn a_setup_with_custom_components_runs_tick_by_tick_unless_told_otherwise() -> Result {
+    use httpsim::workload::WorkloadKind;
+    use std::rc::Rc;
+
+    let mut setup = httpsim::Setup::default();
+    // A custom server that only sleeps, behind the registry's back: httpsim cannot vouch for
+    // custom software, so fast-forward stays off.
+    setup.custom.server = Some(Rc::new(|_host| {
+        Box::pin(async { tokio::time::sleep(Duration::from_secs(3600)).await })
+    }));
+    setup.workload.kind = WorkloadKind::Rate(0.1);
+    setup.workload.requests = 2;
+    let run = setup.run();
+    assert!(
+        run.sim_time >= Duration::from_secs(10),
+        "{:?}",
+        run.sim_time
+    );
+    assert!(
+        u128::from(run.steps) >= run.sim_time.as_millis(),
+        "{} steps for {:?}: fast-forward was on",
+        run.steps,
+        run.sim_time
+    );
+    Ok(())
+}
