@@ -9,9 +9,11 @@
 //! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
 //!   strategies (feature `proptest`).
 //! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
-//!   turns turmoil's limits into findings. One of the two doors to turmoil.
-//! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock, hyper-util
-//!   connector. The other door to turmoil.
+//!   turns turmoil's limits into findings, fast-forwards quiet periods. One of the two doors to
+//!   turmoil.
+//! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock and timer
+//!   registry (every timer goes through [`net::clock`]), hyper-util connector. The other door
+//!   to turmoil.
 //! - [`server`] — the hyper server under test: handlers, CPU model, inactivity timeout, accept
 //!   loop, shutdown strategies.
 //! - [`client`] — pools under test behind the [`client::Pool`] trait, and the request driver

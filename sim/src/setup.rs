@@ -66,6 +66,9 @@ pub struct RunResult {
     pub sim_time: Duration,
     /// Wall time the run took (for reports only; never part of the trace).
     pub wall_time: Duration,
+    /// Ordinary simulation steps taken (never part of the trace): with fast-forward, quiet
+    /// periods are jumped over and count none.
+    pub steps: u64,
     /// The trace.
     pub records: Vec<Record>,
     /// The network context (fd peaks per host).
@@ -87,7 +90,10 @@ impl Setup {
     /// Runs the experiment once.
     pub fn run(&self) -> RunResult {
         let wall = WallInstant::now();
-        let mut world = self.world.build();
+        // Fast-forward is safe when every component is httpsim's own (all their timers go
+        // through `net::clock`); custom components may use tokio timers directly.
+        let own = self.custom.pool.is_none() && self.custom.server.is_none();
+        let mut world = self.world.clone().fast_forward_default(own).build();
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
         // The run ends only once a scheduled shutdown has finished (a custom server cannot
@@ -133,6 +139,7 @@ impl Setup {
         }
         let end = world.run();
         let sim_time = world.elapsed();
+        let steps = world.steps();
         let net = world.net().clone();
         net.trace().seal();
         drop(world);
@@ -140,6 +147,7 @@ impl Setup {
             end,
             sim_time,
             wall_time: wall.elapsed(),
+            steps,
             records: net.trace().records(),
             net,
         }

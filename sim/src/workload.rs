@@ -83,7 +83,7 @@ impl Workload {
                 let mut handles = Vec::with_capacity(self.requests as usize);
                 for id in 1..=self.requests {
                     if let (Some(gap), true) = (gap, id > 1) {
-                        tokio::time::sleep(gap).await;
+                        crate::net::clock::sleep(gap).await;
                     }
                     let driver = driver.clone();
                     let spec = self.spec(id, authority);

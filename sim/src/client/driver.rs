@@ -182,7 +182,7 @@ impl Driver {
             };
             let send = self.pool.send(spec.id, spec.build());
             let res = match head_limit {
-                Some(t) => match tokio::time::timeout(t, send).await {
+                Some(t) => match crate::net::clock::timeout(t, send).await {
                     Ok(r) => r,
                     Err(_) => Err(ClientError::new(
                         ErrorKind::Timeout,
@@ -220,7 +220,7 @@ impl Driver {
                         return Outcome::Failed(e);
                     }
                     if !self.retry.backoff.is_zero() {
-                        tokio::time::sleep(self.retry.backoff).await;
+                        crate::net::clock::sleep(self.retry.backoff).await;
                     }
                 }
             }
@@ -251,7 +251,7 @@ impl Driver {
                 let host = self.host.clone();
                 let h = tokio::task::spawn_local(async move {
                     if !delay.is_zero() {
-                        tokio::time::sleep(delay).await;
+                        crate::net::clock::sleep(delay).await;
                     }
                     let (how, bytes, err) = read_to_end(body, deadline).await;
                     if let Some(e) = err {
@@ -278,7 +278,7 @@ async fn read_to_end(
     let mut bytes = 0u64;
     loop {
         let frame = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, body.frame()).await {
+            Some(d) => match crate::net::clock::timeout_at(d, body.frame()).await {
                 Ok(f) => f,
                 Err(_) => {
                     let e = ClientError::new(

@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::net::clock::SimTimer;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioTimer;
 
 use super::{ClientError, Pool, RequestBody, SendFuture};
 use crate::net::{HostNet, SimConnector};
@@ -42,8 +42,8 @@ impl HyperUtilPool {
         let mut connector = SimConnector::new(host);
         connector.set_connect_timeout(connect_timeout);
         let client = Client::builder(LocalExec)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
+            .pool_timer(SimTimer::new())
+            .timer(SimTimer::new())
             .pool_idle_timeout(idle_timeout)
             .pool_max_idle_per_host(max_idle_per_host)
             .build(connector);

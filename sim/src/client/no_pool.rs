@@ -38,7 +38,7 @@ pub(crate) async fn connect_for(
     let port = uri.port_u16().unwrap_or(80);
     let connect = host.connect(&name, port);
     let res = match connect_timeout {
-        Some(t) => match tokio::time::timeout(t, connect).await {
+        Some(t) => match crate::net::clock::timeout(t, connect).await {
             Ok(r) => r,
             Err(_) => {
                 return Err(ClientError::new(

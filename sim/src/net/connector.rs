@@ -61,7 +61,7 @@ impl tower::Service<Uri> for SimConnector {
                 .to_string();
             let port = uri.port_u16().unwrap_or(80);
             match timeout {
-                Some(t) => tokio::time::timeout(t, host.connect(&name, port))
+                Some(t) => crate::net::clock::timeout(t, host.connect(&name, port))
                     .await
                     .unwrap_or_else(|_| {
                         Err(io::Error::new(

@@ -333,10 +333,10 @@ impl HostNet {
                 drop(lease);
                 if self.config().connect == ConnectMode::DropSyn {
                     if let Some(wait) = retransmits.next() {
-                        tokio::time::sleep(*wait).await;
+                        crate::net::clock::sleep(*wait).await;
                         continue;
                     }
-                    tokio::time::sleep(ports::SYN_LAST_WAIT).await;
+                    crate::net::clock::sleep(ports::SYN_LAST_WAIT).await;
                 }
                 let e = io::Error::new(
                     io::ErrorKind::ConnectionRefused,
@@ -356,10 +356,10 @@ impl HostNet {
                         e.kind() == io::ErrorKind::ConnectionRefused && clock::now_us() == started;
                     if syn_dropped && self.config().connect == ConnectMode::DropSyn {
                         if let Some(wait) = retransmits.next() {
-                            tokio::time::sleep(*wait).await;
+                            crate::net::clock::sleep(*wait).await;
                             continue;
                         }
-                        tokio::time::sleep(ports::SYN_LAST_WAIT).await;
+                        crate::net::clock::sleep(ports::SYN_LAST_WAIT).await;
                         let e = io::Error::new(
                             io::ErrorKind::TimedOut,
                             format!(

@@ -353,7 +353,7 @@ impl SimStream {
             .map(|(after, trip)| {
                 let wire = wire.clone();
                 tokio::task::spawn_local(async move {
-                    tokio::time::sleep(after).await;
+                    crate::net::clock::sleep(after).await;
                     wire.trip_now(trip, format!("after {after:?}"));
                 })
             })

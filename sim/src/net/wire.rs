@@ -216,7 +216,7 @@ impl Wire {
             Some(d) if out.half.is_some() => {
                 let wire = self.clone();
                 tokio::task::spawn_local(async move {
-                    tokio::time::sleep(d).await;
+                    crate::net::clock::sleep(d).await;
                     let mut out = wire.out.lock().unwrap();
                     wire.fin(&mut out);
                 });
@@ -292,7 +292,7 @@ async fn shaper(wire: Wire) {
         let Some((bytes, written_us)) = next else {
             if closing {
                 if let Some(d) = slow {
-                    tokio::time::sleep(d).await;
+                    crate::net::clock::sleep(d).await;
                 }
                 let mut out = wire.out.lock().unwrap();
                 wire.fin(&mut out);
@@ -383,7 +383,7 @@ fn split(bytes: &Bytes, a: &Active, rng: &mut SmallRng) -> Vec<(Bytes, Duration)
 async fn sleep_until_us(t_us: u64) {
     let now = clock::now_us();
     if t_us > now {
-        tokio::time::sleep(Duration::from_micros(t_us - now)).await;
+        crate::net::clock::sleep(Duration::from_micros(t_us - now)).await;
     }
 }
 

@@ -20,12 +20,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+use crate::net::clock::SimTimer;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::service::service_fn;
 use hyper::Request;
-use hyper_util::rt::TokioTimer;
 use tokio::sync::watch;
 
 use super::cpu::CpuToken;
@@ -178,7 +178,7 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
     let config = &shared.config;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        .timer(SimTimer::new())
         .keep_alive(config.keep_alive)
         .header_read_timeout(config.header_read_timeout);
     let conn = builder.serve_connection(io, svc);

@@ -71,7 +71,7 @@ impl HostCpu {
         let _queue = self.inner.queue.lock().await;
         self.inner.owner.set(Some(token));
         let _release = Release(self);
-        tokio::time::sleep(busy).await;
+        crate::net::clock::sleep(busy).await;
     }
 
     /// Whether someone other than `token` burns the CPU now.

@@ -111,7 +111,7 @@ pub(crate) async fn respond(
         Handler::Delay {
             delay, body_bytes, ..
         } => {
-            tokio::time::sleep(*delay).await;
+            crate::net::clock::sleep(*delay).await;
             (chunked_body(*body_bytes, 16 * 1024), *body_bytes)
         }
         Handler::Cpu {

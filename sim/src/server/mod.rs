@@ -149,7 +149,7 @@ pub async fn serve_with(host: HostNet, config: Arc<ServerConfig>, done: Shutdown
         let wait = plan.at.saturating_sub(clock::now());
         tokio::select! {
             _ = &mut accepting => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = crate::net::clock::sleep(wait) => {}
         }
         shared.host.record(Event::ShutdownStart {
             strategy: plan.strategy.name().to_string(),
@@ -172,7 +172,7 @@ async fn accept_loop(mut listener: SimListener, shared: Rc<Shared>) {
             Ok(stream) => conn::start(stream, shared.clone()),
             Err(_) => {
                 // EMFILE (traced by the listener): back off, keep serving.
-                tokio::time::sleep(shared.config.accept_backoff).await;
+                crate::net::clock::sleep(shared.config.accept_backoff).await;
             }
         }
     }
@@ -187,6 +187,6 @@ pub async fn idle_expired(handle: &StreamHandle, timeout: Duration) {
         if now >= deadline {
             return;
         }
-        tokio::time::sleep(Duration::from_micros(deadline - now)).await;
+        crate::net::clock::sleep(Duration::from_micros(deadline - now)).await;
     }
 }

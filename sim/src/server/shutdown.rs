@@ -176,7 +176,7 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
     };
     let deadline = async {
         match plan.deadline {
-            Some(d) => tokio::time::sleep(d).await,
+            Some(d) => crate::net::clock::sleep(d).await,
             None => std::future::pending().await,
         }
     };

@@ -14,6 +14,7 @@ mod quiet_panic;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::net::clock::Timers;
 use crate::net::{ConnFault, ConnectMode, HostNet, Net, NetConfig};
 use crate::trace::{Event, Trace};
 
@@ -32,6 +33,9 @@ pub struct WorldBuilder {
     conn_faults: Vec<ConnFault>,
     connect_mode: ConnectMode,
     ephemeral_ports: std::ops::RangeInclusive<u16>,
+    fast_forward: Option<bool>,
+    /// Fast-forward was turned on by httpsim itself, for its own components only.
+    fast_forward_checked: bool,
 }
 
 impl Default for WorldBuilder {
@@ -56,7 +60,33 @@ impl WorldBuilder {
             conn_faults: Vec::new(),
             connect_mode: ConnectMode::default(),
             ephemeral_ports: 49152..=65535,
+            fast_forward: None,
+            fast_forward_checked: false,
         }
+    }
+
+    /// Whether quiet periods (no host runnable, no message in flight) are skipped in one jump
+    /// to one tick before the earliest timer instead of tick by tick. The trace is the same
+    /// either way; only wall time differs. It relies on every timer in the simulation going
+    /// through [`crate::net::clock`] (httpsim's components all do); a jump that skips a timer
+    /// made otherwise (e.g. `tokio::time::sleep` in your own software) ends the run as a limit
+    /// ("fast-forward skipped an unregistered timer") rather than producing a wrong trace.
+    ///
+    /// The default is off for a [`World`] you fill yourself (its software is yours), and for
+    /// [`crate::Setup::run`] on unless [`crate::setup::Custom`] components are plugged in.
+    pub fn fast_forward(&mut self, on: bool) -> &mut Self {
+        self.fast_forward = Some(on);
+        self
+    }
+
+    /// Sets fast-forward to `on` unless it was set explicitly; `on` is then known to be safe
+    /// (every timer of the run goes through `net::clock`), which arms a debug assertion.
+    pub(crate) fn fast_forward_default(&mut self, on: bool) -> &mut Self {
+        if self.fast_forward.is_none() {
+            self.fast_forward = Some(on);
+            self.fast_forward_checked = on;
+        }
+        self
     }
 
     /// The seed of every random choice in the run (latencies, link failures). The default is 1.
@@ -173,6 +203,10 @@ impl WorldBuilder {
             max_latency: self.max_latency,
             actions: Vec::new(),
             next_action: 0,
+            fast_forward: self.fast_forward.unwrap_or(false),
+            fast_forward_checked: self.fast_forward_checked,
+            timers: Timers::default(),
+            steps: 0,
         }
     }
 }
@@ -298,6 +332,14 @@ pub struct World {
     max_latency: Duration,
     actions: Vec<(Duration, NetAction)>,
     next_action: usize,
+    /// Skip quiet periods (see [`WorldBuilder::fast_forward`]).
+    fast_forward: bool,
+    /// Fast-forward was chosen by httpsim for its own components: a missed timer is a bug.
+    fast_forward_checked: bool,
+    /// The deadlines of every live timer made through `net::clock`.
+    timers: Timers,
+    /// Ordinary turmoil steps taken (a jump counts none).
+    steps: u64,
 }
 
 impl World {
@@ -362,6 +404,12 @@ impl World {
         self.sim.elapsed()
     }
 
+    /// Ordinary simulation steps taken so far; a fast-forward jump over a quiet period counts
+    /// none (so with fast-forward on this is far below elapsed / tick on an idle run).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
     /// Runs until every client has finished, the duration is reached, or a limit is hit. At
     /// the end, every connection with data (or a FIN) that was sent and never arrived is
     /// recorded as an `undelivered` event on the waiting host.
@@ -375,6 +423,8 @@ impl World {
     }
 
     fn run_steps(&mut self) -> RunEnd {
+        // Timers made by the hosts (all on this thread) register with this world.
+        let _timers = self.timers.enter();
         loop {
             if let Some(end) = self.apply_due_actions() {
                 return end;
@@ -382,28 +432,90 @@ impl World {
             if self.sim.elapsed() >= self.duration {
                 return RunEnd::DurationReached;
             }
+            if self.fast_forward {
+                match self.skip_quiet() {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(end) => return end,
+                }
+            }
+            self.steps += 1;
             let sim = &mut self.sim;
             match quiet_panic::catch(|| sim.step()) {
                 Ok(Ok(true)) => return RunEnd::Completed,
                 Ok(Ok(false)) => {}
                 Ok(Err(e)) => return RunEnd::HostError(e.to_string()),
-                Err(message) => {
-                    let t = self.sim.elapsed().as_micros() as u64;
-                    let (host, message) = self.explain_limit(&message);
-                    self.net.trace().push(
-                        t,
-                        &host,
-                        Event::Limit {
-                            message: message.clone(),
-                        },
-                    );
-                    return RunEnd::Limit(format!(
-                        "{message} (on host {host} at {})",
-                        crate::trace::fmt_ms(t)
-                    ));
-                }
+                Err(message) => return self.turmoil_limit(&message),
             }
         }
+    }
+
+    /// Fast-forward: when the simulation is quiet, jumps to one tick before the earliest
+    /// registered timer, never past the next scheduled action or the duration, so the steps
+    /// that follow run exactly as after tick-by-tick stepping. `Ok(true)`: it jumped.
+    fn skip_quiet(&mut self) -> Result<bool, RunEnd> {
+        if !self.sim.is_quiet() {
+            return Ok(false);
+        }
+        let now = self.sim.elapsed();
+        let mut until = self.duration;
+        if let Some((at, _)) = self.actions.get(self.next_action) {
+            until = until.min(*at);
+        }
+        if let Some(at_us) = self.timers.earliest(now.as_micros() as u64) {
+            until = until.min(Duration::from_micros(at_us).saturating_sub(self.tick));
+        }
+        let max = until.saturating_sub(now);
+        if max < self.tick {
+            return Ok(false);
+        }
+        let sim = &mut self.sim;
+        let skip = match quiet_panic::catch(|| sim.skip_quiet(max)) {
+            Ok(skip) => skip,
+            Err(message) => return Err(self.turmoil_limit(&message)),
+        };
+        if let Some(host) = skip.woken.first() {
+            // Safety net: a timer httpsim did not know about fired inside the jump; what it
+            // started ran late against the rest of the world. Say so instead of going on.
+            debug_assert!(
+                !self.fast_forward_checked,
+                "fast-forward skipped an unregistered timer on host {host}"
+            );
+            let t = self.sim.elapsed().as_micros() as u64;
+            let message = format!(
+                "fast-forward skipped an unregistered timer on host {host} (a timer not made \
+                 through httpsim::net::clock; turn fast-forward off for this run)"
+            );
+            self.net.trace().push(
+                t,
+                host,
+                Event::Limit {
+                    message: message.clone(),
+                },
+            );
+            return Err(RunEnd::Limit(format!(
+                "{message} (at {})",
+                crate::trace::fmt_ms(t)
+            )));
+        }
+        Ok(!skip.jumped.is_zero())
+    }
+
+    /// Records a caught turmoil panic as a limit and ends the run with it.
+    fn turmoil_limit(&mut self, raw: &str) -> RunEnd {
+        let t = self.sim.elapsed().as_micros() as u64;
+        let (host, message) = self.explain_limit(raw);
+        self.net.trace().push(
+            t,
+            &host,
+            Event::Limit {
+                message: message.clone(),
+            },
+        );
+        RunEnd::Limit(format!(
+            "{message} (on host {host} at {})",
+            crate::trace::fmt_ms(t)
+        ))
     }
 
     /// Applies the actions that are due; a turmoil panic while applying one (a host or link

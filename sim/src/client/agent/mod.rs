@@ -453,7 +453,7 @@ impl<C: Connect, B: 'static> Inner<C, B> {
             let c = conn.clone();
             let gen = conn.idle_gen.get();
             tokio::task::spawn_local(async move {
-                tokio::time::sleep(t).await;
+                crate::net::clock::sleep(t).await;
                 if let Some(agent) = weak.upgrade() {
                     agent.expire(&c, gen);
                 }
