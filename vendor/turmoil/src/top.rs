@@ -420,15 +420,25 @@ impl Link {
     }
 
     fn process_deliverables(&mut self) {
-        // TODO: `drain_filter` is not yet stable, and so we have a low quality
-        // implementation here that avoids clones.
-        let mut deliverable = 0;
-        for i in 0..self.sent.len() {
-            let index = i - deliverable;
-            let sent = &self.sent[index];
+        // httpsim patch: one pass over the queue. Upstream removes each deliverable message from
+        // the middle of the `VecDeque`, which is quadratic in the number of messages in flight
+        // (thousands of SYNs in one tick at 10k connections). Same order, same result.
+        let mut due = false;
+        for sent in &self.sent {
             if let DeliveryStatus::DeliverAfter(time) = sent.status {
                 if time <= self.now {
-                    let sent = self.sent.remove(index).unwrap();
+                    due = true;
+                    break;
+                }
+            }
+        }
+        if !due {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(self.sent.len());
+        for sent in self.sent.drain(..) {
+            match sent.status {
+                DeliveryStatus::DeliverAfter(time) if time <= self.now => {
                     let envelope = Envelope {
                         src: sent.src,
                         dst: sent.dst,
@@ -438,10 +448,11 @@ impl Link {
                         .entry(sent.dst.ip())
                         .or_default()
                         .push_back(envelope);
-                    deliverable += 1;
                 }
+                _ => kept.push_back(sent),
             }
         }
+        self.sent = kept;
     }
 
     // FIXME: This implementation does not respect message delivery order. If
