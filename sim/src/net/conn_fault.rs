@@ -28,7 +28,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::stream::Side;
+use super::conn::Side;
 use crate::fault::schedule::{duration_str, opt_duration_str};
 use crate::trace::ConnId;
 

@@ -31,8 +31,8 @@ use std::rc::Rc;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::conn::Side;
 use super::fd::is_emfile;
-use super::stream::Side;
 use super::{HostNet, SimStream};
 use crate::error::ErrorKind;
 use crate::trace::Event;

@@ -5,17 +5,20 @@
 //! - [`HostNet`] — one host's view: connect, bind, trace. Pools, servers and workloads only ever
 //!   see this, never a turmoil type.
 //! - [`stream::SimStream`] — the socket every byte goes through (start reading there).
+//! - `conn.rs` — what both ends of a connection share: id, emulated RST, vanished peers, byte
+//!   accounting (`flow.rs`).
 //! - [`listener::SimListener`] — accept with fd accounting and a modelled backlog.
 //! - [`fd`] — per-host fd tables and EMFILE.
 //! - [`conn_fault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset,
 //!   limit data, half-open) and which connections draw them; `wire.rs` applies them to every
 //!   write.
 //! - [`ports`] — each host's ephemeral-port budget, so turmoil never runs out (it panics).
-//! - [`clock`] — simulated time.
+//! - [`clock`] — simulated time, and the timer registry that lets `world` skip quiet periods.
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
 //!   simulated hosts.
 
 pub mod clock;
+mod conn;
 pub mod conn_fault;
 pub mod connector;
 pub mod fd;
@@ -40,7 +43,7 @@ pub use stream::{SimStream, StreamHandle};
 
 use crate::error::ErrorKind;
 use crate::trace::{ConnId, Event, Trace};
-use stream::{ConnShared, Side};
+use conn::{ConnShared, Side};
 
 /// Settings of the socket layer shared by every host of a run.
 #[derive(Clone, Debug)]

@@ -22,8 +22,9 @@ use tokio::io::AsyncWrite;
 use tokio::sync::Notify;
 
 use super::clock;
+use super::conn::{ConnShared, Side};
 use super::conn_fault::{rng_for, Active, Trip};
-use super::stream::{ConnShared, Recv, Side};
+use super::stream::Recv;
 use crate::trace::{CloseReason, Event};
 
 /// The sending half of a socket, with its faults: what `SimStream` writes through.
