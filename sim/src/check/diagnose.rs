@@ -91,6 +91,9 @@ fn socket_state(tl: &Timeline, conn: ConnId, t: u64) -> SocketState {
 /// Explains why `reqs` waited from `from` to `to` (µs), in one line.
 pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String {
     let mut causes: Vec<String> = Vec::new();
+    // The state in the middle of the wait: at its very start, sockets may still be connecting
+    // and requests on their way, which would describe the moment rather than the wait.
+    let at = from + (to - from) / 2;
 
     let faults = faults_in_force(tl, from, to);
     if !faults.is_empty() {
@@ -100,11 +103,11 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
     // The client's sockets, by target.
     let mut by_target: BTreeMap<&str, Vec<(ConnId, SocketState)>> = BTreeMap::new();
     for (id, c) in &tl.conns {
-        if c.client_open_at(from) {
+        if c.client_open_at(at) {
             by_target
                 .entry(c.to.as_str())
                 .or_default()
-                .push((*id, socket_state(tl, *id, from)));
+                .push((*id, socket_state(tl, *id, at)));
         }
     }
     if by_target.is_empty() {
@@ -150,14 +153,14 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
         causes.push(format!("{n} {plural} to {target} ({})", parts.join("; ")));
     }
 
-    // Where each waiting request was when the wait began.
+    // Where each waiting request was during the wait.
     let mut queued = Vec::new();
     let mut at_server = Vec::new();
     let mut undelivered = Vec::new();
     for r in reqs {
         let Some(f) = tl.reqs.get(r) else { continue };
-        let delivered = f.delivered.iter().any(|d| d.0 <= from);
-        let last_checkout = f.checkouts.iter().rfind(|c| c.0 <= from);
+        let delivered = f.delivered.iter().any(|d| d.0 <= at);
+        let last_checkout = f.checkouts.iter().rfind(|c| c.0 <= at);
         if delivered {
             at_server.push(*r);
         } else if matches!(last_checkout, Some((_, None, _))) {

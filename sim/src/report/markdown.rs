@@ -47,8 +47,8 @@ fn stall_line(o: &Outcome) -> String {
     format!(
         "{} (from {} to {}; pending: requests {})",
         ms(s.longest_stall_ms),
-        fmt_ms(s.stall.from_us),
-        fmt_ms(s.stall.to_us),
+        ms(s.stall.from_us / 1000),
+        ms(s.stall.to_us / 1000),
         ranges(&s.stall.pending)
     )
 }
@@ -118,6 +118,17 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
         let _ = writeln!(m, "| {k} | {} |", cell(&v));
     }
 
+    // The longest stall explained, whether or not an invariant asked: a report says why.
+    if s.longest_stall_ms >= 1000 && !s.stall.pending.is_empty() {
+        let tl = crate::check::timeline::Timeline::new(&o.records, &scenario.setup.server.host);
+        let why = crate::check::diagnose::why_waiting(
+            &tl,
+            &s.stall.pending,
+            s.stall.from_us,
+            s.stall.to_us,
+        );
+        let _ = writeln!(m, "\n## Longest stall\n\n{}", cell(&why));
+    }
     let _ = writeln!(m, "\n## Expectations\n");
     if o.expectations.is_empty() {
         let _ = writeln!(m, "The scenario has no `[expect]` table.");
