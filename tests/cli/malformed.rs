@@ -269,3 +269,31 @@ fn bad_arguments_exit_2() -> Result {
     assert!(ran.err.contains("xml"), "{}", ran.err);
     Ok(())
 }
+
+#[test]
+fn a_zero_backlog_is_impossible() -> Result {
+    let text = GOOD.replace(
+        "fd_limit = 64\n\n[client]",
+        "fd_limit = 64\nbacklog = 0\n\n[client]",
+    );
+    let (ran, path, _dir) = run_file("backlog.toml", &text)?;
+    assert_bad(
+        &ran,
+        &path,
+        7,
+        11,
+        &["server.backlog", "expected: at least 1"],
+    );
+    Ok(())
+}
+
+#[test]
+fn the_server_kernel_keys_run() -> Result {
+    let text = GOOD.replace(
+        "fd_limit = 64\n\n[client]",
+        "fd_limit = 64\nbacklog = 8\nbacklog_overflow = \"refuse\"\nmax_requests_per_socket = 1\naccept_backoff = \"5ms\"\n\n[client]",
+    );
+    let (ran, _path, _dir) = run_file("kernel.toml", &text)?;
+    assert_eq!(ran.code, 0, "{}", ran.err);
+    Ok(())
+}

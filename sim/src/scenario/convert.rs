@@ -10,12 +10,13 @@ use std::time::Duration;
 use hyper::Method;
 
 use super::format::{
-    BodyName, ConnectName, Dur, HandlerTable, MethodName, PoolTable, ScenarioFile, WorkloadKindName,
+    BodyName, ConnectName, Dur, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
+    WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
 use crate::client::agent::{AgentConfig, Scheduling};
 use crate::client::{BodyMode, PoolConfig, Retry, Timeouts};
-use crate::net::ConnectMode;
+use crate::net::{BacklogOverflow, ConnectMode};
 use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
@@ -96,6 +97,18 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         c.header_read_timeout = s.header_read_timeout.map(|d| d.0);
         if let Some(h) = &s.handler {
             c.handler = handler(h);
+        }
+        c.max_requests_per_socket = s.max_requests_per_socket;
+        if let Some(b) = s.backlog {
+            c.backlog = b;
+        }
+        match s.backlog_overflow {
+            Some(OverflowName::Delay) => c.backlog_overflow = BacklogOverflow::Delay,
+            Some(OverflowName::Refuse) => c.backlog_overflow = BacklogOverflow::Refuse,
+            None => {}
+        }
+        if let Some(d) = s.accept_backoff {
+            c.accept_backoff = d.0;
         }
         if let Some(sd) = &s.shutdown {
             let strategy = sd.strategy.parse::<ShutdownStrategy>().map_err(|_| {

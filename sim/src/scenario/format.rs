@@ -133,6 +133,27 @@ pub struct Server {
     pub handler: Option<HandlerTable>,
     /// A scheduled graceful shutdown. The default is none.
     pub shutdown: Option<Shutdown>,
+    /// Requests served per connection before it answers with `connection: close`. The default
+    /// is unlimited.
+    pub max_requests_per_socket: Option<u64>,
+    /// Handshaken connections the kernel queues for `accept`. The default is 1024.
+    pub backlog: Option<usize>,
+    /// What a connect finding the backlog full gets: `delay` (waits, Linux's default) or
+    /// `refuse` (reset at once). The default is `delay`.
+    pub backlog_overflow: Option<OverflowName>,
+    /// How long the accept loop sleeps after EMFILE before accepting again. The default is
+    /// 10 ms.
+    pub accept_backoff: Option<Dur>,
+}
+
+/// `backlog_overflow = "delay" | "refuse"`.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverflowName {
+    /// The connect waits until the backlog has room.
+    Delay,
+    /// The connection is reset at once.
+    Refuse,
 }
 
 /// `handler = { kind = ..., ... }`.

@@ -67,6 +67,22 @@ pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
                 "at least 1 byte",
             ));
         }
+        if s.backlog == Some(0) {
+            return Err(bad(
+                ctx,
+                "server.backlog",
+                "a backlog of 0: no connection could ever be accepted",
+                "at least 1",
+            ));
+        }
+        if s.max_requests_per_socket == Some(0) {
+            return Err(bad(
+                ctx,
+                "server.max_requests_per_socket",
+                "0 requests per socket: no request could ever be served",
+                "at least 1",
+            ));
+        }
     }
     if let Some(c) = &f.client {
         fds(ctx, "client", c.fd_limit, c.fd_in_use)?;
