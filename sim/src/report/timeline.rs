@@ -445,7 +445,8 @@ fn legend(y: f64) -> Group {
         ("#333333", "socket closed (|)", 1.0),
     ];
     let mut g = Group::new();
-    let mut lx = LEFT;
+    // From the left edge, not the plot's: seven entries need nearly the whole width.
+    let mut lx = 20.0;
     for (color, label, opacity) in items {
         g = g.add(rect(lx, y - 10.0, 12.0, 12.0, color).set("fill-opacity", opacity));
         g = g.add(text(lx + 16.0, y, label).set("font-size", 11));
