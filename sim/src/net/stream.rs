@@ -29,9 +29,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::io::AsyncReadExt;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -244,6 +243,9 @@ impl SimStream {
     }
 }
 
+/// Largest chunk the pump moves at once.
+const PUMP_CHUNK: usize = 16 * 1024;
+
 /// Moves bytes from turmoil's stream into the receive buffer, like a kernel does, so a FIN or RST
 /// is noticed without the application reading. Stops taking data while the buffer is full; the
 /// rest then waits in turmoil's queues. turmoil's flow control counts segments, not bytes, and
@@ -272,20 +274,13 @@ async fn pump(
             notified.await;
         }
         shared.set_recv_full(side, false);
-        let mut probe = [0u8; 1];
-        let outcome = match rd.peek(&mut probe).await {
-            Ok(0) => Err(None),
-            Ok(_) => {
-                let mut buf = BytesMut::with_capacity(16 * 1024);
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) => Err(None),
-                    // A short read keeps an exact-size copy, not the 16 KiB buffer: an unread
-                    // response held on each of 10k sockets would otherwise pin 160 MiB.
-                    Ok(n) if n < buf.capacity() / 2 => Ok(Bytes::copy_from_slice(&buf)),
-                    Ok(_) => Ok(buf.freeze()),
-                    Err(e) => Err(Some(e.kind())),
-                }
-            }
+        // The next segment as it arrived (patched turmoil, `poll_recv_chunk`): no probe, no
+        // buffer of our own, no copy. Segments are exact-size copies of what the peer wrote, so
+        // a held response pins only its own bytes. At most 16 KiB per chunk, as the former
+        // 16 KiB read buffer took.
+        let outcome = match std::future::poll_fn(|cx| rd.poll_recv_chunk(cx, PUMP_CHUNK)).await {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(None),
             Err(e) => Err(Some(e.kind())),
         };
         if shared.vanished(side) {

@@ -331,6 +331,12 @@ pub(crate) struct Tcp {
     /// Active stream sockets
     sockets: IndexMap<SocketPair, StreamSocket>,
 
+    /// httpsim patch: how many entries of `sockets` use each local port, so that
+    /// `is_port_assigned` is a lookup. Upstream scans every socket on each ephemeral port
+    /// assignment: quadratic in open connections (10k connects). Kept in step with `sockets` by
+    /// `new_stream` and `remove_socket`.
+    local_ports: std::collections::HashMap<u16, usize>,
+
     /// TcpStream channel capacity
     socket_capacity: usize,
 }
@@ -429,13 +435,28 @@ impl Tcp {
         Self {
             binds: IndexMap::new(),
             sockets: IndexMap::new(),
+            local_ports: std::collections::HashMap::new(),
             server_socket_capacity: capacity,
             socket_capacity: capacity,
         }
     }
 
     fn is_port_assigned(&self, port: u16) -> bool {
-        self.binds.keys().any(|p| *p == port) || self.sockets.keys().any(|a| a.local.port() == port)
+        // httpsim patch: lookups (upstream: `binds.keys().any(..) || sockets.keys().any(..)`).
+        self.binds.contains_key(&port) || self.local_ports.contains_key(&port)
+    }
+
+    /// httpsim patch: removes a stream socket and its count in `local_ports`.
+    fn remove_socket(&mut self, pair: &SocketPair) -> Option<StreamSocket> {
+        let sock = self.sockets.swap_remove(pair)?;
+        let port = pair.local.port();
+        if let Some(n) = self.local_ports.get_mut(&port) {
+            *n -= 1;
+            if *n == 0 {
+                self.local_ports.remove(&port);
+            }
+        }
+        Some(sock)
     }
 
     pub(crate) fn bind(&mut self, addr: SocketAddr) -> io::Result<TcpListener> {
@@ -467,6 +488,8 @@ impl Tcp {
         let exists = self.sockets.insert(pair, sock);
 
         assert!(exists.is_none(), "{pair:?} is already connected");
+        // httpsim patch: count the local port.
+        *self.local_ports.entry(pair.local.port()).or_insert(0) += 1;
 
         (rx, bidi)
     }
@@ -525,9 +548,8 @@ impl Tcp {
             },
             Segment::Rst => {
                 if self.sockets.get(&SocketPair::new(dst, src)).is_some() {
-                    self.sockets
-                        .swap_remove(&SocketPair::new(dst, src))
-                        .unwrap();
+                    // httpsim patch: through `remove_socket` (upstream: `sockets.swap_remove`).
+                    self.remove_socket(&SocketPair::new(dst, src)).unwrap();
                 }
             }
         };
@@ -552,7 +574,8 @@ impl Tcp {
     /// Remove the stream socket without decrementing the half-close refcount.
     /// Used when sending RST: the connection is torn down immediately.
     pub(crate) fn reset_stream(&mut self, pair: SocketPair) {
-        self.sockets.swap_remove(&pair);
+        // httpsim patch: through `remove_socket` (upstream: `sockets.swap_remove`).
+        self.remove_socket(&pair);
     }
 
     pub(crate) fn close_stream_half(&mut self, pair: SocketPair) {
@@ -562,7 +585,8 @@ impl Tcp {
             sock.ref_ct -= 1;
 
             if sock.ref_ct == 0 {
-                self.sockets.swap_remove(&pair).unwrap();
+                // httpsim patch: through `remove_socket` (upstream: `sockets.swap_remove`).
+                self.remove_socket(&pair).unwrap();
             }
         }
     }

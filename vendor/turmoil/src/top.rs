@@ -154,6 +154,15 @@ struct Link {
 
     /// The current network time, moved forward with [`Link::tick`].
     now: Instant,
+
+    /// httpsim patch: whether `sent` may hold a message already due (`DeliverAfter(t)`, `t <=
+    /// now`). After `process_deliverables` none is due until the clock moves (`tick`, which scans
+    /// anyway) or something makes one due: an enqueue with zero delay, `release`, or a
+    /// `SentRef::deliver` through `Topology::iter_mut` (which sets this flag conservatively).
+    /// Upstream scans the whole `sent` queue on every enqueue: quadratic in messages in flight
+    /// (10k connections opening in one tick). With the flag, enqueue skips a scan that would
+    /// find nothing. Same order, same result.
+    maybe_due: bool,
 }
 
 /// States that a link between two nodes can be in.
@@ -298,6 +307,10 @@ impl Topology {
     }
 
     pub(crate) fn iter_mut(&mut self) -> LinksIter<'_> {
+        // httpsim patch: a `SentRef::deliver` may make a message due at `now`.
+        for link in self.links.values_mut() {
+            link.maybe_due = true;
+        }
         LinksIter {
             iter: self.links.iter_mut(),
         }
@@ -339,6 +352,7 @@ impl Link {
             sent: VecDeque::new(),
             deliverable: IndexMap::new(),
             now,
+            maybe_due: false,
         }
     }
 
@@ -354,7 +368,10 @@ impl Link {
 
         self.rand_partition_or_repair(global_config, rand);
         let result = self.enqueue(global_config, rand, src, dst, message);
-        self.process_deliverables();
+        // httpsim patch: only when a message may be due (upstream: always).
+        if self.maybe_due {
+            self.process_deliverables();
+        }
         result
     }
 
@@ -409,6 +426,10 @@ impl Link {
             status,
             protocol: message,
         };
+        // httpsim patch: a message due at once (zero delay) must be moved by this enqueue.
+        if matches!(sent.status, DeliveryStatus::DeliverAfter(t) if t <= self.now) {
+            self.maybe_due = true;
+        }
 
         self.sent.push_back(sent);
         Ok(())
@@ -420,6 +441,8 @@ impl Link {
     }
 
     fn process_deliverables(&mut self) {
+        // httpsim patch: after this, no message in `sent` is due (see `maybe_due`).
+        self.maybe_due = false;
         // httpsim patch: one pass over the queue. Upstream removes each deliverable message from
         // the middle of the `VecDeque`, which is quadratic in the number of messages in flight
         // (thousands of SYNs in one tick at 10k connections). Same order, same result.
@@ -511,6 +534,8 @@ impl Link {
     fn release(&mut self) {
         self.state_a_b = State::Healthy;
         self.state_b_a = State::Healthy;
+        // httpsim patch: held messages become due at `now`.
+        self.maybe_due = true;
         for sent in &mut self.sent {
             if let DeliveryStatus::Hold = sent.status {
                 sent.deliver(self.now);

@@ -37,6 +37,18 @@ impl OwnedReadHalf {
         reunite(self, other)
     }
 
+    /// httpsim patch: the next received bytes as they arrived, without a copy: at most `max`
+    /// bytes of the next data segment (the rest is kept for the next call), `None` at the FIN,
+    /// `ConnectionReset` after an RST. Registers the current task for wakeup when nothing has
+    /// arrived.
+    pub fn poll_recv_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<Option<bytes::Bytes>>> {
+        self.inner.poll_recv_chunk(cx, max)
+    }
+
     /// Attempts to receive data on the socket, without removing that data from
     /// the queue, registering the current task for wakeup if data is not yet
     /// available.

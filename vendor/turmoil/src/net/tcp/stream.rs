@@ -310,6 +310,44 @@ impl ReadHalf {
         let mut buf = ReadBuf::new(buf);
         poll_fn(|cx| self.poll_peek(cx, &mut buf)).await
     }
+
+    /// httpsim patch: the next received bytes as they arrived, without a copy: at most `max`
+    /// bytes of the stashed remainder or of the next data segment (the rest stays stashed), or
+    /// `None` at the FIN. Same as `poll_peek` then `poll_read` into a `max`-byte buffer, minus
+    /// the caller's buffer and copy.
+    pub(crate) fn poll_recv_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<Result<Option<Bytes>>> {
+        if self.is_closed {
+            return Poll::Ready(Ok(None));
+        }
+        let mut bytes = match self.rx.buffer.take() {
+            Some(bytes) => bytes,
+            None => match ready!(self.rx.recv.poll_recv(cx)) {
+                Some(SequencedSegment::Data(bytes)) => {
+                    tracing::trace!(target: TRACING_TARGET, src = ?self.pair.remote, dst = ?self.pair.local, protocol = "Data", "Recv");
+                    self.flow_control.release();
+                    bytes
+                }
+                Some(SequencedSegment::Fin) => {
+                    self.is_closed = true;
+                    return Poll::Ready(Ok(None));
+                }
+                None => {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "Connection reset",
+                    )))
+                }
+            },
+        };
+        if bytes.len() > max {
+            self.rx.buffer = Some(bytes.split_off(max));
+        }
+        Poll::Ready(Ok(Some(bytes)))
+    }
 }
 
 impl Debug for ReadHalf {
