@@ -169,7 +169,9 @@ impl Summary {
                 _ => None,
             };
             if let Some((req, ended)) = progress {
-                if !pending.is_empty() && r.t_us - last_progress > best.to_us - best.from_us {
+                if !pending.is_empty()
+                    && r.t_us.saturating_sub(last_progress) > best.to_us - best.from_us
+                {
                     best = Stall {
                         from_us: last_progress,
                         to_us: r.t_us,

@@ -2,10 +2,12 @@
 //!
 //! - `snapshots` — one normalised trace and the text report per runnable scenario (insta glob),
 //!   so any change in what a scenario does shows up in review.
+//! - `determinism` — every scenario at two other seeds, twice each: identical traces.
 //! - `pending` — scenarios that need features this build does not have yet are refused with
 //!   "not supported yet", and the list of them is exactly [`PENDING`]: when a feature lands,
 //!   this test says which files to move off the list.
 
+mod determinism;
 mod pending;
 mod snapshots;
 

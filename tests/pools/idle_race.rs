@@ -76,7 +76,7 @@ fn failing_send_times(client: &ClientConfig) -> Vec<u64> {
 const WINDOW: [u64; 2] = [5001, 5002];
 
 #[test]
-fn the_race_window_is_one_latency_either_side_of_the_server_close() -> Result {
+fn the_race_window_runs_from_one_latency_before_the_server_close_to_its_fin() -> Result {
     assert_eq!(
         failing_send_times(&hyper_util(Duration::from_secs(90))),
         WINDOW

@@ -93,6 +93,8 @@ async fn serve(host: HostNet, spec: ServerSpec) {
     tokio::pin!(shutdown_at);
     loop {
         tokio::select! {
+            // Fixed branch order: tokio's default random pick is not seeded by the simulation.
+            biased;
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
                     live.set(live.get() + 1);
@@ -203,6 +205,8 @@ async fn serve_conn(stream: SimStream, spec: ServerSpec, mut stop: watch::Receiv
     loop {
         let was_graceful = graceful;
         tokio::select! {
+            // Fixed branch order: tokio's default random pick is not seeded by the simulation.
+            biased;
             _ = conn.as_mut() => return,
             _ = &mut idle => {
                 handle.set_close_reason(CloseReason::IdleTimeout);

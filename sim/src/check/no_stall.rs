@@ -60,7 +60,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
     let mut pending: std::collections::BTreeSet<ReqId> = Default::default();
     let mut last = 0u64;
     let mut judge = |from: u64, to: u64, pending: Vec<ReqId>, explained: bool| {
-        if to - from > bound_us && !explained {
+        if to.saturating_sub(from) > bound_us && !explained {
             out.push(Violation {
                 message: format!(
                     "{} (no progress for longer than the no-stall bound of {})",

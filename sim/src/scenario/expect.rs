@@ -47,6 +47,18 @@ pub fn evaluate(
         RunEnd::Completed => {}
         RunEnd::DurationReached => {
             let pending = s.unfinished.len();
+            if let Some(sd) = s.shutdown.as_ref().filter(|sd| sd.ended_ms.is_none()) {
+                out.push(item(
+                    "end",
+                    false,
+                    format!(
+                        "the run reached its duration ({}) before the server's shutdown, started \
+                         at {}, finished",
+                        ms(duration.as_millis() as u64),
+                        ms(sd.started_ms)
+                    ),
+                ));
+            }
             if e.longest_stall.is_none() && pending > 0 {
                 out.push(item(
                     "end",
@@ -152,7 +164,7 @@ pub fn evaluate(
         };
         out.push(item(
             "longest_stall",
-            within(got, r),
+            within_us(s.stall.to_us.saturating_sub(s.stall.from_us), r),
             format!("longest stall {}{window} (expected {})", ms(got), bounds(r)),
         ));
     }
@@ -172,10 +184,10 @@ pub fn evaluate(
         out.push(match span {
             Some((start, end)) => item(
                 "shutdown_duration",
-                within(end - start, r),
+                within(end.saturating_sub(start), r),
                 format!(
                     "shutdown took {} (from {} to {}; expected {})",
-                    ms(end - start),
+                    ms(end.saturating_sub(start)),
                     ms(start),
                     ms(end),
                     bounds(r)
@@ -217,7 +229,11 @@ pub fn evaluate(
 }
 
 fn within(ms: u64, r: &Range) -> bool {
-    let us = ms * 1000;
+    within_us(ms * 1000, r)
+}
+
+/// Microsecond precision, so a stall of 170.9 s does not pass `max = "170s"`.
+fn within_us(us: u64, r: &Range) -> bool {
     r.min.is_none_or(|m| us >= m.0.as_micros() as u64)
         && r.max.is_none_or(|m| us <= m.0.as_micros() as u64)
 }

@@ -49,6 +49,16 @@ pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
     if let Some(n) = &f.network {
         if let Some(l) = &n.latency {
             range(ctx, "network.latency", l)?;
+            if let (None, Some(max)) = (l.min, l.max) {
+                if max.0 < std::time::Duration::from_millis(1) {
+                    return Err(bad(
+                        ctx,
+                        "network.latency.max",
+                        "the maximum latency is below the default minimum of 1ms",
+                        "max >= 1ms, or a `min` as well",
+                    ));
+                }
+            }
         }
         probability(ctx, "network.fail_rate", n.fail_rate)?;
         probability(ctx, "network.repair_rate", n.repair_rate)?;

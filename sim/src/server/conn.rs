@@ -196,6 +196,8 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
             }
         };
         tokio::select! {
+            // Fixed branch order: tokio's default random pick is not seeded by the simulation.
+            biased;
             _ = conn.as_mut() => break None,
             _ = idle => break Some(CloseReason::IdleTimeout),
             changed = cmd.changed() => {

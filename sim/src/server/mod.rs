@@ -148,6 +148,8 @@ pub async fn serve_with(host: HostNet, config: Arc<ServerConfig>, done: Shutdown
         };
         let wait = plan.at.saturating_sub(clock::now());
         tokio::select! {
+            // Fixed branch order: tokio's default random pick is not seeded by the simulation.
+            biased;
             _ = &mut accepting => {}
             _ = crate::net::clock::sleep(wait) => {}
         }

@@ -181,6 +181,8 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
         }
     };
     tokio::select! {
+        // Fixed branch order: tokio's default random pick is not seeded by the simulation.
+        biased;
         _ = drained => {}
         _ = deadline => {
             forced += close_all(shared, CloseReason::ShutdownDeadline);
