@@ -147,3 +147,20 @@ fn report<V: std::fmt::Debug>(test: &str, cases: u32, e: TestError<V>) -> String
         TestError::Abort(why) => format!("property aborted: {why}"),
     }
 }
+
+/// When a property case issues its requests: all at once, or at a rate per second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Arrivals {
+    Parallel,
+    PerSecond(u32),
+}
+
+impl Arrivals {
+    /// The workload kind it stands for.
+    pub fn kind(self) -> httpsim::workload::WorkloadKind {
+        match self {
+            Arrivals::Parallel => httpsim::workload::WorkloadKind::Parallel,
+            Arrivals::PerSecond(r) => httpsim::workload::WorkloadKind::Rate(f64::from(r)),
+        }
+    }
+}

@@ -18,18 +18,12 @@ use httpsim::workload::WorkloadKind;
 use httpsim::Setup;
 
 use crate::faults::{self, Allow, Fault};
-use crate::harness::{cases_to_catch, check_property, verdict, Check};
+use crate::harness::{cases_to_catch, check_property, verdict, Arrivals, Check};
 use crate::pool::{PoolBug, PoolKind, TestPool};
 use crate::Result;
 
 /// CI default case count (`PROPTEST_CASES` raises it).
 const CASES: u32 = 256;
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Arrivals {
-    Parallel,
-    PerSecond(u32),
-}
 
 #[derive(Clone, Debug)]
 struct Case {
@@ -104,10 +98,7 @@ fn setup(case: &Case, bug: Option<PoolBug>) -> Setup {
         status: 200,
     };
     s.client.timeouts.response = case.response_timeout_ms.map(ms);
-    s.workload.kind = match case.arrivals {
-        Arrivals::Parallel => WorkloadKind::Parallel,
-        Arrivals::PerSecond(r) => WorkloadKind::Rate(f64::from(r)),
-    };
+    s.workload.kind = case.arrivals.kind();
     s.workload.requests = case.requests;
     s.workload.body = if case.read_bodies {
         BodyMode::Read

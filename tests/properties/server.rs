@@ -165,11 +165,7 @@ async fn serve_conn(stream: SimStream, spec: ServerSpec, mut stop: watch::Receiv
             let host = host.clone();
             let closing = closing.clone();
             async move {
-                let seq = req
-                    .headers()
-                    .get("x-seq")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|s| s.parse().ok());
+                let seq = httpsim::server::request_seq(&req);
                 host.record(Event::ServerRequest {
                     conn: conn_id,
                     method: req.method().to_string(),

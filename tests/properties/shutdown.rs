@@ -16,10 +16,9 @@ use proptest::prelude::*;
 
 use httpsim::check::shutdown::{self, ShutdownPlan};
 use httpsim::check::{no_lost_request, ordering, CheckContext, Violation};
-use httpsim::workload::WorkloadKind;
 use httpsim::Setup;
 
-use crate::harness::{cases_to_catch, check_property, verdict, Check};
+use crate::harness::{cases_to_catch, check_property, verdict, Arrivals, Check};
 use crate::pool::{PoolBug, TestPool};
 use crate::server::{software, ServerBug, ServerSpec};
 use crate::Result;
@@ -31,12 +30,6 @@ const CASES: u32 = 256;
 enum PoolKind {
     HyperUtil,
     Bounded(usize),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Arrivals {
-    Parallel,
-    PerSecond(u32),
 }
 
 #[derive(Clone, Debug)]
@@ -91,10 +84,7 @@ fn setup(case: &Case, bug: ServerBug) -> (Setup, ShutdownPlan) {
         .seed(case.seed)
         .latency(ms(case.latency_ms.0), ms(case.latency_ms.1))
         .duration(Duration::from_secs(30));
-    s.workload.kind = match case.arrivals {
-        Arrivals::Parallel => WorkloadKind::Parallel,
-        Arrivals::PerSecond(r) => WorkloadKind::Rate(f64::from(r)),
-    };
+    s.workload.kind = case.arrivals.kind();
     s.workload.requests = case.requests;
     if let PoolKind::Bounded(n) = case.pool {
         s.custom.pool = Some(Rc::new(move |host| {

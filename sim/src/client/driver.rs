@@ -138,7 +138,7 @@ impl RequestSpec {
         let mut b = Request::builder()
             .method(self.method.clone())
             .uri(&self.uri)
-            .header("x-seq", self.id.to_string());
+            .header(crate::server::SEQ_HEADER, self.id.to_string());
         if !self.body.is_empty() {
             b = b.header(http::header::CONTENT_LENGTH, self.body.len());
         }

@@ -136,11 +136,7 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
                 let guard = InFlight::start(status.clone(), shared.clone());
                 let n = status.requests.get() + 1;
                 status.requests.set(n);
-                let seq = req
-                    .headers()
-                    .get("x-seq")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|s| s.parse().ok());
+                let seq = super::request_seq(&req);
                 host.record(Event::ServerRequest {
                     conn: conn_id,
                     method: req.method().to_string(),

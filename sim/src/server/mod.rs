@@ -192,3 +192,15 @@ pub async fn idle_expired(handle: &StreamHandle, timeout: Duration) {
         crate::net::clock::sleep(Duration::from_micros(deadline - now)).await;
     }
 }
+
+/// The header every workload request carries with its request number, so the server side of a
+/// trace can say which request arrived (`Event::ServerRequest { seq }`).
+pub const SEQ_HEADER: &str = "x-seq";
+
+/// The request number a request carries in [`SEQ_HEADER`], if any.
+pub fn request_seq<B>(req: &hyper::Request<B>) -> Option<u64> {
+    req.headers()
+        .get(SEQ_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.parse().ok())
+}
