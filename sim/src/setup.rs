@@ -71,7 +71,8 @@ pub struct RunResult {
     pub steps: u64,
     /// The trace.
     pub records: Vec<Record>,
-    /// The network context (fd peaks per host).
+    /// The network context (fd peaks per host). Its trace is empty: the records moved to
+    /// [`records`](Self::records).
     pub net: Net,
 }
 
@@ -148,7 +149,8 @@ impl Setup {
             sim_time,
             wall_time: wall.elapsed(),
             steps,
-            records: net.trace().records(),
+            // Moved, not copied: `net.trace()` is empty afterwards.
+            records: net.trace().take(),
             net,
         }
     }

@@ -19,13 +19,99 @@ pub type ConnId = u64;
 /// Identifies one logical request of the workload, numbered from 1 in issue order.
 pub type ReqId = u64;
 
+/// The name of a host, shared by every record of that host (a trace has one per event, and an
+/// allocation per record was a measurable part of a simulated request). Compares with `&str`
+/// and `String`, prints and serialises as the plain name.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostName(Arc<str>);
+
+impl HostName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for HostName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for HostName {
+    fn from(s: &str) -> Self {
+        HostName(s.into())
+    }
+}
+
+impl From<&String> for HostName {
+    fn from(s: &String) -> Self {
+        HostName(s.as_str().into())
+    }
+}
+
+impl From<String> for HostName {
+    fn from(s: String) -> Self {
+        HostName(s.into())
+    }
+}
+
+impl From<Arc<str>> for HostName {
+    fn from(s: Arc<str>) -> Self {
+        HostName(s)
+    }
+}
+
+impl PartialEq<str> for HostName {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for HostName {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for HostName {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl fmt::Debug for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl Serialize for HostName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for HostName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(HostName::from)
+    }
+}
+
 /// One entry of the trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Simulated time since the start of the run, in microseconds.
     pub t_us: u64,
     /// The host on which it happened.
-    pub host: String,
+    pub host: HostName,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -287,12 +373,12 @@ impl Trace {
     }
 
     /// Appends an event at simulated time `t_us` on `host`.
-    pub fn push(&self, t_us: u64, host: &str, event: Event) {
+    pub fn push(&self, t_us: u64, host: impl Into<HostName>, event: Event) {
         let mut log = self.inner.lock().unwrap();
         if !log.sealed {
             log.records.push(Record {
                 t_us,
-                host: host.to_string(),
+                host: host.into(),
                 event,
             });
         }
@@ -306,6 +392,12 @@ impl Trace {
     /// A copy of every record so far.
     pub fn records(&self) -> Vec<Record> {
         self.inner.lock().unwrap().records.clone()
+    }
+
+    /// Moves every record out, leaving the log empty (for the end of a run: no copy of a
+    /// trace that can hold hundreds of thousands of records).
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut self.inner.lock().unwrap().records)
     }
 
     /// Number of records.

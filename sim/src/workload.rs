@@ -49,7 +49,7 @@ impl Default for Workload {
 }
 
 impl Workload {
-    fn spec(&self, id: u64, authority: &str) -> RequestSpec {
+    fn spec(&self, id: u64, uri: &http::Uri) -> RequestSpec {
         let body = if self.method == Method::POST {
             Bytes::from(format!("seq={id}"))
         } else {
@@ -58,7 +58,7 @@ impl Workload {
         RequestSpec {
             id,
             method: self.method.clone(),
-            uri: format!("http://{authority}{}", self.path),
+            uri: uri.clone(),
             body,
         }
     }
@@ -67,11 +67,15 @@ impl Workload {
     /// has a response head or has failed, and every body read has finished. Held bodies are
     /// given up at the end.
     pub async fn run(&self, driver: Rc<Driver>, authority: &str) -> Vec<Outcome> {
+        // Parsed once: every request of a workload goes to the same URI.
+        let uri: http::Uri = format!("http://{authority}{}", self.path)
+            .parse()
+            .expect("a validated host, port and path make a valid URI");
         let outcomes = match self.kind {
             WorkloadKind::Sequential => {
                 let mut out = Vec::with_capacity(self.requests as usize);
                 for id in 1..=self.requests {
-                    out.push(driver.execute(&self.spec(id, authority)).await);
+                    out.push(driver.execute(&self.spec(id, &uri)).await);
                 }
                 out
             }
@@ -86,7 +90,7 @@ impl Workload {
                         crate::net::clock::sleep(gap).await;
                     }
                     let driver = driver.clone();
-                    let spec = self.spec(id, authority);
+                    let spec = self.spec(id, &uri);
                     handles.push(tokio::task::spawn_local(async move {
                         driver.execute(&spec).await
                     }));

@@ -297,3 +297,21 @@ fn the_server_kernel_keys_run() -> Result {
     assert_eq!(ran.code, 0, "{}", ran.err);
     Ok(())
 }
+
+#[test]
+fn a_path_that_is_not_a_request_path_is_bad_input() -> Result {
+    let text = GOOD.replace("requests = 2", "requests = 2\npath = \"items page\"");
+    let (ran, path, _dir) = run_file("path.toml", &text)?;
+    assert_bad(
+        &ran,
+        &path,
+        15,
+        8,
+        &[
+            "`workload.path`",
+            "\"items page\" is not a request path",
+            "expected: a path starting with `/`",
+        ],
+    );
+    Ok(())
+}

@@ -182,7 +182,7 @@ pub fn get(id: u64) -> httpsim::client::driver::RequestSpec {
     httpsim::client::driver::RequestSpec {
         id,
         method: http::Method::GET,
-        uri: "http://server:80/".into(),
+        uri: http::Uri::from_static("http://server:80/"),
         body: bytes::Bytes::new(),
     }
 }

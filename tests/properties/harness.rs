@@ -50,12 +50,7 @@ pub type Check<'a> = (&'a str, &'a dyn Fn(&CheckContext) -> Vec<Violation>);
 pub fn verdict(setup: &Setup, checks: &[Check]) -> (RunResult, Result<(), String>) {
     let run = setup.run();
     let summary = run.summary();
-    let ctx = CheckContext {
-        records: &run.records,
-        summary: &summary,
-        setup,
-        end: &run.end,
-    };
+    let ctx = CheckContext::new(&run.records, &summary, setup, &run.end);
     let mut lines = Vec::new();
     for (name, check) in checks {
         for v in check(&ctx) {

@@ -119,7 +119,7 @@ fn client() -> Client<BareConnector, Empty<Bytes>> {
 
 /// `requests` sequential keep-alive GETs of `body_bytes` bodies, each body read to the end.
 /// Returns the simulated time the run took.
-pub(crate) fn sequential(requests: usize, body_bytes: usize) -> Duration {
+pub fn sequential(requests: usize, body_bytes: usize) -> Duration {
     let mut sim = world(Duration::from_secs(3600));
     sim.host("server", move || server(body_bytes));
     sim.client("client", async move {

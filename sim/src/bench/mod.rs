@@ -24,10 +24,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::check;
 use crate::client::{BodyMode, PoolConfig};
 use crate::server::Handler;
 use crate::workload::WorkloadKind;
 use crate::{RunEnd, Setup};
+/// The bare turmoil + hyper side of the per-request comparison (for profiling loops).
+pub use bare::sequential as bare_sequential;
 pub use mem::child_main;
 pub use scale::ScalePoint;
 
@@ -177,6 +180,29 @@ pub fn per_request_setup(requests: usize, body_bytes: usize) -> Setup {
     setup
 }
 
+/// Runs `setup` the way the scenario runner does — the run, its figures and every invariant —
+/// and returns the result with the wall time of all three. Panics if an invariant broke.
+pub fn run_and_check(setup: &Setup) -> (crate::RunResult, Duration) {
+    let start = Instant::now();
+    let run = setup.run();
+    let summary = run.summary();
+    let ctx = check::CheckContext::new(&run.records, &summary, setup, &run.end);
+    let verdicts: Vec<_> = check::INVARIANTS
+        .iter()
+        .filter_map(|name| check::check(name, &ctx))
+        .collect();
+    let wall = start.elapsed();
+    for v in &verdicts {
+        assert!(
+            v.passed,
+            "benchmark run broke {}: {:?}",
+            v.name, v.violations
+        );
+    }
+    assert_eq!(summary.requests.failed, 0, "benchmark run had failures");
+    (run, wall)
+}
+
 fn fastest(repeat: usize, mut f: impl FnMut() -> Duration) -> Duration {
     (0..repeat.max(1)).map(|_| f()).min().unwrap_or_default()
 }
@@ -185,11 +211,10 @@ fn measure_per_request(o: &BenchOptions) -> PerRequest {
     let setup = per_request_setup(o.requests, o.body_bytes);
     let mut sim_time = Duration::ZERO;
     let httpsim = fastest(o.repeat, || {
-        let run = setup.run();
+        let (run, wall) = run_and_check(&setup);
         assert_eq!(run.end, RunEnd::Completed, "per-request run: {:?}", run.end);
-        assert_eq!(run.summary().requests.completed, o.requests as u64);
         sim_time = run.sim_time;
-        run.wall_time
+        wall
     });
     let bare = fastest(o.repeat, || {
         let start = Instant::now();

@@ -8,13 +8,13 @@
 //! them). A connect timeout alone is not judged: the trace does not say when a pooled connect
 //! started.
 
-use super::timeline::{secs, Timeline};
+use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::client::BodyMode;
 
 /// Violations of the bounded-timeouts invariant.
 pub fn check(ctx: &CheckContext) -> Vec<Violation> {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let tick = ctx.setup.world.tick_len().as_micros() as u64;
     let run_end = tl.end_us.max(ctx.summary.stall.to_us);
     let t = ctx.setup.client.timeouts;

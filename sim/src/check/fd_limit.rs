@@ -12,7 +12,7 @@
 //!    or hangs there shows a pool or accept loop that stayed broken after the storm passed.
 
 use super::diagnose::req_words;
-use super::timeline::{secs, Timeline};
+use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::trace::Event;
 
@@ -110,7 +110,7 @@ fn emfile_reaches_caller(ctx: &CheckContext, out: &mut Vec<Violation>) {
 }
 
 fn recovery(ctx: &CheckContext, out: &mut Vec<Violation>) {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let Some((last, host, op, _)) = tl.fd_errors.iter().max_by_key(|e| e.0).cloned() else {
         return;
     };

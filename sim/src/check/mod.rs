@@ -25,12 +25,15 @@ pub mod ordering;
 pub mod shutdown;
 pub mod timeline;
 
+use std::cell::OnceCell;
+
 use serde::Serialize;
 
 use crate::setup::Setup;
 use crate::summary::Summary;
 use crate::trace::{ConnId, Record, ReqId};
 use crate::world::RunEnd;
+use timeline::Timeline;
 
 /// One way a run broke an invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -58,7 +61,7 @@ pub struct InvariantResult {
     pub violations: Vec<Violation>,
 }
 
-/// What a check may look at.
+/// What a check may look at. Build it with [`CheckContext::new`].
 pub struct CheckContext<'a> {
     /// The trace.
     pub records: &'a [Record],
@@ -68,6 +71,33 @@ pub struct CheckContext<'a> {
     pub setup: &'a Setup,
     /// How the run ended.
     pub end: &'a RunEnd,
+    /// The timeline of the trace, built on first use and shared by every check (it is most of
+    /// a check's cost: each building its own made the six checks cost more than the run).
+    timeline: OnceCell<Timeline>,
+}
+
+impl<'a> CheckContext<'a> {
+    /// The context of one run.
+    pub fn new(
+        records: &'a [Record],
+        summary: &'a Summary,
+        setup: &'a Setup,
+        end: &'a RunEnd,
+    ) -> Self {
+        Self {
+            records,
+            summary,
+            setup,
+            end,
+            timeline: OnceCell::new(),
+        }
+    }
+
+    /// The trace as connections and requests (seen from the setup's server host).
+    pub fn timeline(&self) -> &Timeline {
+        self.timeline
+            .get_or_init(|| Timeline::new(self.records, &self.setup.server.host))
+    }
 }
 
 /// The names [`check`] knows.

@@ -7,13 +7,13 @@
 //! that ends twice (two heads, a head and an error, two final errors) is a violation too.
 
 use super::diagnose::why_waiting;
-use super::timeline::{secs, Timeline};
+use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::trace::ReqId;
 
 /// Violations of the no-lost-request invariant.
 pub fn check(ctx: &CheckContext) -> Vec<Violation> {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let run_end = tl.end_us.max(ctx.summary.stall.to_us);
     let mut out = Vec::new();
     let lost: Vec<ReqId> = tl

@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
-use super::timeline::{secs, Timeline};
+use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::server::Handler;
 use crate::setup::Setup;
@@ -45,7 +45,7 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
 
 /// Violations of no-stall: stalls longer than `bound` that no timeout explains.
 pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let bound_us = bound.as_micros() as u64;
     let tick = ctx.setup.world.tick_len().as_micros() as u64;
     let timeouts = ctx.setup.client.timeouts;

@@ -24,7 +24,7 @@ use crate::workload::WorkloadKind;
 
 /// Violations of the ordering invariant.
 pub fn check(ctx: &CheckContext) -> Vec<Violation> {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let mut out = Vec::new();
     if ctx.setup.workload.kind == WorkloadKind::Sequential {
         send_order(&tl, &mut out);

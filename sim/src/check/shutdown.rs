@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use super::timeline::{secs, Timeline};
+use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::setup::Setup;
 
@@ -52,7 +52,7 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
 
 /// Violations of the shutdown invariant under `plan`.
 pub fn check_with_plan(ctx: &CheckContext, plan: ShutdownPlan) -> Vec<Violation> {
-    let tl = Timeline::new(ctx.records, &ctx.setup.server.host);
+    let tl = ctx.timeline();
     let tick = ctx.setup.world.tick_len().as_micros() as u64;
     let run_end = tl.end_us.max(ctx.summary.stall.to_us);
     let mut out = Vec::new();

@@ -159,6 +159,10 @@ impl Timeline {
     /// Indexes `records`; `server_host` tells which side a `closed` event belongs to.
     pub fn new(records: &[Record], server_host: &str) -> Timeline {
         let mut tl = Timeline::default();
+        // Responses match exchanges in FIFO order, so the first unanswered exchange of a
+        // connection is at index "responses so far" (a scan for it was quadratic in the
+        // requests of a keep-alive connection).
+        let mut answered: BTreeMap<ConnId, usize> = BTreeMap::new();
         for r in records {
             let t = r.t_us;
             tl.end_us = tl.end_us.max(t);
@@ -184,12 +188,12 @@ impl Timeline {
                 Event::ConnectFailed { kind, .. } => {
                     if kind == "emfile" {
                         tl.fd_errors
-                            .push((t, r.host.clone(), "connect", kind.clone()));
+                            .push((t, r.host.to_string(), "connect", kind.clone()));
                     }
                 }
                 Event::AcceptFailed { kind, .. } => {
                     tl.fd_errors
-                        .push((t, r.host.clone(), "accept", kind.clone()));
+                        .push((t, r.host.to_string(), "accept", kind.clone()));
                 }
                 Event::RequestStart {
                     req,
@@ -252,8 +256,10 @@ impl Timeline {
                 }
                 Event::ServerResponse { conn, close, .. } => {
                     let c = tl.conns.entry(*conn).or_default();
-                    if let Some(x) = c.exchanges.iter_mut().find(|x| x.response.is_none()) {
+                    let next = answered.entry(*conn).or_default();
+                    if let Some(x) = c.exchanges.get_mut(*next) {
                         x.response = Some((t, *close));
+                        *next += 1;
                     }
                 }
                 Event::ShutdownStart { strategy } => {

@@ -128,7 +128,7 @@ pub struct RequestSpec {
     /// Method.
     pub method: Method,
     /// Absolute URI, e.g. `http://server:80/`.
-    pub uri: String,
+    pub uri: http::Uri,
     /// Body to send (POSTs carry `seq=<id>`).
     pub body: Bytes,
 }
@@ -137,8 +137,12 @@ impl RequestSpec {
     fn build(&self) -> Request<Full<Bytes>> {
         let mut b = Request::builder()
             .method(self.method.clone())
-            .uri(&self.uri)
-            .header(crate::server::SEQ_HEADER, self.id.to_string());
+            .uri(self.uri.clone())
+            // A static name: a `&str` name is parsed and allocated on every request.
+            .header(
+                http::HeaderName::from_static(crate::server::SEQ_HEADER),
+                self.id,
+            );
         if !self.body.is_empty() {
             b = b.header(http::header::CONTENT_LENGTH, self.body.len());
         }

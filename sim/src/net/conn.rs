@@ -104,9 +104,13 @@ impl ConnShared {
         self.state.lock().unwrap().hosts[side.idx()] = Some(host.into());
     }
 
-    pub(crate) fn on_sent(&self, side: Side, n: u64) {
-        let now = clock::now_us();
-        self.state.lock().unwrap().flow.on_sent(side.idx(), n, now);
+    /// `n` bytes left `side` at `now_us` (the caller's clock reading: one per write).
+    pub(crate) fn on_sent(&self, side: Side, n: u64, now_us: u64) {
+        self.state
+            .lock()
+            .unwrap()
+            .flow
+            .on_sent(side.idx(), n, now_us);
     }
 
     pub(crate) fn on_fin_sent(&self, side: Side) {
@@ -122,10 +126,10 @@ impl ConnShared {
         self.state.lock().unwrap().flow.on_fin_received(side.idx());
     }
 
-    pub(super) fn on_request_written(&self, req: ReqId) {
+    pub(super) fn on_request_written(&self, req: ReqId, now_us: u64) {
         let mut s = self.state.lock().unwrap();
         let got = s.flow.received[Side::Client.idx()];
-        s.last_request = Some((req, clock::now_us(), got));
+        s.last_request = Some((req, now_us, got));
     }
 
     /// The request the client end is waiting on: written on this connection, and not one byte

@@ -42,7 +42,7 @@ pub use ports::ConnectMode;
 pub use stream::{SimStream, StreamHandle};
 
 use crate::error::ErrorKind;
-use crate::trace::{ConnId, Event, Trace};
+use crate::trace::{ConnId, Event, HostName, Trace};
 use conn::{ConnShared, Side};
 
 /// Settings of the socket layer shared by every host of a run.
@@ -274,7 +274,7 @@ impl Net {
 #[derive(Clone)]
 pub struct HostNet {
     net: Net,
-    name: Arc<str>,
+    name: HostName,
     fds: FdTable,
     ports: ports::Ports,
 }
@@ -297,7 +297,9 @@ impl HostNet {
 
     /// Records `event` on this host at the current simulated time.
     pub fn record(&self, event: Event) {
-        self.net.trace().push(clock::now_us(), &self.name, event);
+        self.net
+            .trace()
+            .push(clock::now_us(), self.name.clone(), event);
     }
 
     /// Opens a connection to `host:port`. Takes an fd first, so a full fd table fails with EMFILE

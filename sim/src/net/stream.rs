@@ -115,8 +115,8 @@ impl StreamHandle {
         let _ = rx.wait_for(|closed| *closed).await;
     }
 
-    fn touch(&self) {
-        *self.inner.last_activity.lock().unwrap() = clock::now_us();
+    fn touch(&self, now_us: u64) {
+        *self.inner.last_activity.lock().unwrap() = now_us;
     }
 }
 
@@ -347,7 +347,7 @@ impl Read for SimStream {
             r.buffered -= n;
             drop(r);
             self.space.notify_one();
-            self.handle.touch();
+            self.handle.touch(clock::now_us());
             return Poll::Ready(Ok(()));
         }
         if let Some(kind) = r.error {
@@ -370,13 +370,16 @@ impl Write for SimStream {
         if self.shared.peer_reset(self.side) && self.recv.lock().unwrap().error.is_some() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
-        let res = self.wire.poll_write(cx, buf);
+        // One clock reading per write: the clock is a lookup in turmoil's world, and the send,
+        // the activity clock and the request's write time all happen at this instant.
+        let now = clock::now_us();
+        let res = self.wire.poll_write(cx, buf, now);
         if let Poll::Ready(Ok(n)) = res {
             if n > 0 {
-                self.handle.touch();
+                self.handle.touch(now);
                 if self.side == Side::Client {
                     if let Some(req) = request_seq(&buf[..n]) {
-                        self.shared.on_request_written(req);
+                        self.shared.on_request_written(req, now);
                     }
                 }
             }

@@ -119,8 +119,13 @@ impl Wire {
         }
     }
 
-    /// Writes `buf` for the application.
-    pub(crate) fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    /// Writes `buf` for the application at simulated time `now_us`.
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        now_us: u64,
+    ) -> Poll<io::Result<usize>> {
         if self.shared.peer_vanished(self.side) {
             // Nobody is there: the bytes go nowhere, as into a dead peer's window.
             return Poll::Ready(Ok(buf.len()));
@@ -151,7 +156,7 @@ impl Wire {
             }
             let n = len.min(out.cap - out.queued);
             out.queue
-                .push_back((Bytes::copy_from_slice(&buf[..n]), clock::now_us()));
+                .push_back((Bytes::copy_from_slice(&buf[..n]), now_us));
             out.queued += n;
             self.shaper.notify_one();
             n
@@ -161,7 +166,7 @@ impl Wire {
             };
             match Pin::new(half).poll_write(cx, &buf[..len]) {
                 Poll::Ready(Ok(n)) => {
-                    self.shared.on_sent(self.side, n as u64);
+                    self.shared.on_sent(self.side, n as u64, now_us);
                     n
                 }
                 other => return other,
@@ -402,7 +407,7 @@ async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
         .await;
         match res {
             Ok(n) => {
-                wire.shared.on_sent(wire.side, n as u64);
+                wire.shared.on_sent(wire.side, n as u64, clock::now_us());
                 wire.out.lock().unwrap().wire_sent += n as u64;
                 off += n;
             }

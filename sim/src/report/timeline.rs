@@ -92,7 +92,7 @@ pub fn timeline(o: &Outcome) -> String {
                     .entry(*conn)
                     .or_default()
                     .closes
-                    .push((t, r.host.clone(), *reason))
+                    .push((t, r.host.to_string(), *reason))
             }
             Event::AcceptFailed { .. } => accept_fails.push(t),
             Event::Fault { what } => faults.push((t, what.clone())),

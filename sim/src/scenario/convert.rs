@@ -210,6 +210,15 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
             BodyName::Hold => BodyMode::Hold,
         };
         if let Some(p) = &wl.path {
+            if !p.starts_with('/') || p.parse::<http::uri::PathAndQuery>().is_err() {
+                return Err(ctx
+                    .error(
+                        ErrorClass::Field,
+                        "workload.path",
+                        format!("{p:?} is not a request path"),
+                    )
+                    .expected("a path starting with `/`, e.g. \"/\" or \"/items?page=2\""));
+            }
             w.path = p.clone();
         }
     }

@@ -53,12 +53,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
     setup.world.seed(seed);
     let result = setup.run();
     let summary = result.summary();
-    let ctx = CheckContext {
-        records: &result.records,
-        summary: &summary,
-        setup: &setup,
-        end: &result.end,
-    };
+    let ctx = CheckContext::new(&result.records, &summary, &setup, &result.end);
     let expect = scenario.file.expect.clone().unwrap_or_default();
     let invariants: Vec<InvariantResult> = expect
         .invariants

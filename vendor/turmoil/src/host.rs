@@ -185,6 +185,15 @@ impl HostTimer {
         self.elapsed + run_duration
     }
 
+    /// httpsim patch: what `sim_elapsed` adds to the time since the tick started (`now`), for
+    /// the cached clock of the current host (`world::HostClock`).
+    pub(crate) fn clock_base(&self) -> (Duration, Instant) {
+        (
+            self.start_offset + self.elapsed,
+            self.now.expect("host instant not set"),
+        )
+    }
+
     /// Returns the total simulation virtual time. If the simulation ran for
     /// some time before this host was registered then sim_elapsed > elapsed.
     pub(crate) fn sim_elapsed(&self) -> Duration {

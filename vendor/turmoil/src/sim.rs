@@ -436,6 +436,11 @@ impl<'a> Sim<'a> {
                     world.current = Some(addr);
                     world.current_host_mut().timer.now(rt.now());
                 }
+                // httpsim patch: cached host clock for `sim_elapsed` during the jump.
+                let _clock = {
+                    let world = self.world.borrow();
+                    crate::world::HostClock::set(world.current_host().timer.clock_base())
+                };
                 let before = rt.total_wakes();
                 // Nothing is runnable and no timer fires before `jump`: the paused clock advances
                 // in one park, and only the tick's own timer wakes.
@@ -496,7 +501,9 @@ impl<'a> Sim<'a> {
 
         for (&addr, rt) in running {
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
-            {
+            // httpsim patch: the block returns the cached host clock for `sim_elapsed`, set
+            // for the duration of the tick.
+            let clock = {
                 let mut world = self.world.borrow_mut();
                 // We need to move deliverable messages off the network and
                 // into the dst host. This requires two mutable borrows.
@@ -511,10 +518,13 @@ impl<'a> Sim<'a> {
                 // Set the current host (see method docs)
                 world.current = Some(addr);
 
-                world.current_host_mut().timer.now(rt.now());
-            }
+                let timer = &mut world.current_host_mut().timer;
+                timer.now(rt.now());
+                crate::world::HostClock::set(timer.clock_base())
+            };
 
             let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
+            drop(clock);
 
             if rt.is_client() {
                 is_finished = is_finished && is_software_finished;
