@@ -10,6 +10,7 @@
 //! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
 //! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
+//! - `many_waiters` — hyper-util's pool with hundreds of checkouts to one host at once.
 
 mod agent_rules;
 mod body;
@@ -17,6 +18,7 @@ mod bounded;
 mod common;
 mod idle_race;
 mod invariants;
+mod many_waiters;
 mod outside;
 mod stall;
 mod timeout;
