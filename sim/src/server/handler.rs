@@ -74,14 +74,27 @@ impl Handler {
     }
 }
 
-/// A body of `len` bytes in chunks of `chunk` bytes.
+/// Filler for response bodies: chunks up to this size are slices of one static buffer, so a
+/// response allocates no body bytes of its own (at 10k held responses, a fresh 4 KiB buffer
+/// per response, written and freed, left that much memory touched each).
+static FILLER: [u8; 64 * 1024] = [b'x'; 64 * 1024];
+
+/// `n` filler bytes (`x`).
+fn filler(n: usize) -> Bytes {
+    match FILLER.get(..n) {
+        Some(s) => Bytes::from_static(s),
+        None => Bytes::from(vec![b'x'; n]),
+    }
+}
+
+/// A body of `len` bytes (`x`) in chunks of `chunk` bytes.
 pub fn chunked_body(len: usize, chunk: usize) -> ResponseBody {
     let chunk = chunk.max(1);
     let mut frames = Vec::new();
     let mut left = len;
     while left > 0 {
         let n = left.min(chunk);
-        frames.push(Ok::<_, BoxError>(Frame::data(Bytes::from(vec![b'x'; n]))));
+        frames.push(Ok::<_, BoxError>(Frame::data(filler(n))));
         left -= n;
     }
     StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
