@@ -11,7 +11,6 @@
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use indexmap::IndexSet;
 use serde::{Deserialize, Serialize};
 
 /// Identifies one TCP connection, the same number on both of its ends. Numbered from 1 in the
@@ -275,10 +274,7 @@ pub struct Trace {
 
 #[derive(Default)]
 struct Log {
-    /// Host names, each stored once: a record names its host by index here, which saves a
-    /// `String` per record (~50 bytes per record, ~7 records per connection at scale).
-    hosts: IndexSet<String>,
-    records: Vec<Entry>,
+    records: Vec<Record>,
     /// Set when the run has ended: what is dropped while the world is torn down is not part of
     /// the run.
     sealed: bool,
@@ -294,11 +290,11 @@ impl Trace {
     pub fn push(&self, t_us: u64, host: &str, event: Event) {
         let mut log = self.inner.lock().unwrap();
         if !log.sealed {
-            let host = match log.hosts.get_index_of(host) {
-                Some(i) => i,
-                None => log.hosts.insert_full(host.to_string()).0,
-            } as u32;
-            log.records.push(Entry { t_us, host, event });
+            log.records.push(Record {
+                t_us,
+                host: host.to_string(),
+                event,
+            });
         }
     }
 
@@ -309,15 +305,7 @@ impl Trace {
 
     /// A copy of every record so far.
     pub fn records(&self) -> Vec<Record> {
-        let log = self.inner.lock().unwrap();
-        log.records
-            .iter()
-            .map(|e| Record {
-                t_us: e.t_us,
-                host: log.hosts[e.host as usize].clone(),
-                event: e.event.clone(),
-            })
-            .collect()
+        self.inner.lock().unwrap().records.clone()
     }
 
     /// Number of records.
@@ -329,13 +317,6 @@ impl Trace {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// A record as the log keeps it; [`Trace::records`] turns it into a [`Record`].
-struct Entry {
-    t_us: u64,
-    host: u32,
-    event: Event,
 }
 
 /// Renders records as JSON Lines, one record per line.
