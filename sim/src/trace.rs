@@ -30,6 +30,11 @@ impl HostName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The shared name itself.
+    pub(crate) fn arc(&self) -> Arc<str> {
+        self.0.clone()
+    }
 }
 
 impl std::ops::Deref for HostName {

@@ -100,8 +100,8 @@ impl ConnShared {
         self.state.lock().unwrap().vanished[1 - me.idx()]
     }
 
-    pub(super) fn set_host(&self, side: Side, host: &str) {
-        self.state.lock().unwrap().hosts[side.idx()] = Some(host.into());
+    pub(super) fn set_host(&self, side: Side, host: Arc<str>) {
+        self.state.lock().unwrap().hosts[side.idx()] = Some(host);
     }
 
     /// `n` bytes left `side` at `now_us` (the caller's clock reading: one per write).

@@ -160,6 +160,16 @@ pub(crate) struct Active {
 }
 
 impl Active {
+    /// No fault.
+    pub(crate) const NONE: Active = Active {
+        latency: None,
+        bandwidth: None,
+        slicer: None,
+        slow_close: None,
+        byte_trips: Vec::new(),
+        time_trips: Vec::new(),
+    };
+
     /// Draws which of `faults` apply to `side` of connection `conn` in a run seeded `seed`.
     pub(crate) fn roll(faults: &[ConnFault], seed: u64, conn: ConnId, side: Side) -> Self {
         let mut a = Active::default();

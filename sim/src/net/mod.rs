@@ -285,6 +285,11 @@ impl HostNet {
         &self.name
     }
 
+    /// The host's name, shared.
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.name.arc()
+    }
+
     /// The host's fd table.
     pub fn fds(&self) -> &FdTable {
         &self.fds

@@ -26,12 +26,13 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes};
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::clock;
@@ -70,21 +71,35 @@ impl Recv {
     }
 }
 
-/// Per-socket state other components may look at or act on while hyper owns the socket.
-struct HandleInner {
+/// Per-socket state, one allocation per socket: what the socket, its pump task, its write path
+/// ([`Wire`]) and every [`StreamHandle`] share. (At 10k connections, one `Arc` each for these
+/// parts, a `watch` channel for the peer-close signal and a larger pump task cost ~1 KB per
+/// socket more.)
+pub(crate) struct Core {
     conn: ConnId,
+    pub(crate) side: Side,
+    pub(crate) host: HostNet,
+    pub(crate) shared: Arc<ConnShared>,
     /// Simulated time (µs) of the last byte read or written.
     last_activity: Mutex<u64>,
     close_reason: Mutex<Option<CloseReason>>,
     /// `true` once the peer's FIN or RST arrived.
-    peer_closed: watch::Sender<bool>,
+    peer_closed: AtomicBool,
+    /// Wakes every [`StreamHandle::peer_closed`] waiter when `peer_closed` is set.
+    peer_closed_wake: Notify,
+    /// The receive buffer.
+    pub(crate) recv: Mutex<Recv>,
+    /// The application read from `recv`: room for the pump.
+    space: Notify,
+    /// Wakes the shaper task of a shaped socket (`net/wire.rs`).
+    pub(crate) shaper: Notify,
 }
 
 /// A cheap, cloneable handle on a [`SimStream`]: its id, activity clock, peer-close signal, and
 /// the reason to record when it closes.
 #[derive(Clone)]
 pub struct StreamHandle {
-    inner: Arc<HandleInner>,
+    pub(crate) inner: Arc<Core>,
 }
 
 impl StreamHandle {
@@ -106,13 +121,24 @@ impl StreamHandle {
 
     /// Whether the peer's FIN or RST has arrived.
     pub fn is_peer_closed(&self) -> bool {
-        *self.inner.peer_closed.borrow()
+        self.inner.peer_closed.load(Ordering::Relaxed)
     }
 
     /// Waits until the peer's FIN or RST arrives.
     pub async fn peer_closed(&self) {
-        let mut rx = self.inner.peer_closed.subscribe();
-        let _ = rx.wait_for(|closed| *closed).await;
+        loop {
+            // Created before the check: `notify_waiters` also wakes a `Notified` not yet polled.
+            let woken = self.inner.peer_closed_wake.notified();
+            if self.is_peer_closed() {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    fn set_peer_closed(&self) {
+        self.inner.peer_closed.store(true, Ordering::Relaxed);
+        self.inner.peer_closed_wake.notify_waiters();
     }
 
     fn touch(&self, now_us: u64) {
@@ -122,14 +148,10 @@ impl StreamHandle {
 
 /// A simulated TCP socket. See the module docs.
 pub struct SimStream {
-    host: HostNet,
-    side: Side,
+    /// `(client address, server address)`.
     pair: (SocketAddr, SocketAddr),
-    shared: Arc<ConnShared>,
     handle: StreamHandle,
     wire: Wire,
-    recv: Arc<Mutex<Recv>>,
-    space: Arc<Notify>,
     pump: Option<JoinHandle<()>>,
     /// Timers of time-triggered faults.
     timers: Vec<JoinHandle<()>>,
@@ -140,7 +162,7 @@ impl std::fmt::Debug for SimStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimStream")
             .field("conn", &self.handle.conn())
-            .field("host", &self.host.name())
+            .field("host", &self.host().name())
             .finish()
     }
 }
@@ -158,39 +180,33 @@ impl SimStream {
     ) -> Self {
         let port = port.map(Arc::new);
         let (rd, wr) = tcp.into_split();
-        let (peer_closed, _) = watch::channel(false);
-        let handle = StreamHandle {
-            inner: Arc::new(HandleInner {
-                conn: shared.id(),
-                last_activity: Mutex::new(clock::now_us()),
-                close_reason: Mutex::new(None),
-                peer_closed,
-            }),
-        };
-        let recv = Arc::new(Mutex::new(Recv {
-            chunks: VecDeque::new(),
-            buffered: 0,
-            eof: false,
-            error: None,
-            read_waker: None,
-        }));
-        let space = Arc::new(Notify::new());
-        shared.set_host(side, host.name());
+        shared.set_host(side, host.name_arc());
         let config = host.config();
         let active = Active::roll(&config.conn_faults, config.seed, shared.id(), side);
         let time_trips = active.time_trips.clone();
-        let wire = Wire::new(
-            wr,
-            active,
-            config.recv_buffer,
-            shared.clone(),
-            recv.clone(),
-            side,
-            host.clone(),
-            config.seed,
-            port.clone(),
-            handle.clone(),
-        );
+        let (recv_buffer, seed) = (config.recv_buffer, config.seed);
+        let handle = StreamHandle {
+            inner: Arc::new(Core {
+                conn: shared.id(),
+                side,
+                host,
+                shared,
+                last_activity: Mutex::new(clock::now_us()),
+                close_reason: Mutex::new(None),
+                peer_closed: AtomicBool::new(false),
+                peer_closed_wake: Notify::new(),
+                recv: Mutex::new(Recv {
+                    chunks: VecDeque::new(),
+                    buffered: 0,
+                    eof: false,
+                    error: None,
+                    read_waker: None,
+                }),
+                space: Notify::new(),
+                shaper: Notify::new(),
+            }),
+        };
+        let wire = Wire::new(wr, active, recv_buffer, seed, port.clone(), handle.clone());
         let timers = time_trips
             .into_iter()
             .map(|(after, trip)| {
@@ -201,26 +217,11 @@ impl SimStream {
                 })
             })
             .collect();
-        let pump = tokio::task::spawn_local(pump(
-            rd,
-            recv.clone(),
-            space.clone(),
-            host.config().recv_buffer,
-            shared.clone(),
-            side,
-            handle.clone(),
-            host.clone(),
-            port,
-        ));
+        let pump = tokio::task::spawn_local(pump(rd, handle.clone(), recv_buffer, port));
         Self {
-            host,
-            side,
             pair,
-            shared,
             handle,
             wire,
-            recv,
-            space,
             pump: Some(pump),
             timers,
             _fd: fd,
@@ -239,7 +240,11 @@ impl SimStream {
 
     /// The host this socket lives on.
     pub fn host(&self) -> &HostNet {
-        &self.host
+        &self.handle.inner.host
+    }
+
+    fn core(&self) -> &Core {
+        &self.handle.inner
     }
 }
 
@@ -251,23 +256,19 @@ const PUMP_CHUNK: usize = 16 * 1024;
 /// rest then waits in turmoil's queues. turmoil's flow control counts segments, not bytes, and
 /// httpsim sizes it (`tcp_capacity`) for bursts, so in practice a sender is never blocked: a
 /// server whose response is not read finishes writing and sees its socket idle.
-#[allow(clippy::too_many_arguments)]
 async fn pump(
     mut rd: turmoil::net::tcp::OwnedReadHalf,
-    recv: Arc<Mutex<Recv>>,
-    space: Arc<Notify>,
-    cap: usize,
-    shared: Arc<ConnShared>,
-    side: Side,
     handle: StreamHandle,
-    host: HostNet,
+    cap: usize,
     // Held while the read half lives: the port is free once both halves are gone.
     _port: Option<Arc<PortLease>>,
 ) {
+    let core = &*handle.inner;
+    let (shared, side) = (&core.shared, core.side);
     loop {
         loop {
-            let notified = space.notified();
-            if recv.lock().unwrap().buffered < cap {
+            let notified = core.space.notified();
+            if core.recv.lock().unwrap().buffered < cap {
                 break;
             }
             shared.set_recv_full(side, true);
@@ -295,7 +296,7 @@ async fn pump(
             // Reads wait until a timeout of the application notices.
             return;
         }
-        let mut r = recv.lock().unwrap();
+        let mut r = core.recv.lock().unwrap();
         match outcome {
             Ok(bytes) => {
                 shared.on_received(side, bytes.len() as u64);
@@ -319,11 +320,11 @@ async fn pump(
                 }
                 r.wake_reader();
                 drop(r);
-                host.record(Event::PeerClosed {
+                core.host.record(Event::PeerClosed {
                     conn: shared.id(),
                     reset,
                 });
-                handle.inner.peer_closed.send_replace(true);
+                handle.set_peer_closed();
                 return;
             }
         }
@@ -336,7 +337,7 @@ impl Read for SimStream {
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut r = self.recv.lock().unwrap();
+        let mut r = self.core().recv.lock().unwrap();
         if let Some(chunk) = r.chunks.front_mut() {
             let n = chunk.len().min(buf.remaining());
             buf.put_slice(&chunk[..n]);
@@ -346,7 +347,7 @@ impl Read for SimStream {
             }
             r.buffered -= n;
             drop(r);
-            self.space.notify_one();
+            self.core().space.notify_one();
             self.handle.touch(clock::now_us());
             return Poll::Ready(Ok(()));
         }
@@ -367,7 +368,8 @@ impl Write for SimStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.shared.peer_reset(self.side) && self.recv.lock().unwrap().error.is_some() {
+        let core = self.core();
+        if core.shared.peer_reset(core.side) && core.recv.lock().unwrap().error.is_some() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
         // One clock reading per write: the clock is a lookup in turmoil's world, and the send,
@@ -377,9 +379,9 @@ impl Write for SimStream {
         if let Poll::Ready(Ok(n)) = res {
             if n > 0 {
                 self.handle.touch(now);
-                if self.side == Side::Client {
+                if core.side == Side::Client {
                     if let Some(req) = request_seq(&buf[..n]) {
-                        self.shared.on_request_written(req, now);
+                        core.shared.on_request_written(req, now);
                     }
                 }
             }
@@ -411,12 +413,19 @@ impl Drop for SimStream {
         for t in self.timers.drain(..) {
             t.abort();
         }
-        let unread = self.recv.lock().unwrap().buffered > 0;
-        let explicit = *self.handle.inner.close_reason.lock().unwrap();
-        let crash = self.host.crashing();
+        let core = &*self.handle.inner;
+        let unread = {
+            // Handles may outlive the socket: what it buffered is freed now.
+            let mut r = core.recv.lock().unwrap();
+            let unread = r.buffered > 0;
+            r.chunks = VecDeque::new();
+            unread
+        };
+        let explicit = *core.close_reason.lock().unwrap();
+        let crash = core.host.crashing();
         if crash == Some(false) {
             // A crash without FIN: the socket vanishes with its host.
-            self.shared.set_vanished(self.side);
+            core.shared.set_vanished(core.side);
         }
         let reason = match explicit {
             _ if crash.is_some() => CloseReason::Crash,
@@ -430,17 +439,17 @@ impl Drop for SimStream {
                 reason,
                 CloseReason::Reset | CloseReason::ShutdownDeadline | CloseReason::Fault
             );
-        self.shared.detach(self.side, reset);
+        core.shared.detach(core.side, reset);
         // The FIN (turmoil's, once queued bytes and any slow-close delay are through), which the
         // peer turns into an RST when `reset` is set.
         self.wire.on_drop(reset);
-        self.host.record(Event::Closed {
-            conn: self.conn(),
+        core.host.record(Event::Closed {
+            conn: core.conn,
             reason,
         });
-        self.host
+        core.host
             .net()
-            .detach(self.pair.0, self.pair.1, &self.shared);
+            .detach(self.pair.0, self.pair.1, &core.shared);
     }
 }
 

@@ -19,18 +19,18 @@ use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::Rng;
 use tokio::io::AsyncWrite;
-use tokio::sync::Notify;
 
 use super::clock;
 use super::conn::{ConnShared, Side};
 use super::conn_fault::{rng_for, Active, Trip};
-use super::stream::Recv;
 use crate::trace::{CloseReason, Event};
 
 /// The sending half of a socket, with its faults: what `SimStream` writes through.
 pub(crate) struct Out {
     half: Option<turmoil::net::tcp::OwnedWriteHalf>,
-    active: Active,
+    /// `None` for a socket without write faults (most): at 10k connections the fault state
+    /// inline cost ~200 bytes per socket.
+    faults: Option<Box<Faults>>,
     /// Bytes the application handed over so far.
     accepted: u64,
     /// Shaped mode: bytes the shaper handed to turmoil so far.
@@ -44,43 +44,63 @@ pub(crate) struct Out {
     write_waker: Option<Waker>,
     /// The application closed (or shut down) the socket: FIN once the queue is empty.
     closing: bool,
+}
+
+/// The write faults of one socket, with the random draws they make.
+struct Faults {
+    active: Active,
     rng: SmallRng,
+}
+
+/// The faults of a socket that has none.
+static NO_FAULTS: Active = Active::NONE;
+
+impl Out {
+    fn active(&self) -> &Active {
+        self.faults.as_ref().map_or(&NO_FAULTS, |f| &f.active)
+    }
+
+    /// Takes the next byte trigger (there is one: the caller just saw it).
+    fn pop_byte_trip(&mut self) {
+        if let Some(f) = self.faults.as_mut() {
+            f.active.byte_trips.remove(0);
+        }
+    }
 }
 
 /// Everything a fault needs to act on a connection from a task of its own.
 #[derive(Clone)]
 pub(crate) struct Wire {
     pub(crate) out: Arc<Mutex<Out>>,
-    pub(crate) shaper: Arc<Notify>,
-    pub(crate) shared: Arc<ConnShared>,
-    pub(crate) recv: Arc<Mutex<Recv>>,
-    pub(crate) side: Side,
-    pub(crate) host: super::HostNet,
+    /// The socket's shared state (`net/stream.rs`): connection, side, host, receive buffer.
     handle: super::StreamHandle,
     /// Held while the write half may still be used: the port is free once both halves are gone.
     _port: Option<Arc<super::ports::PortLease>>,
 }
 
 impl Wire {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         half: turmoil::net::tcp::OwnedWriteHalf,
         active: Active,
         cap: usize,
-        shared: Arc<ConnShared>,
-        recv: Arc<Mutex<Recv>>,
-        side: Side,
-        host: super::HostNet,
         seed: u64,
         port: Option<Arc<super::ports::PortLease>>,
         handle: super::StreamHandle,
     ) -> Self {
-        let conn = shared.id();
+        let core = &handle.inner;
+        let conn = core.shared.id();
         let shaped = active.shaped();
+        let faults =
+            (shaped || !active.byte_trips.is_empty() || active.slow_close.is_some()).then(|| {
+                Box::new(Faults {
+                    active,
+                    rng: rng_for(seed, conn, u64::MAX - core.side as u64),
+                })
+            });
         let wire = Wire {
             out: Arc::new(Mutex::new(Out {
                 half: Some(half),
-                active,
+                faults,
                 accepted: 0,
                 wire_sent: 0,
                 error: None,
@@ -89,13 +109,7 @@ impl Wire {
                 cap: cap.max(1),
                 write_waker: None,
                 closing: false,
-                rng: rng_for(seed, conn, u64::MAX - side as u64),
             })),
-            shaper: Arc::new(Notify::new()),
-            shared,
-            recv,
-            side,
-            host,
             handle,
             _port: port,
         };
@@ -105,9 +119,21 @@ impl Wire {
         wire
     }
 
+    fn core(&self) -> &super::stream::Core {
+        &self.handle.inner
+    }
+
+    fn shared(&self) -> &ConnShared {
+        &self.core().shared
+    }
+
+    fn side(&self) -> Side {
+        self.core().side
+    }
+
     fn record(&self, what: String) {
-        self.host.record(Event::ConnFault {
-            conn: self.shared.id(),
+        self.core().host.record(Event::ConnFault {
+            conn: self.shared().id(),
             what,
         });
     }
@@ -115,7 +141,7 @@ impl Wire {
     /// Sends the FIN now (drops turmoil's write half).
     fn fin(&self, out: &mut Out) {
         if out.half.take().is_some() {
-            self.shared.on_fin_sent(self.side);
+            self.shared().on_fin_sent(self.side());
         }
     }
 
@@ -126,7 +152,7 @@ impl Wire {
         buf: &[u8],
         now_us: u64,
     ) -> Poll<io::Result<usize>> {
-        if self.shared.peer_vanished(self.side) {
+        if self.shared().peer_vanished(self.side()) {
             // Nobody is there: the bytes go nowhere, as into a dead peer's window.
             return Poll::Ready(Ok(buf.len()));
         }
@@ -139,9 +165,9 @@ impl Wire {
         }
         // Stop at the next byte trigger so it trips at exactly its byte. A shaped socket trips
         // when the byte leaves (in the shaper), not when the application hands it over.
-        let next_trip = match out.active.shaped() {
+        let next_trip = match out.active().shaped() {
             true => None,
-            false => out.active.byte_trips.first().copied(),
+            false => out.active().byte_trips.first().copied(),
         };
         let mut len = buf.len();
         if let Some((at, _)) = next_trip {
@@ -149,7 +175,7 @@ impl Wire {
         }
         let n = if len == 0 {
             0
-        } else if out.active.shaped() {
+        } else if out.active().shaped() {
             if out.queued >= out.cap {
                 out.write_waker = Some(cx.waker().clone());
                 return Poll::Pending;
@@ -158,7 +184,7 @@ impl Wire {
             out.queue
                 .push_back((Bytes::copy_from_slice(&buf[..n]), now_us));
             out.queued += n;
-            self.shaper.notify_one();
+            self.core().shaper.notify_one();
             n
         } else {
             let Some(half) = out.half.as_mut() else {
@@ -166,7 +192,7 @@ impl Wire {
             };
             match Pin::new(half).poll_write(cx, &buf[..len]) {
                 Poll::Ready(Ok(n)) => {
-                    self.shared.on_sent(self.side, n as u64, now_us);
+                    self.shared().on_sent(self.side(), n as u64, now_us);
                     n
                 }
                 other => return other,
@@ -175,7 +201,7 @@ impl Wire {
         out.accepted += n as u64;
         if let Some((at, trip)) = next_trip {
             if out.accepted >= at {
-                out.active.byte_trips.remove(0);
+                out.pop_byte_trip();
                 self.trip(&mut out, trip, format!("after {at} bytes"));
                 if n == 0 {
                     return Poll::Ready(Err(io::Error::new(
@@ -203,7 +229,7 @@ impl Wire {
             out.queue.clear();
             out.queued = 0;
             self.fin(&mut out);
-            self.shaper.notify_one();
+            self.core().shaper.notify_one();
         } else {
             self.close(&mut out);
         }
@@ -214,11 +240,11 @@ impl Wire {
             return;
         }
         out.closing = true;
-        if out.active.shaped() {
-            self.shaper.notify_one();
+        if out.active().shaped() {
+            self.core().shaper.notify_one();
             return;
         }
-        match out.active.slow_close {
+        match out.active().slow_close {
             Some(d) if out.half.is_some() => {
                 let wire = self.clone();
                 tokio::task::spawn_local(async move {
@@ -248,8 +274,9 @@ impl Wire {
                 out.error = Some(io::ErrorKind::ConnectionReset);
                 out.queue.clear();
                 out.queued = 0;
-                self.shared.set_reset(self.side);
-                self.recv
+                self.shared().set_reset(self.side());
+                self.core()
+                    .recv
                     .lock()
                     .unwrap()
                     .fail(io::ErrorKind::ConnectionReset);
@@ -261,8 +288,9 @@ impl Wire {
                 out.error = Some(io::ErrorKind::ConnectionReset);
                 out.queue.clear();
                 out.queued = 0;
-                self.shared.set_vanished(self.side);
-                self.recv
+                self.shared().set_vanished(self.side());
+                self.core()
+                    .recv
                     .lock()
                     .unwrap()
                     .fail(io::ErrorKind::ConnectionReset);
@@ -287,13 +315,13 @@ impl Wire {
 async fn shaper(wire: Wire) {
     let mut due_us: u64 = 0;
     loop {
-        let notified = wire.shaper.notified();
+        let notified = wire.core().shaper.notified();
         let (next, closing, slow) = {
             let mut out = wire.out.lock().unwrap();
             if out.half.is_none() {
                 return;
             }
-            (out.queue.pop_front(), out.closing, out.active.slow_close)
+            (out.queue.pop_front(), out.closing, out.active().slow_close)
         };
         let Some((bytes, written_us)) = next else {
             if closing {
@@ -310,22 +338,25 @@ async fn shaper(wire: Wire) {
         let pieces = {
             let mut out = wire.out.lock().unwrap();
             let out = &mut *out;
-            if let Some((lat, jitter)) = out.active.latency {
+            let Some(f) = out.faults.as_deref_mut() else {
+                return; // Only a socket with faults is shaped.
+            };
+            if let Some((lat, jitter)) = f.active.latency {
                 let extra = if jitter.is_zero() {
                     0
                 } else {
-                    out.rng.gen_range(0..=jitter.as_micros() as u64)
+                    f.rng.gen_range(0..=jitter.as_micros() as u64)
                 };
                 due_us = due_us.max(written_us + lat.as_micros() as u64 + extra);
             }
-            split(&bytes, &out.active, &mut out.rng)
+            split(&bytes, &f.active, &mut f.rng)
         };
         for (mut piece, gap_after) in pieces {
             loop {
                 // Cut the piece at the next byte trigger, so it trips at exactly its byte.
                 let (next_trip, sent) = {
                     let out = wire.out.lock().unwrap();
-                    (out.active.byte_trips.first().copied(), out.wire_sent)
+                    (out.active().byte_trips.first().copied(), out.wire_sent)
                 };
                 let take = match next_trip {
                     Some((at, _)) => piece.len().min(at.saturating_sub(sent) as usize),
@@ -338,7 +369,7 @@ async fn shaper(wire: Wire) {
                     if !write_all(&wire, &part).await {
                         return;
                     }
-                    let bandwidth = wire.out.lock().unwrap().active.bandwidth;
+                    let bandwidth = wire.out.lock().unwrap().active().bandwidth;
                     if let Some(bps) = bandwidth {
                         due_us += part.len() as u64 * 1_000_000 / bps;
                     }
@@ -346,7 +377,7 @@ async fn shaper(wire: Wire) {
                 if let Some((at, trip)) = next_trip {
                     let mut out = wire.out.lock().unwrap();
                     if out.wire_sent >= at {
-                        out.active.byte_trips.remove(0);
+                        out.pop_byte_trip();
                         wire.trip(&mut out, trip, format!("after {at} bytes"));
                         return;
                     }
@@ -407,7 +438,8 @@ async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
         .await;
         match res {
             Ok(n) => {
-                wire.shared.on_sent(wire.side, n as u64, clock::now_us());
+                wire.shared()
+                    .on_sent(wire.side(), n as u64, clock::now_us());
                 wire.out.lock().unwrap().wire_sent += n as u64;
                 off += n;
             }

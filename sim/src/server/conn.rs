@@ -26,7 +26,7 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::service::service_fn;
 use hyper::Request;
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use super::cpu::CpuToken;
 use super::handler::{self, BoxError, ResponseBody};
@@ -54,7 +54,11 @@ pub(crate) struct ConnStatus {
     pub(crate) closing: Cell<bool>,
     /// The service itself adds `connection: close` to responses (http-terminator does).
     pub(crate) close_header: Cell<bool>,
-    cmd: watch::Sender<Command>,
+    /// The latest command, and how many were given: a `Cell` and a `Notify` rather than a
+    /// `watch` channel (~350 bytes per connection at 10k connections).
+    cmd: Cell<Command>,
+    cmd_count: Cell<u64>,
+    cmd_wake: Notify,
 }
 
 impl ConnStatus {
@@ -64,7 +68,9 @@ impl ConnStatus {
     }
 
     pub(crate) fn command(&self, cmd: Command) {
-        self.cmd.send_replace(cmd);
+        self.cmd.set(cmd);
+        self.cmd_count.set(self.cmd_count.get() + 1);
+        self.cmd_wake.notify_waiters();
     }
 }
 
@@ -72,19 +78,21 @@ impl ConnStatus {
 /// CPU gate.
 pub(crate) fn start(stream: SimStream, shared: Rc<Shared>) {
     let id = stream.conn();
-    let (cmd, _) = watch::channel(Command::Run);
     let status = Rc::new(ConnStatus {
         in_flight: Cell::new(0),
         requests: Cell::new(0),
         write_blocked: Cell::new(false),
         closing: Cell::new(false),
         close_header: Cell::new(false),
-        cmd,
+        cmd: Cell::new(Command::Run),
+        cmd_count: Cell::new(0),
+        cmd_wake: Notify::new(),
     });
     shared.conns.borrow_mut().insert(id, status.clone());
-    let task = shared
-        .cpu
-        .gate(CpuToken(id), serve_conn(stream, shared.clone(), status));
+    let task = shared.cpu.gate(
+        CpuToken(id),
+        serve_conn(Box::new(stream), shared.clone(), status),
+    );
     tokio::task::spawn_local(task);
 }
 
@@ -121,18 +129,30 @@ impl Drive for Watched {
     fn graceful(self: Pin<&mut Self>) {}
 }
 
-async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus>) {
-    let handle = stream.handle();
+/// What the service returns for one request: boxed, so hyper's per-connection slot for it
+/// (allocated once per connection, the size of the service future) stays a pointer wide while
+/// the connection idles or its response is held (at 10k connections the unboxed future cost
+/// ~1.3 KB each for the whole run).
+type SvcFuture =
+    Pin<Box<dyn Future<Output = Result<hyper::Response<Tracked>, BoxError>> + 'static>>;
+
+/// hyper's connection over `stream`, boxed. Built outside `serve_conn` so its parts (socket,
+/// service, builder) are not kept a second time in `serve_conn`'s own state.
+fn hyper_conn(
+    stream: SimStream,
+    shared: &Rc<Shared>,
+    status: &Rc<ConnStatus>,
+) -> Pin<Box<dyn Drive>> {
     let host = stream.host().clone();
     let conn_id = stream.conn();
     let svc = {
         let shared = shared.clone();
         let status = status.clone();
-        service_fn(move |req: Request<Incoming>| {
+        service_fn(move |req: Request<Incoming>| -> SvcFuture {
             let shared = shared.clone();
             let status = status.clone();
             let host = host.clone();
-            async move {
+            Box::pin(async move {
                 let guard = InFlight::start(status.clone(), shared.clone());
                 let n = status.requests.get() + 1;
                 status.requests.set(n);
@@ -164,7 +184,7 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
                     );
                 }
                 Ok::<_, BoxError>(res)
-            }
+            })
         })
     };
     let io = ConnIo {
@@ -179,11 +199,23 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
         .header_read_timeout(config.header_read_timeout);
     let conn = builder.serve_connection(io, svc);
     let watcher = shared.graceful.borrow().as_ref().map(|g| g.watcher());
-    let mut conn: Pin<Box<dyn Drive>> = match watcher {
+    match watcher {
         Some(w) => Box::pin(Watched(Box::pin(w.watch(conn)))),
         None => Box::pin(conn),
-    };
-    let mut cmd = status.cmd.subscribe();
+    }
+}
+
+/// Serves one connection until hyper is done with it or it is closed. `stream` comes boxed:
+/// an argument stays in the task's state for the task's whole life, and the socket moves into
+/// hyper's connection at once.
+async fn serve_conn(stream: Box<SimStream>, shared: Rc<Shared>, status: Rc<ConnStatus>) {
+    let handle = stream.handle();
+    let conn_id = stream.conn();
+    let mut conn = hyper_conn(*stream, &shared, &status);
+    let config = &shared.config;
+    // Commands given before this point are not for this connection (as a `watch` receiver
+    // subscribed now would not see them).
+    let mut seen = status.cmd_count.get();
     let reason = loop {
         let idle = async {
             match config.idle_timeout {
@@ -196,11 +228,9 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
             biased;
             _ = conn.as_mut() => break None,
             _ = idle => break Some(CloseReason::IdleTimeout),
-            changed = cmd.changed() => {
-                if changed.is_err() {
-                    break None;
-                }
-                let c = *cmd.borrow_and_update();
+            _ = next_command(&status, seen) => {
+                seen = status.cmd_count.get();
+                let c = status.cmd.get();
                 match c {
                     Command::Run => {}
                     Command::Graceful => conn.as_mut().graceful(),
@@ -221,6 +251,18 @@ async fn serve_conn(stream: SimStream, shared: Rc<Shared>, status: Rc<ConnStatus
     drop(conn);
     shared.conns.borrow_mut().remove(&conn_id);
     shared.changed.notify_waiters();
+}
+
+/// Waits until more than `seen` commands were given.
+async fn next_command(status: &ConnStatus, seen: u64) {
+    loop {
+        // Created before the check: `notify_waiters` also wakes a `Notified` not yet polled.
+        let woken = status.cmd_wake.notified();
+        if status.cmd_count.get() != seen {
+            return;
+        }
+        woken.await;
+    }
 }
 
 /// Counts a request in flight for as long as it lives.
