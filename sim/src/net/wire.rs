@@ -145,6 +145,43 @@ impl Wire {
         }
     }
 
+    /// Writes the bytes of `bufs`, in order, for the application at simulated time `now_us`, as
+    /// one write of the same bytes concatenated would.
+    pub(crate) fn poll_write_slices(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+        now_us: u64,
+    ) -> Poll<io::Result<usize>> {
+        match bufs {
+            [] => Poll::Ready(Ok(0)),
+            [one] => self.poll_write(cx, one, now_us),
+            _ => {
+                let direct = !self.shared().peer_vanished(self.side()) && {
+                    let out = self.out.lock().unwrap();
+                    out.error.is_none()
+                        && out.half.is_some()
+                        && !out.active().shaped()
+                        && out.active().byte_trips.is_empty()
+                };
+                if !direct {
+                    // Shaping, byte triggers and faults work on one buffer (rare: flatten).
+                    return self.poll_write(cx, &bufs.concat(), now_us);
+                }
+                let mut out = self.out.lock().unwrap();
+                let Some(half) = out.half.as_mut() else {
+                    return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+                };
+                let res = half.poll_write_slices(cx, bufs);
+                if let Poll::Ready(Ok(n)) = res {
+                    self.shared().on_sent(self.side(), n as u64, now_us);
+                    out.accepted += n as u64;
+                }
+                res
+            }
+        }
+    }
+
     /// Writes `buf` for the application at simulated time `now_us`.
     pub(crate) fn poll_write(
         &self,

@@ -70,6 +70,19 @@ impl OwnedReadHalf {
     }
 }
 
+impl OwnedWriteHalf {
+    /// httpsim patch: writes every byte of `bufs` as one segment, as `poll_write` would write
+    /// them concatenated (one copy). What a vectored writer needs without turmoil's
+    /// `AsyncWrite` claiming vectored writes for everyone.
+    pub fn poll_write_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_slices(cx, bufs)
+    }
+}
+
 /// Owned write half of a `TcpStream`, created by `into_split`.
 ///
 /// Note that in the [`AsyncWrite`] implementation of this type, [`poll_shutdown`] will

@@ -368,7 +368,14 @@ pub(crate) struct WriteHalf {
 
 impl WriteHalf {
     fn try_write(&self, buf: &[u8]) -> Result<usize> {
-        if buf.remaining() == 0 {
+        self.try_write_slices(std::slice::from_ref(&buf))
+    }
+
+    /// httpsim patch: `try_write` of several slices as one segment (one copy, as for one
+    /// slice), for vectored writes.
+    fn try_write_slices(&self, bufs: &[&[u8]]) -> Result<usize> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if total == 0 {
             return Ok(0);
         }
 
@@ -384,7 +391,16 @@ impl WriteHalf {
         }
 
         World::current(|world| {
-            let bytes = Bytes::copy_from_slice(buf);
+            let bytes = match bufs {
+                [one] => Bytes::copy_from_slice(one),
+                _ => {
+                    let mut b = bytes::BytesMut::with_capacity(total);
+                    for s in bufs {
+                        b.extend_from_slice(s);
+                    }
+                    b.freeze()
+                }
+            };
             let len = bytes.len();
             let seq = self.seq(world)?;
             self.send(world, Segment::Data(seq, bytes))?;
@@ -407,11 +423,20 @@ impl WriteHalf {
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize>> {
+        self.poll_write_slices(cx, std::slice::from_ref(&buf))
+    }
+
+    /// httpsim patch: `poll_write` of several slices, sent as one segment.
+    pub(crate) fn poll_write_slices(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+    ) -> Poll<Result<usize>> {
         if self.is_shutdown {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
 
-        match self.try_write(buf) {
+        match self.try_write_slices(bufs) {
             // If the socket is full, behave like non-blocking port, and register a waker
             // for the socket to become writable again.
             Err(ref e) if e.kind() == io::ErrorKind::WouldBlock => {
