@@ -162,22 +162,26 @@ impl Timeline {
         // Responses match exchanges in FIFO order, so the first unanswered exchange of a
         // connection is at index "responses so far" (a scan for it was quadratic in the
         // requests of a keep-alive connection).
-        let mut answered: BTreeMap<ConnId, usize> = BTreeMap::new();
+        let mut answered: Dense<usize> = Dense::new(records.len());
+        // Ids are small and dense (numbered from 1), so the facts are gathered in vectors and
+        // become the maps once at the end (a map lookup per record was most of the cost).
+        let mut reqs: Dense<ReqFacts> = Dense::new(records.len());
+        let mut conns: Dense<ConnFacts> = Dense::new(records.len());
         for r in records {
             let t = r.t_us;
             tl.end_us = tl.end_us.max(t);
             let on_server = r.host == server_host;
             match &r.event {
                 Event::Connected { conn, to, .. } => {
-                    let c = tl.conns.entry(*conn).or_default();
+                    let c = conns.entry(*conn);
                     c.to = to.clone();
                     c.connected = Some(t);
                 }
                 Event::Accepted { conn, .. } => {
-                    tl.conns.entry(*conn).or_default().accepted = Some(t);
+                    conns.entry(*conn).accepted = Some(t);
                 }
                 Event::Closed { conn, reason } => {
-                    let c = tl.conns.entry(*conn).or_default();
+                    let c = conns.entry(*conn);
                     let slot = if on_server {
                         &mut c.server_closed
                     } else {
@@ -200,7 +204,7 @@ impl Timeline {
                     method,
                     attempt,
                 } => {
-                    let f = tl.reqs.entry(*req).or_default();
+                    let f = reqs.entry(*req);
                     f.method = method.clone();
                     f.attempts.push(Attempt {
                         number: *attempt,
@@ -209,18 +213,18 @@ impl Timeline {
                     });
                 }
                 Event::Checkout { req, conn, reused } => {
-                    let f = tl.reqs.entry(*req).or_default();
+                    let f = reqs.entry(*req);
                     f.checkouts.push((t, *conn, *reused));
                 }
                 Event::ResponseHead { req, conn, .. } => {
-                    let f = tl.reqs.entry(*req).or_default();
+                    let f = reqs.entry(*req);
                     f.heads.push((t, *conn));
                     if let Some(a) = f.attempts.last_mut() {
                         a.end.get_or_insert(t);
                     }
                 }
                 Event::BodyEnd { req, how, .. } => {
-                    tl.reqs.entry(*req).or_default().body_end = Some((t, *how));
+                    reqs.entry(*req).body_end = Some((t, *how));
                 }
                 Event::RequestFailed {
                     req,
@@ -229,7 +233,7 @@ impl Timeline {
                     retrying,
                     ..
                 } => {
-                    let f = tl.reqs.entry(*req).or_default();
+                    let f = reqs.entry(*req);
                     if let Some(a) = f.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
                         a.end.get_or_insert(t);
                         a.failed = Some(kind.clone());
@@ -240,23 +244,19 @@ impl Timeline {
                     }
                 }
                 Event::ServerRequest { conn, method, seq } => {
-                    tl.conns
-                        .entry(*conn)
-                        .or_default()
-                        .exchanges
-                        .push(ServerExchange {
-                            at: t,
-                            seq: *seq,
-                            method: method.clone(),
-                            response: None,
-                        });
+                    conns.entry(*conn).exchanges.push(ServerExchange {
+                        at: t,
+                        seq: *seq,
+                        method: method.clone(),
+                        response: None,
+                    });
                     if let Some(s) = seq {
-                        tl.reqs.entry(*s).or_default().delivered.push((t, *conn));
+                        reqs.entry(*s).delivered.push((t, *conn));
                     }
                 }
                 Event::ServerResponse { conn, close, .. } => {
-                    let c = tl.conns.entry(*conn).or_default();
-                    let next = answered.entry(*conn).or_default();
+                    let c = conns.entry(*conn);
+                    let next = answered.entry(*conn);
                     if let Some(x) = c.exchanges.get_mut(*next) {
                         x.response = Some((t, *close));
                         *next += 1;
@@ -280,10 +280,12 @@ impl Timeline {
                     req,
                     since_us,
                 } => {
-                    tl.reqs.entry(*req).or_default().waiting_on = Some((*conn, *since_us));
+                    reqs.entry(*req).waiting_on = Some((*conn, *since_us));
                 }
             }
         }
+        tl.reqs = reqs.into_map();
+        tl.conns = conns.into_map();
         tl
     }
 
@@ -294,6 +296,48 @@ impl Timeline {
             .filter(|(_, f)| !f.attempts.is_empty() && f.pending_at(t))
             .map(|(id, _)| *id)
             .collect()
+    }
+}
+
+/// Facts by id while a timeline is built: a vector slot for ids up to a bound, a map above it.
+struct Dense<T> {
+    slots: Vec<Option<T>>,
+    bound: u64,
+    rest: BTreeMap<u64, T>,
+}
+
+impl<T: Default> Dense<T> {
+    /// Slots for ids up to `bound` (capped at 2^20), grown as they are used.
+    fn new(bound: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            bound: bound.min(1 << 20) as u64,
+            rest: BTreeMap::new(),
+        }
+    }
+
+    /// The facts of `id`, made empty on first use.
+    fn entry(&mut self, id: u64) -> &mut T {
+        if id > self.bound {
+            return self.rest.entry(id).or_default();
+        }
+        let i = id as usize;
+        if i >= self.slots.len() {
+            self.slots.resize_with(i + 1, || None);
+        }
+        self.slots[i].get_or_insert_with(T::default)
+    }
+
+    /// Every id used, in order.
+    fn into_map(self) -> BTreeMap<u64, T> {
+        let mut map: BTreeMap<u64, T> = self
+            .slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.map(|f| (i as u64, f)))
+            .collect();
+        map.extend(self.rest);
+        map
     }
 }
 
