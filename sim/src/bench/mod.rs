@@ -307,7 +307,11 @@ impl fmt::Display for BenchReport {
             p.requests, p.body_bytes
         )?;
         writeln!(f, "   {:<28} {:>12}", "engine", "wall µs/req")?;
-        writeln!(f, "   {:<28} {:>12.1}", "httpsim (run + checks)", p.httpsim_us)?;
+        writeln!(
+            f,
+            "   {:<28} {:>12.1}",
+            "httpsim (run + checks)", p.httpsim_us
+        )?;
         writeln!(f, "   {:<28} {:>12.1}", "bare turmoil + hyper", p.bare_us)?;
         writeln!(
             f,
