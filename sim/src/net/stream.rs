@@ -495,21 +495,61 @@ fn request_seq(buf: &[u8]) -> Option<u64> {
     if method_end == 0 || !buf[..method_end].iter().all(u8::is_ascii_uppercase) {
         return None;
     }
-    let head_end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(buf.len());
-    let head = &buf[..head_end];
-    let key = b"\r\nx-seq:";
-    let at = head
-        .windows(key.len())
-        .position(|w| w.eq_ignore_ascii_case(key))?;
-    let rest = &head[at + key.len()..];
-    let digits: String = rest
-        .iter()
-        .skip_while(|b| **b == b' ')
-        .take_while(|b| b.is_ascii_digit())
-        .map(|b| *b as char)
-        .collect();
-    digits.parse().ok()
+    // Line by line (every header line starts after a `\r\n`) up to the blank line that ends
+    // the head: the first `x-seq:` line, in any case.
+    let mut from = method_end;
+    loop {
+        let nl = from + buf[from..].iter().position(|b| *b == b'\n')?;
+        let line = &buf[nl + 1..];
+        if buf[nl - 1] == b'\r' {
+            if line.starts_with(b"\r\n") {
+                return None;
+            }
+            if line.len() >= 6 && line[..6].eq_ignore_ascii_case(b"x-seq:") {
+                let digits = line[6..].iter().skip_while(|b| **b == b' ');
+                let (mut n, mut any) = (0u64, false);
+                for d in digits.take_while(|b| b.is_ascii_digit()) {
+                    n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                    any = true;
+                }
+                return any.then_some(n);
+            }
+        }
+        from = nl + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_seq;
+
+    #[test]
+    fn request_seq_reads_the_x_seq_line_of_a_request_head() {
+        let cases: &[(&[u8], Option<u64>)] = &[
+            (b"GET / HTTP/1.1\r\nx-seq: 17\r\nhost: s\r\n\r\n", Some(17)),
+            (
+                b"POST /a HTTP/1.1\r\nhost: s\r\nX-Seq:  4\r\n\r\nseq=4",
+                Some(4),
+            ),
+            (b"GET / HTTP/1.1\r\nhost: s\r\n\r\nx-seq: 9\r\n", None),
+            (b"GET / HTTP/1.1\r\nhost: s\r\nx-seq: 3", Some(3)),
+            (b"GET / HTTP/1.1\r\nx-seq: \r\n\r\n", None),
+            (
+                b"GET / HTTP/1.1\r\nx-seq: 99999999999999999999\r\n\r\n",
+                None,
+            ),
+            (b"HTTP/1.1 200 OK\r\nx-seq: 5\r\n\r\n", None),
+            (b"get / HTTP/1.1\r\nx-seq: 5\r\n\r\n", None),
+            (b"seq=4", None),
+            (b"", None),
+        ];
+        for (buf, want) in cases {
+            assert_eq!(
+                request_seq(buf),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(buf)
+            );
+        }
+    }
 }
