@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Request;
@@ -160,7 +160,7 @@ async fn send_once(
         conn: Some(conn),
         reused,
     });
-    let mut req = Request::from_parts(parts.clone(), Full::new(body));
+    let mut req = Request::from_parts(parts.clone(), RequestBody::new(body));
     origin_form(&mut req);
     let res = match sender.send_request(req).await {
         Ok(res) => res,

@@ -7,10 +7,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::{Method, Request};
 
-use super::{ClientError, Pool, ResponseBody};
+use super::{ClientError, Pool, RequestBody, ResponseBody};
 use crate::error::ErrorKind;
 use crate::net::{ConnInfo, HostNet};
 use crate::trace::{BodyEnd, Event, ReqId};
@@ -160,7 +160,7 @@ pub struct RequestSpec {
 }
 
 impl RequestSpec {
-    fn build(&self) -> Request<Full<Bytes>> {
+    fn build(&self) -> Request<RequestBody> {
         let mut b = Request::builder()
             .method(self.method.clone())
             .uri(self.uri.clone())
@@ -169,7 +169,7 @@ impl RequestSpec {
         if !self.body.is_empty() {
             b = b.header(http::header::CONTENT_LENGTH, self.body.len());
         }
-        b.body(Full::new(self.body.clone()))
+        b.body(RequestBody::new(self.body.clone()))
             .expect("request spec builds a valid request")
     }
 }

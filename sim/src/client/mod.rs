@@ -6,6 +6,7 @@
 //! - [`agent::Agent`] — a bounded pool (per-host and total limits, FIFO queue of waiters) on
 //!   hyper's `http1` connections; [`agent_pool::AgentPool`] puts it behind [`Pool`].
 //! - [`no_pool::NoPool`] — a fresh connection per request (`connection: close`).
+//! - [`request_body::RequestBody`] — the body of every request (one pointer wide).
 //! - [`driver`] — timeouts, retries and what the caller does with the body, around any pool.
 //!
 //! Every adapter dials through [`crate::net::SimConnector`], so fds, traces and faults apply.
@@ -15,6 +16,7 @@ pub mod agent_pool;
 pub mod driver;
 pub mod hyper_util_pool;
 pub mod no_pool;
+pub mod request_body;
 
 use std::fmt;
 use std::future::Future;
@@ -22,7 +24,6 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::{Request, Response};
 
 use crate::error::ErrorKind;
@@ -34,8 +35,7 @@ pub use driver::{BodyMode, Retry, Timeouts};
 
 /// A boxed error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The request body every pool takes.
-pub type RequestBody = Full<Bytes>;
+pub use request_body::RequestBody;
 /// The response body every pool gives back. Not `Send`: a pool under test lives on one
 /// simulated host, and its bodies may hold `Rc` state (the Agent's do).
 pub type ResponseBody = Pin<Box<dyn hyper::body::Body<Data = Bytes, Error = BoxError>>>;

@@ -1,6 +1,7 @@
 use crate::envelope::{hex, Datagram, Protocol, Segment, Syn};
 #[cfg(feature = "unstable-fs")]
 use crate::fs::{Fs, FsConfig};
+use crate::net::tcp::queue; // httpsim patch
 use crate::net::tcp::stream::BidiFlowControl;
 use crate::net::{SocketPair, TcpListener, UdpSocket};
 use crate::{Envelope, TRACING_TARGET};
@@ -364,7 +365,8 @@ struct StreamSocket {
     buf: IndexMap<u64, SequencedSegment>,
     next_send_seq: u64,
     recv_seq: u64,
-    sender: mpsc::Sender<SequencedSegment>,
+    // httpsim patch: a `queue::Sender` (upstream: `mpsc::Sender`), same behaviour.
+    sender: queue::Sender<SequencedSegment>,
     flow_control: BidiFlowControl,
     /// A simple reference counter for tracking read/write half drops. Once 0, the
     /// socket may be removed from the host.
@@ -389,8 +391,9 @@ impl Display for SequencedSegment {
 }
 
 impl StreamSocket {
-    fn new(capacity: usize) -> (Self, mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
-        let (tx, rx) = mpsc::channel(capacity);
+    fn new(capacity: usize) -> (Self, queue::Receiver<SequencedSegment>, BidiFlowControl) {
+        // httpsim patch: `queue::channel` (upstream: `mpsc::channel`).
+        let (tx, rx) = queue::channel(capacity);
         let flow_control = BidiFlowControl::new(capacity);
         let sock = Self {
             buf: IndexMap::new(),
@@ -491,7 +494,7 @@ impl Tcp {
     pub(crate) fn new_stream(
         &mut self,
         pair: SocketPair,
-    ) -> (mpsc::Receiver<SequencedSegment>, BidiFlowControl) {
+    ) -> (queue::Receiver<SequencedSegment>, BidiFlowControl) {
         let (sock, rx, bidi) = StreamSocket::new(self.socket_capacity);
 
         let exists = self.sockets.insert(pair, sock);

@@ -14,7 +14,7 @@ use std::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     runtime::Handle,
-    sync::{mpsc, oneshot},
+    sync::oneshot, // httpsim patch: `mpsc` no longer used here
     time::sleep,
 };
 
@@ -26,6 +26,7 @@ use crate::{
     ToSocketAddrs, TRACING_TARGET,
 };
 
+use super::queue; // httpsim patch
 use super::split_owned::{OwnedReadHalf, OwnedWriteHalf};
 
 /// A simulated TCP stream between a local and a remote socket.
@@ -40,7 +41,7 @@ pub struct TcpStream {
 impl TcpStream {
     pub(crate) fn new(
         pair: SocketPair,
-        receiver: mpsc::Receiver<SequencedSegment>,
+        receiver: queue::Receiver<SequencedSegment>,
         flow_control: BidiFlowControl,
     ) -> Self {
         let pair = Arc::new(pair);
@@ -203,7 +204,8 @@ pub(crate) struct ReadHalf {
 }
 
 struct Rx {
-    recv: mpsc::Receiver<SequencedSegment>,
+    // httpsim patch: `queue::Receiver` (upstream: `mpsc::Receiver`).
+    recv: queue::Receiver<SequencedSegment>,
     /// The remaining bytes of a received data segment.
     ///
     /// This is used to support read impls by stashing available bytes for
