@@ -37,7 +37,7 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
                  run at {}: {}",
                 lost.len(),
                 secs(run_end),
-                why_waiting(&tl, &lost, since, run_end)
+                why_waiting(tl, &lost, since, run_end)
             ),
             requests: lost,
             conns: vec![],

@@ -64,7 +64,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
             out.push(Violation {
                 message: format!(
                     "{} (no progress for longer than the no-stall bound of {})",
-                    why_waiting(&tl, &pending, from, to),
+                    why_waiting(tl, &pending, from, to),
                     secs(bound_us)
                 ),
                 requests: pending,

@@ -27,11 +27,11 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
     let tl = ctx.timeline();
     let mut out = Vec::new();
     if ctx.setup.workload.kind == WorkloadKind::Sequential {
-        send_order(&tl, &mut out);
+        send_order(tl, &mut out);
     }
-    response_order(&tl, &mut out);
-    post_once(&tl, &mut out);
-    no_reuse_after_close(&tl, &mut out);
+    response_order(tl, &mut out);
+    post_once(tl, &mut out);
+    no_reuse_after_close(tl, &mut out);
     out
 }
 
