@@ -105,11 +105,11 @@ impl Summary {
             max_open_fds: peak_fds,
             ..Summary::default()
         };
-        let mut started = BTreeSet::new();
+        let mut started = IdSet::new(records.len());
         let mut pending: BTreeSet<ReqId> = BTreeSet::new();
         let mut last_progress = 0u64;
         let mut best = Stall::default();
-        let mut arrived = BTreeSet::new();
+        let mut arrived = IdSet::new(records.len());
         let mut highest_arrived: Option<ReqId> = None;
         for r in records {
             if let Event::ServerRequest { seq: Some(seq), .. } = &r.event {
@@ -197,5 +197,35 @@ impl Summary {
         s.stall = best;
         s.unfinished = pending.into_iter().collect();
         s
+    }
+}
+
+/// A set of request ids that are mostly small and dense: a flag per id up to a bound, a tree
+/// above it (a tree insert per record was most of what a summary cost).
+struct IdSet {
+    flags: Vec<bool>,
+    bound: u64,
+    rest: BTreeSet<u64>,
+}
+
+impl IdSet {
+    fn new(bound: usize) -> Self {
+        Self {
+            flags: Vec::new(),
+            bound: bound.min(1 << 20) as u64,
+            rest: BTreeSet::new(),
+        }
+    }
+
+    /// Adds `id`; whether it was new.
+    fn insert(&mut self, id: u64) -> bool {
+        if id > self.bound {
+            return self.rest.insert(id);
+        }
+        let i = id as usize;
+        if i >= self.flags.len() {
+            self.flags.resize(i + 1, false);
+        }
+        !std::mem::replace(&mut self.flags[i], true)
     }
 }
