@@ -300,6 +300,22 @@ impl Wire {
         self.trip(&mut out, trip, why);
     }
 
+    /// Ends this socket by a fault: reads and writes fail with a reset, queued bytes are
+    /// dropped, `mark` tells the connection how (reset or vanished), then the FIN goes.
+    fn kill(&self, out: &mut Out, mark: impl FnOnce()) {
+        self.handle.set_close_reason(CloseReason::Fault);
+        out.error = Some(io::ErrorKind::ConnectionReset);
+        out.queue.clear();
+        out.queued = 0;
+        mark();
+        self.core()
+            .recv
+            .lock()
+            .unwrap()
+            .fail(io::ErrorKind::ConnectionReset);
+        self.fin(out);
+    }
+
     fn trip(&self, out: &mut Out, trip: Trip, why: String) {
         if out.error.is_some() {
             return;
@@ -307,31 +323,11 @@ impl Wire {
         match trip {
             Trip::Reset => {
                 self.record(format!("reset {why}"));
-                self.handle.set_close_reason(CloseReason::Fault);
-                out.error = Some(io::ErrorKind::ConnectionReset);
-                out.queue.clear();
-                out.queued = 0;
-                self.shared().set_reset(self.side());
-                self.core()
-                    .recv
-                    .lock()
-                    .unwrap()
-                    .fail(io::ErrorKind::ConnectionReset);
-                self.fin(out);
+                self.kill(out, || self.shared().set_reset(self.side()));
             }
             Trip::Vanish => {
                 self.record(format!("half-open {why}: this end vanished"));
-                self.handle.set_close_reason(CloseReason::Fault);
-                out.error = Some(io::ErrorKind::ConnectionReset);
-                out.queue.clear();
-                out.queued = 0;
-                self.shared().set_vanished(self.side());
-                self.core()
-                    .recv
-                    .lock()
-                    .unwrap()
-                    .fail(io::ErrorKind::ConnectionReset);
-                self.fin(out);
+                self.kill(out, || self.shared().set_vanished(self.side()));
             }
             Trip::Limit => {
                 self.record(format!("limit-data {why}: direction closed"));
