@@ -517,3 +517,27 @@ impl fmt::Display for TraceText<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Event, HostName, Record};
+
+    #[test]
+    fn a_host_name_compares_prints_and_serialises_as_the_plain_name() {
+        let r = Record {
+            t_us: 7,
+            host: HostName::from("client"),
+            event: Event::ShutdownEnd { forced: 0 },
+        };
+        assert_eq!(r.host, "client");
+        assert!(r.host == *"client" && r.host == "client".to_string());
+        assert_eq!(
+            format!("{}|{:?}|{:>7}", r.host, r.host, r.host),
+            "client|\"client\"| client"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"host\":\"client\""), "{json}");
+        let back: Record = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+}
