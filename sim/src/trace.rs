@@ -530,7 +530,8 @@ mod tests {
             event: Event::ShutdownEnd { forced: 0 },
         };
         assert_eq!(r.host, "client");
-        assert!(r.host == *"client" && r.host == "client".to_string());
+        let owned = String::from("client");
+        assert!(r.host == *"client" && r.host == owned);
         assert_eq!(
             format!("{}|{:?}|{:>7}", r.host, r.host, r.host),
             "client|\"client\"| client"
