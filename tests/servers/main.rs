@@ -4,11 +4,13 @@
 //! - `shutdown` — idle keep-alive sockets and in-flight requests under each shutdown strategy.
 //! - `accept` — an fd-limited server under a connect burst: EMFILE back-off, backlog overflow.
 //! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
+//! - `writes` — how responses leave the server: many-chunk bodies in one write.
 
 mod accept;
 mod concurrency;
 mod shutdown;
 mod timeouts;
+mod writes;
 
 /// Test result: every test can use `?`.
 pub type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;

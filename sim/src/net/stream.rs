@@ -401,7 +401,8 @@ impl Write for SimStream {
 
     /// Vectored writes go out as one segment, exactly as the same bytes flattened would: hyper
     /// then queues a response body (often shared static bytes) instead of copying it into its
-    /// 8 KiB write buffer, which at 10k held connections was 4 KB of touched memory each.
+    /// 8 KiB write buffer, which at 10k held connections was 4 KB of touched memory each. Only
+    /// where [`is_write_vectored`](Write::is_write_vectored) says so.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -420,8 +421,14 @@ impl Write for SimStream {
         self.write_slices(cx, &slices[..n])
     }
 
+    /// Client sockets only. hyper queues at most 16 body buffers before it flushes, where a
+    /// flattened write buffer waits for ~400 KiB, so a body of more than 16 frames would leave
+    /// in more writes, hence more segments than before, each with its own latency draw (a
+    /// different trace under jittered latency). A request body is one frame (`RequestBody`),
+    /// so client writes are unchanged; httpsim's own server opts in for handlers whose bodies
+    /// have at most 16 frames (`server/conn.rs`), and a custom server keeps flattened writes.
     fn is_write_vectored(&self) -> bool {
-        true
+        self.core().side == Side::Client
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

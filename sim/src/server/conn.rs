@@ -187,11 +187,12 @@ fn hyper_conn(
             })
         })
     };
+    let config = &shared.config;
     let io = ConnIo {
         inner: stream,
         status: status.clone(),
+        vectored: config.handler.max_body_frames() <= handler::HYPER_QUEUED_BUFS,
     };
-    let config = &shared.config;
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(SimTimer::new())
@@ -316,6 +317,10 @@ impl Body for Tracked {
 struct ConnIo {
     inner: SimStream,
     status: Rc<ConnStatus>,
+    /// hyper may write vectored: the handler's bodies have at most
+    /// [`handler::HYPER_QUEUED_BUFS`] frames, so hyper's queued writes are exactly its
+    /// flattened ones (see `SimStream::is_write_vectored`).
+    vectored: bool,
 }
 
 impl Read for ConnIo {
@@ -350,7 +355,7 @@ impl Write for ConnIo {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.vectored
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -62,7 +62,31 @@ impl Default for Handler {
     }
 }
 
+/// How many body buffers hyper queues before it flushes when it writes vectored (its
+/// `MAX_BUF_LIST_BUFFERS`); a flattened write buffer holds ~400 KiB instead.
+pub(crate) const HYPER_QUEUED_BUFS: usize = 16;
+
+/// The frames of [`chunked_body`]`(len, chunk)`.
+fn frames(len: usize, chunk: usize) -> usize {
+    len.div_ceil(chunk.max(1))
+}
+
 impl Handler {
+    /// The most data frames a response body of this handler has.
+    pub(crate) fn max_body_frames(&self) -> usize {
+        match self {
+            Handler::Fixed {
+                body_bytes,
+                chunk_bytes,
+                ..
+            } => frames(*body_bytes, *chunk_bytes),
+            Handler::Delay { body_bytes, .. } | Handler::Cpu { body_bytes, .. } => {
+                frames(*body_bytes, 16 * 1024)
+            }
+            Handler::Echo { .. } => 1,
+        }
+    }
+
     /// The status code this handler answers with.
     pub fn status(&self) -> u16 {
         match self {
