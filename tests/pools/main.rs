@@ -6,6 +6,7 @@
 //! - `stall` — unread bodies stall a bounded pool until the server's inactivity timeout.
 //! - `bounded` — a bounded pool serialises a burst; hyper-util's unbounded pool does not.
 //! - `body` — read, drop, hold, hold-then-read, and the total timeout over the body.
+//! - `body_reads` — many bodies read in tasks of their own: the trace of the first round.
 //! - `timeout` — an unreachable server: a 1 s timeout falls back at 1 s; none waits on.
 //! - `invariants` — proptest: the Agent keeps its limits, FIFO order and liveness.
 //! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
@@ -14,6 +15,7 @@
 
 mod agent_rules;
 mod body;
+mod body_reads;
 mod bounded;
 mod common;
 mod idle_race;

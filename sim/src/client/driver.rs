@@ -2,7 +2,7 @@
 //! the response body. Every attempt, head, body end and failure is traced here, so all pools are
 //! observed the same way.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -88,46 +88,25 @@ pub enum BodyMode {
 #[derive(Default)]
 pub struct BodyKeeper {
     held: RefCell<Vec<ResponseBody>>,
-    reads: Rc<Reads>,
-}
-
-/// Body reads still running (a count, not their join handles: nothing needs their output, and
-/// a handle per request was measurable in the per-request benchmark).
-#[derive(Default)]
-struct Reads {
-    running: Cell<usize>,
-    done: tokio::sync::Notify,
-}
-
-/// One running body read; counts itself out when its task ends or is dropped with its host.
-struct ReadGuard(Rc<Reads>);
-
-impl ReadGuard {
-    fn new(reads: &Rc<Reads>) -> Self {
-        reads.running.set(reads.running.get() + 1);
-        ReadGuard(reads.clone())
-    }
-}
-
-impl Drop for ReadGuard {
-    fn drop(&mut self) {
-        let left = self.0.running.get() - 1;
-        self.0.running.set(left);
-        if left == 0 {
-            self.0.done.notify_waiters();
-        }
-    }
+    /// The body reads, awaited one by one (newest first) by [`wait_reads`](Self::wait_reads).
+    /// Join handles rather than a count of running reads: how the client task wakes and yields
+    /// while it awaits them decides the order in which its sockets close when it ends, and a
+    /// count woken at the last read's end changed that order (a different trace; pinned by
+    /// `tests/pools/body_reads.rs`).
+    readers: RefCell<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl BodyKeeper {
     /// Waits for every body read to finish.
     pub async fn wait_reads(&self) {
         loop {
-            let done = self.reads.done.notified();
-            if self.reads.running.get() == 0 {
-                return;
+            let next = self.readers.borrow_mut().pop();
+            match next {
+                Some(h) => {
+                    let _ = h.await;
+                }
+                None => return,
             }
-            done.await;
         }
     }
 
@@ -279,9 +258,7 @@ impl Driver {
                     _ => Duration::ZERO,
                 };
                 let host = self.host.clone();
-                let guard = ReadGuard::new(&self.keeper.reads);
-                tokio::task::spawn_local(async move {
-                    let _guard = guard;
+                let h = tokio::task::spawn_local(async move {
                     if !delay.is_zero() {
                         crate::net::clock::sleep(delay).await;
                     }
@@ -295,6 +272,7 @@ impl Driver {
                     }
                     host.record(Event::BodyEnd { req, how, bytes });
                 });
+                self.keeper.readers.borrow_mut().push(h);
             }
         }
     }
