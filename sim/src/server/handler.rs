@@ -179,9 +179,10 @@ pub(crate) async fn respond(
 /// carry a length (hyper's `Server::can_have_content_length`; httpsim sends no `CONNECT`).
 ///
 /// Why: hyper keeps a response's header map per connection once it allocated one (it reuses it
-/// for the next response), about 600 bytes per held connection for this one header. The bytes on
-/// the wire are the same; only the header's place among the others may change (hyper writes it
-/// after the map's headers, e.g. after `connection: close`).
+/// for the next response), about 600 bytes per held connection for this one header. The same
+/// headers and as many bytes go on the wire, though not always in the same order: the header's
+/// place among the others may change (hyper writes it after the map's headers, e.g. after
+/// `connection: close`).
 fn hyper_writes_length(body: &ResponseBody, len: usize, status: u16) -> bool {
     use hyper::body::Body as _;
     len > 0
