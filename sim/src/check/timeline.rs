@@ -140,9 +140,9 @@ impl ConnFacts {
 #[derive(Clone, Debug, Default)]
 pub struct Timeline {
     /// Requests by id.
-    pub reqs: BTreeMap<ReqId, ReqFacts>,
+    pub reqs: IdMap<ReqFacts>,
     /// Connections by id.
-    pub conns: BTreeMap<ConnId, ConnFacts>,
+    pub conns: IdMap<ConnFacts>,
     /// Scheduled faults applied: `(time, description)`.
     pub faults: Vec<(u64, String)>,
     /// EMFILE and refused events: `(time, host, "connect" | "accept", kind)`.
@@ -162,11 +162,9 @@ impl Timeline {
         // Responses match exchanges in FIFO order, so the first unanswered exchange of a
         // connection is at index "responses so far" (a scan for it was quadratic in the
         // requests of a keep-alive connection).
-        let mut answered: Dense<usize> = Dense::new(records.len());
-        // Ids are small and dense (numbered from 1), so the facts are gathered in vectors and
-        // become the maps once at the end (a map lookup per record was most of the cost).
-        let mut reqs: Dense<ReqFacts> = Dense::new(records.len());
-        let mut conns: Dense<ConnFacts> = Dense::new(records.len());
+        let mut answered: IdMap<usize> = IdMap::new(records.len());
+        let mut reqs: IdMap<ReqFacts> = IdMap::new(records.len());
+        let mut conns: IdMap<ConnFacts> = IdMap::new(records.len());
         for r in records {
             let t = r.t_us;
             tl.end_us = tl.end_us.max(t);
@@ -284,8 +282,8 @@ impl Timeline {
                 }
             }
         }
-        tl.reqs = reqs.into_map();
-        tl.conns = conns.into_map();
+        tl.reqs = reqs;
+        tl.conns = conns;
         tl
     }
 
@@ -299,45 +297,109 @@ impl Timeline {
     }
 }
 
-/// Facts by id while a timeline is built: a vector slot for ids up to a bound, a map above it.
-struct Dense<T> {
-    slots: Vec<Option<T>>,
+/// Facts by id, in id order. Ids are small and dense (numbered from 1), so they index a
+/// vector; ids above a bound (records from elsewhere) go to a map. Read like a `BTreeMap`:
+/// `get`, `map[&id]`, `for (id, facts) in &map`. (A map built at the end, or a map lookup per
+/// record, was most of a timeline's cost.)
+#[derive(Clone, Debug)]
+pub struct IdMap<T> {
+    slots: Vec<Option<(u64, T)>>,
     bound: u64,
     rest: BTreeMap<u64, T>,
+    len: usize,
 }
 
-impl<T: Default> Dense<T> {
+impl<T> Default for IdMap<T> {
+    fn default() -> Self {
+        Self::new(0)
+    }
+}
+
+impl<T> IdMap<T> {
     /// Slots for ids up to `bound` (capped at 2^20), grown as they are used.
     fn new(bound: usize) -> Self {
         Self {
             slots: Vec::new(),
             bound: bound.min(1 << 20) as u64,
             rest: BTreeMap::new(),
+            len: 0,
         }
     }
 
+    /// The facts of `id`.
+    pub fn get(&self, id: &u64) -> Option<&T> {
+        if *id > self.bound {
+            return self.rest.get(id);
+        }
+        match self.slots.get(*id as usize) {
+            Some(Some((_, v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether `id` has facts.
+    pub fn contains_key(&self, id: &u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Every `(id, facts)`, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (&u64, &T)> {
+        self.slots
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k, v))
+            .chain(self.rest.iter())
+    }
+
+    /// Every facts, in id order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// How many ids have facts.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no id has facts.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl<T: Default> IdMap<T> {
     /// The facts of `id`, made empty on first use.
     fn entry(&mut self, id: u64) -> &mut T {
         if id > self.bound {
+            if !self.rest.contains_key(&id) {
+                self.len += 1;
+            }
             return self.rest.entry(id).or_default();
         }
         let i = id as usize;
         if i >= self.slots.len() {
             self.slots.resize_with(i + 1, || None);
         }
-        self.slots[i].get_or_insert_with(T::default)
+        let slot = &mut self.slots[i];
+        if slot.is_none() {
+            self.len += 1;
+        }
+        &mut slot.get_or_insert_with(|| (id, T::default())).1
     }
+}
 
-    /// Every id used, in order.
-    fn into_map(self) -> BTreeMap<u64, T> {
-        let mut map: BTreeMap<u64, T> = self
-            .slots
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.map(|f| (i as u64, f)))
-            .collect();
-        map.extend(self.rest);
-        map
+impl<'a, T> IntoIterator for &'a IdMap<T> {
+    type Item = (&'a u64, &'a T);
+    type IntoIter = Box<dyn Iterator<Item = (&'a u64, &'a T)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl<T> std::ops::Index<&u64> for IdMap<T> {
+    type Output = T;
+    fn index(&self, id: &u64) -> &T {
+        self.get(id).expect("no facts for this id")
     }
 }
 
