@@ -1,0 +1,1 @@
+//! A team crate that tests its HTTP behaviour with httpsim (see tests/).
