@@ -91,10 +91,7 @@ impl Setup {
     /// Runs the experiment once.
     pub fn run(&self) -> RunResult {
         let wall = WallInstant::now();
-        // Fast-forward is safe when every component is httpsim's own (all their timers go
-        // through `net::clock`); custom components may use tokio timers directly.
-        let own = self.custom.pool.is_none() && self.custom.server.is_none();
-        let mut world = self.world.clone().fast_forward_default(own).build();
+        let mut world = self.world.build();
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
         // The run ends only once a scheduled shutdown has finished (a custom server cannot

@@ -345,6 +345,24 @@ pub enum Event {
         /// The backlog's length.
         backlog: usize,
     },
+    /// A write found the socket's send buffer full because the peer's receive buffers are full
+    /// (nobody reads there): the writer waits for the window to open. Recorded once per episode.
+    WriteBlocked {
+        /// Connection id.
+        conn: ConnId,
+        /// Bytes this end had sent on the connection when it blocked.
+        sent: u64,
+    },
+    /// TCP retransmitted unacknowledged data (or a SYN) after its retransmission timeout: a
+    /// segment or its acknowledgement was lost.
+    Retransmit {
+        /// Connection id (0 for a SYN of a connect not yet established).
+        conn: ConnId,
+        /// Bytes unacknowledged and sent again (0 for a SYN).
+        bytes: u64,
+        /// Which retransmission of this data this is (1, 2, ...).
+        attempt: u32,
+    },
     /// Reading a response body failed (the total timeout expired, or the connection closed or
     /// reset under it); followed by its `BodyEnd { how: Failed }`.
     BodyError {
@@ -501,6 +519,12 @@ impl fmt::Display for Record {
             }
             Event::BodyError { req, kind, message } => {
                 write!(f, "body-error     req={req} kind={kind} ({message})")
+            }
+            Event::WriteBlocked { conn, sent } => {
+                write!(f, "write-blocked  conn={conn} sent={sent}")
+            }
+            Event::Retransmit { conn, bytes, attempt } => {
+                write!(f, "retransmit     conn={conn} bytes={bytes} attempt={attempt}")
             }
         }
     }

@@ -1,7 +1,8 @@
-//! The baseline without httpsim: the same hyper-util `Client` and hyper server, over turmoil's
-//! own `TcpStream` wrapped in hyper-util's `TokioIo`. No fd table, no pump task, no trace, no
+//! The baseline without httpsim: the same hyper-util `Client` and hyper server, over
+//! turmoil-net's own `TcpStream` wrapped in hyper-util's `TokioIo`. No fd table, no pump task, no trace, no
 //! checks: what httpsim's layers cost is the difference to this.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
@@ -16,7 +17,8 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use turmoil::net::{TcpListener, TcpStream};
+use tokio::task::LocalSet;
+use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
 use crate::client::hyper_util_pool::LocalExec;
 
@@ -77,25 +79,82 @@ impl tower::Service<http::Uri> for BareConnector {
     }
 }
 
-/// The bare world: the same turmoil settings httpsim's world builder uses by default (1 ms tick,
-/// 1 ms latency, large TCP capacity).
-fn world(duration: Duration) -> turmoil::Sim<'static> {
-    turmoil::Builder::new()
-        .rng_seed(1)
-        .tick_duration(Duration::from_millis(1))
-        .simulation_duration(duration)
-        .min_message_latency(Duration::from_millis(1))
-        .max_message_latency(Duration::from_millis(1))
-        .tcp_capacity(1 << 16)
+/// The bare harness: the smallest event-driven loop that runs hyper on turmoil-net — one paused
+/// runtime, one `LocalSet` per host polled with the host current, every packet delivered after
+/// 1 ms on tokio's clock. No fd table, no pump, no faults, no trace.
+fn run_bare<F: Future<Output = ()> + 'static>(body_bytes: usize, client: F) -> Duration {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
         .build()
+        .expect("runtime");
+    let mut net = turmoil_net::Net::new();
+    let server_id = net.add_host("server");
+    let client_id = net.add_host("client");
+    let guard = net.enter();
+    let start = tokio::time::Instant::now();
+    let elapsed = rt.block_on(async {
+        let start = tokio::time::Instant::now();
+        let mut sets = [(server_id, LocalSet::new()), (client_id, LocalSet::new())];
+        sets[0].1.spawn_local(server(body_bytes));
+        let done = sets[1].1.spawn_local(client);
+        let mut pending: BTreeMap<(tokio::time::Instant, u64), turmoil_net::Packet> =
+            BTreeMap::new();
+        let (mut seq, mut out) = (0u64, Vec::new());
+        let mut timer = Box::pin(tokio::time::sleep(Duration::ZERO));
+        std::future::poll_fn(|cx| loop {
+            let now = tokio::time::Instant::now();
+            while let Some(e) = pending.first_entry() {
+                if e.key().0 > now {
+                    break;
+                }
+                guard.deliver(e.remove());
+            }
+            for (id, set) in sets.iter_mut() {
+                turmoil_net::set_current(*id);
+                let _ = Pin::new(set).poll(cx);
+            }
+            if done.is_finished() {
+                return Poll::Ready(());
+            }
+            guard.egress_all(&mut out);
+            let sent = !out.is_empty();
+            for pkt in out.drain(..) {
+                seq += 1;
+                pending.insert((now + Duration::from_millis(1), seq), pkt);
+            }
+            if sent {
+                continue;
+            }
+            if let Some(((at, _), _)) = pending.first_key_value() {
+                timer.as_mut().reset(*at);
+                if timer.as_mut().poll(cx).is_ready() {
+                    continue;
+                }
+            }
+            return Poll::Pending;
+        })
+        .await;
+        for (id, set) in sets {
+            turmoil_net::set_current(id);
+            drop(set);
+        }
+        tokio::time::Instant::now() - start
+    });
+    let _ = start;
+    drop(rt);
+    drop(guard);
+    elapsed
 }
 
 /// A hyper http1 server answering every request with `body_bytes` bytes, keep-alive.
-async fn server(body_bytes: usize) -> turmoil::Result {
-    let listener = TcpListener::bind("0.0.0.0:80").await?;
+async fn server(body_bytes: usize) {
+    let listener = TcpListener::bind("0.0.0.0:80").await.expect("bind");
     let body = Bytes::from(vec![b'x'; body_bytes]);
     loop {
-        let (tcp, _) = listener.accept().await?;
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
         let body = body.clone();
         tokio::task::spawn_local(async move {
             let svc = hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
@@ -120,27 +179,23 @@ fn client() -> Client<BareConnector, Empty<Bytes>> {
 /// `requests` sequential keep-alive GETs of `body_bytes` bodies, each body read to the end.
 /// Returns the simulated time the run took.
 pub fn sequential(requests: usize, body_bytes: usize) -> Duration {
-    let mut sim = world(Duration::from_secs(3600));
-    sim.host("server", move || server(body_bytes));
-    sim.client("client", async move {
+    run_bare(body_bytes, async move {
         let client = client();
         for _ in 0..requests {
-            let res = client.get("http://server/".parse()?).await?;
-            let body = res.into_body().collect().await?.to_bytes();
+            let res = client
+                .get("http://server/".parse().expect("valid URI"))
+                .await
+                .expect("bare request");
+            let body = res.into_body().collect().await.expect("bare body").to_bytes();
             assert_eq!(body.len(), body_bytes, "bare run: short body");
         }
-        Ok(())
-    });
-    sim.run().expect("bare sequential run completes");
-    sim.elapsed()
+    })
 }
 
 /// `n` GETs at once, every response body held unread until all heads arrived, so `n`
 /// connections are open together.
 pub(crate) fn parallel_held(n: usize, body_bytes: usize) -> Duration {
-    let mut sim = world(Duration::from_secs(3600));
-    sim.host("server", move || server(body_bytes));
-    sim.client("client", async move {
+    run_bare(body_bytes, async move {
         let client = client();
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
@@ -153,11 +208,8 @@ pub(crate) fn parallel_held(n: usize, body_bytes: usize) -> Duration {
         }
         let mut held = Vec::with_capacity(n);
         for t in tasks {
-            held.push(t.await??);
+            held.push(t.await.expect("task").expect("bare request"));
         }
         drop(held);
-        Ok(())
-    });
-    sim.run().expect("bare parallel run completes");
-    sim.elapsed()
+    })
 }

@@ -272,7 +272,9 @@ impl Timeline {
                 | Event::BacklogFull { .. }
                 | Event::BodyError { .. }
                 | Event::ConnFault { .. }
-                | Event::Undelivered { .. } => {}
+                | Event::Undelivered { .. }
+                | Event::WriteBlocked { .. }
+                | Event::Retransmit { .. } => {}
                 Event::RequestWaiting {
                     conn,
                     req,

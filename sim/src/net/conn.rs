@@ -113,6 +113,11 @@ impl ConnShared {
             .on_sent(side.idx(), n, now_us);
     }
 
+    /// Bytes that left `side` so far.
+    pub(crate) fn sent(&self, side: Side) -> u64 {
+        self.state.lock().unwrap().flow.sent[side.idx()]
+    }
+
     pub(crate) fn on_fin_sent(&self, side: Side) {
         let now = clock::now_us();
         self.state.lock().unwrap().flow.on_fin_sent(side.idx(), now);

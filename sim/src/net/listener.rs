@@ -50,7 +50,7 @@ pub enum BacklogOverflow {
 
 /// Kernel-side state shared by the listener and its kernel task.
 struct Backlog {
-    queue: RefCell<VecDeque<turmoil::net::TcpStream>>,
+    queue: RefCell<VecDeque<super::tcp::Tcp>>,
     limit: Cell<usize>,
     overflow: Cell<BacklogOverflow>,
     /// A connection was queued.
@@ -70,7 +70,7 @@ pub struct SimListener {
 }
 
 impl SimListener {
-    pub(crate) fn new(host: HostNet, inner: turmoil::net::TcpListener, port: u16) -> Self {
+    pub(crate) fn new(host: HostNet, inner: super::tcp::Listener, port: u16) -> Self {
         let backlog = Rc::new(Backlog {
             queue: RefCell::new(VecDeque::new()),
             limit: Cell::new(1024),
@@ -132,8 +132,7 @@ impl SimListener {
         match self.host.fds().acquire() {
             Ok(fd) => {
                 self.backlog.space.notify_one();
-                let remote = tcp.peer_addr()?;
-                let local = tcp.local_addr()?;
+                let (local, remote) = tcp.addrs()?;
                 let shared = self.host.net().attach(remote, local, Side::Server);
                 self.host.record(Event::Accepted {
                     conn: shared.id(),
@@ -178,7 +177,7 @@ impl Drop for SimListener {
 }
 
 /// Completes handshakes into the backlog, as the kernel does, independent of the application.
-async fn kernel(host: HostNet, inner: turmoil::net::TcpListener, port: u16, backlog: Rc<Backlog>) {
+async fn kernel(host: HostNet, inner: super::tcp::Listener, port: u16, backlog: Rc<Backlog>) {
     loop {
         loop {
             let space = backlog.space.notified();
@@ -197,7 +196,7 @@ async fn kernel(host: HostNet, inner: turmoil::net::TcpListener, port: u16, back
             }
             space.await;
         }
-        let Ok((tcp, _)) = inner.accept().await else {
+        let Ok(tcp) = inner.accept().await else {
             continue;
         };
         if backlog.queue.borrow().len() >= backlog.limit.get() {

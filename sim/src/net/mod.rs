@@ -21,11 +21,13 @@ pub mod clock;
 mod conn;
 pub mod conn_fault;
 pub mod connector;
+pub(crate) mod engine;
 pub mod fd;
 mod flow;
 pub mod listener;
 pub mod ports;
 pub mod stream;
+mod tcp;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -55,12 +57,8 @@ pub(crate) struct NetConfig {
     pub(crate) seed: u64,
     /// Per-connection faults.
     pub(crate) conn_faults: Vec<ConnFault>,
-    /// What a connect whose SYN is dropped (partition, broken link) does.
-    pub(crate) connect: ConnectMode,
     /// Ephemeral ports per host (turmoil's range).
     pub(crate) ephemeral_ports: usize,
-    /// turmoil's listen-queue length (its `tcp_capacity`).
-    pub(crate) listen_queue: usize,
 }
 
 impl Default for NetConfig {
@@ -69,9 +67,7 @@ impl Default for NetConfig {
             recv_buffer: 256 * 1024,
             seed: 1,
             conn_faults: Vec::new(),
-            connect: ConnectMode::default(),
-            ephemeral_ports: ports::TURMOIL_EPHEMERAL_PORTS,
-            listen_queue: 1 << 16,
+            ephemeral_ports: ports::DEFAULT_EPHEMERAL_PORTS,
         }
     }
 }
@@ -81,9 +77,6 @@ struct NetInner {
     fds: Mutex<BTreeMap<String, FdTable>>,
     conns: Mutex<ConnRegistry>,
     ports: Mutex<BTreeMap<String, ports::Ports>>,
-    /// SYNs sent to each `host:port` and not answered yet: an upper bound of turmoil's listen
-    /// queue there.
-    syns: Arc<Mutex<BTreeMap<String, usize>>>,
     /// Hosts being crashed right now, and whether their peers see FIN.
     crashing: Mutex<BTreeMap<String, bool>>,
     config: NetConfig,
@@ -113,7 +106,6 @@ impl Net {
                 fds: Mutex::new(BTreeMap::new()),
                 conns: Mutex::new(ConnRegistry::default()),
                 ports: Mutex::new(BTreeMap::new()),
-                syns: Arc::new(Mutex::new(BTreeMap::new())),
                 crashing: Mutex::new(BTreeMap::new()),
                 config,
             }),
@@ -122,7 +114,13 @@ impl Net {
 
     /// Registers a host with an fd `limit` (`None`: unlimited) and `baseline` fds already in use,
     /// and returns its view of the network.
-    pub fn host(&self, name: &str, limit: Option<usize>, baseline: usize) -> HostNet {
+    pub(crate) fn host(
+        &self,
+        name: &str,
+        id: engine::HostId,
+        limit: Option<usize>,
+        baseline: usize,
+    ) -> HostNet {
         let fds = self
             .inner
             .fds
@@ -142,25 +140,10 @@ impl Net {
         HostNet {
             net: self.clone(),
             name: name.into(),
+            id,
             fds,
             ports,
         }
-    }
-
-    /// Counts a SYN to `to`, or `None` when as many are already waiting there as turmoil's
-    /// listen queue holds.
-    fn syn(&self, to: &str) -> Option<SynGuard> {
-        let mut syns = self.inner.syns.lock().unwrap();
-        let n = syns.entry(to.to_string()).or_default();
-        if *n >= self.inner.config.listen_queue {
-            return None;
-        }
-        *n += 1;
-        Some(SynGuard {
-            syns: self.inner.syns.clone(),
-            to: to.to_string(),
-            answered: false,
-        })
     }
 
     /// Marks `host` as crashing (`fin`: whether its peers see its sockets close) while `f`
@@ -275,6 +258,8 @@ impl Net {
 pub struct HostNet {
     net: Net,
     name: HostName,
+    /// The host in the simulated network.
+    id: engine::HostId,
     fds: FdTable,
     ports: ports::Ports,
 }
@@ -309,12 +294,13 @@ impl HostNet {
 
     /// Opens a connection to `host:port`. Takes an fd first, so a full fd table fails with EMFILE
     /// before any packet is sent, as `socket(2)` would; then an ephemeral port, so a host that
-    /// has used them all fails with `AddrNotAvailable` instead of turmoil panicking.
+    /// has used them all fails with `AddrNotAvailable`.
     ///
-    /// A SYN dropped by a partition or a broken link makes turmoil refuse the connect at once
-    /// (its issue #169). With [`ConnectMode::DropSyn`] (the default) the connect retransmits its
-    /// SYN as Linux does (after 1, 2, 4, 8, 16, 32 s) and times out 127 s after it started
-    /// unless the network heals first; a connect timeout of the caller cuts that short.
+    /// The handshake is the simulated kernel's: a SYN dropped by a partition, a broken link or a
+    /// full listen backlog is retransmitted as Linux does (after 1, 2, 4, 8, 16, 32 s) and the
+    /// connect times out 127 s after it started unless the network heals first; a connect
+    /// timeout of the caller cuts that short. With [`ConnectMode::Refuse`] the network answers a
+    /// dropped SYN with a reset instead (as a router's ICMP "unreachable" would).
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<SimStream> {
         let to = format!("{host}:{port}");
         let fd = match self.fds.acquire() {
@@ -324,71 +310,37 @@ impl HostNet {
                 return Err(e);
             }
         };
-        let mut retransmits = ports::SYN_RETRANSMITS.iter();
-        let (tcp, lease) = loop {
-            let lease = match self.ports.lease(self.name()) {
-                Ok(l) => l,
-                Err(e) => {
-                    self.record(Event::ConnectFailed {
-                        to: to.clone(),
-                        kind: ErrorKind::Connect.to_string(),
-                        message: e.to_string(),
-                    });
-                    return Err(e);
-                }
-            };
-            let started = clock::now_us();
-            // A full listen queue drops the SYN, as Linux does; turmoil would panic.
-            let Some(syn) = self.net.syn(&to) else {
-                drop(lease);
-                if self.config().connect == ConnectMode::DropSyn {
-                    if let Some(wait) = retransmits.next() {
-                        crate::net::clock::sleep(*wait).await;
-                        continue;
-                    }
-                    crate::net::clock::sleep(ports::SYN_LAST_WAIT).await;
-                }
-                let e = io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    format!("connect to {to}: listen queue full (tcp_capacity)"),
-                );
-                self.record_connect_failed(&to, &e);
+        let lease = match self.ports.lease(self.name()) {
+            Ok(l) => l,
+            Err(e) => {
+                self.record(Event::ConnectFailed {
+                    to: to.clone(),
+                    kind: ErrorKind::Connect.to_string(),
+                    message: e.to_string(),
+                });
                 return Err(e);
-            };
-            let res = turmoil::net::TcpStream::connect((host, port)).await;
-            syn.answered();
-            match res {
-                Ok(s) => break (s, lease.connected()),
-                Err(e) => {
-                    // turmoil keeps the port of a failed connect for the rest of the run.
-                    drop(lease);
-                    let syn_dropped =
-                        e.kind() == io::ErrorKind::ConnectionRefused && clock::now_us() == started;
-                    if syn_dropped && self.config().connect == ConnectMode::DropSyn {
-                        if let Some(wait) = retransmits.next() {
-                            crate::net::clock::sleep(*wait).await;
-                            continue;
-                        }
-                        crate::net::clock::sleep(ports::SYN_LAST_WAIT).await;
-                        let e = io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!(
-                                "connect to {to} timed out: SYN unanswered for 127s \
-                                 (the network dropped it; Linux tcp_syn_retries = 6)"
-                            ),
-                        );
-                        self.record_connect_failed(&to, &e);
-                        return Err(e);
-                    }
-                    drop(fd);
-                    let e = io::Error::new(e.kind(), format!("connect to {to}: {e}"));
-                    self.record_connect_failed(&to, &e);
-                    return Err(e);
-                }
             }
         };
-        let local = tcp.local_addr()?;
-        let remote = tcp.peer_addr()?;
+        let tcp = match tcp::Tcp::connect(self.id, (host, port)).await {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                drop(lease);
+                drop(fd);
+                let e = match e.kind() {
+                    io::ErrorKind::TimedOut => io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "connect to {to} timed out: SYN unanswered for 127s (the network \
+                             dropped it; Linux tcp_syn_retries = 6)"
+                        ),
+                    ),
+                    kind => io::Error::new(kind, format!("connect to {to}: {e}")),
+                };
+                self.record_connect_failed(&to, &e);
+                return Err(e);
+            }
+        };
+        let (local, remote) = tcp.addrs()?;
         let shared = self.net.attach(local, remote, Side::Client);
         let conn = shared.id();
         self.record(Event::Connected {
@@ -428,36 +380,11 @@ impl HostNet {
 
     /// Binds a listener on `port` of this host.
     pub async fn bind(&self, port: u16) -> io::Result<SimListener> {
-        let l = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+        let l = tcp::Listener::bind(self.id, port).await?;
         Ok(SimListener::new(self.clone(), l, port))
     }
 
     pub(crate) fn config(&self) -> &NetConfig {
         &self.net.inner.config
-    }
-}
-
-/// A SYN waiting for its answer. Dropped unanswered (the connect was abandoned by a timeout),
-/// it stays counted: the SYN may still sit in turmoil's listen queue, and counting too many is
-/// safe where counting too few would let turmoil panic.
-struct SynGuard {
-    syns: Arc<Mutex<BTreeMap<String, usize>>>,
-    to: String,
-    answered: bool,
-}
-
-impl SynGuard {
-    fn answered(mut self) {
-        self.answered = true;
-    }
-}
-
-impl Drop for SynGuard {
-    fn drop(&mut self) {
-        if self.answered {
-            if let Some(n) = self.syns.lock().unwrap().get_mut(&self.to) {
-                *n -= 1;
-            }
-        }
     }
 }

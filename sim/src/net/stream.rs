@@ -171,7 +171,7 @@ impl SimStream {
     /// `pair` is `(client address, server address)` whichever side this is.
     pub(crate) fn new(
         host: HostNet,
-        tcp: turmoil::net::TcpStream,
+        tcp: super::tcp::Tcp,
         fd: Fd,
         shared: Arc<ConnShared>,
         side: Side,
@@ -179,7 +179,7 @@ impl SimStream {
         port: Option<PortLease>,
     ) -> Self {
         let port = port.map(Arc::new);
-        let (rd, wr) = tcp.into_split();
+        let (rd, wr) = tcp.split();
         shared.set_host(side, host.name_arc());
         let config = host.config();
         let active = Active::roll(&config.conn_faults, config.seed, shared.id(), side);
@@ -257,7 +257,7 @@ const PUMP_CHUNK: usize = 16 * 1024;
 /// httpsim sizes it (`tcp_capacity`) for bursts, so in practice a sender is never blocked: a
 /// server whose response is not read finishes writing and sees its socket idle.
 async fn pump(
-    mut rd: turmoil::net::tcp::OwnedReadHalf,
+    mut rd: super::tcp::ReadHalf,
     handle: StreamHandle,
     cap: usize,
     // Held while the read half lives: the port is free once both halves are gone.
@@ -275,11 +275,11 @@ async fn pump(
             notified.await;
         }
         shared.set_recv_full(side, false);
-        // The next segment as it arrived (patched turmoil, `poll_recv_chunk`): no probe, no
-        // buffer of our own, no copy. Segments are exact-size copies of what the peer wrote, so
-        // a held response pins only its own bytes. At most 16 KiB per chunk, as the former
-        // 16 KiB read buffer took.
-        let outcome = match std::future::poll_fn(|cx| rd.poll_recv_chunk(cx, PUMP_CHUNK)).await {
+        // What the kernel has received, at most 16 KiB at a time, copied out exactly: a held
+        // response pins only its own bytes.
+        let room = cap - core.recv.lock().unwrap().buffered;
+        let max = PUMP_CHUNK.min(room).max(1);
+        let outcome = match std::future::poll_fn(|cx| rd.poll_chunk(cx, max)).await {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) => Err(None),
             Err(e) => Err(Some(e.kind())),

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::pin::Pin;
+
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -18,7 +18,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::rngs::SmallRng;
 use rand::Rng;
-use tokio::io::AsyncWrite;
 
 use super::clock;
 use super::conn::{ConnShared, Side};
@@ -27,7 +26,10 @@ use crate::trace::{CloseReason, Event};
 
 /// The sending half of a socket, with its faults: what `SimStream` writes through.
 pub(crate) struct Out {
-    half: Option<turmoil::net::tcp::OwnedWriteHalf>,
+    half: Option<super::tcp::WriteHalf>,
+    /// A write found the send buffer full (the peer's window closed) and is waiting: traced
+    /// once per episode as `write_blocked`.
+    blocked: bool,
     /// `None` for a socket without write faults (most): at 10k connections the fault state
     /// inline cost ~200 bytes per socket.
     faults: Option<Box<Faults>>,
@@ -80,7 +82,7 @@ pub(crate) struct Wire {
 
 impl Wire {
     pub(crate) fn new(
-        half: turmoil::net::tcp::OwnedWriteHalf,
+        half: super::tcp::WriteHalf,
         active: Active,
         cap: usize,
         seed: u64,
@@ -100,6 +102,7 @@ impl Wire {
         let wire = Wire {
             out: Arc::new(Mutex::new(Out {
                 half: Some(half),
+                blocked: false,
                 faults,
                 accepted: 0,
                 wire_sent: 0,
@@ -138,7 +141,21 @@ impl Wire {
         });
     }
 
-    /// Sends the FIN now (drops turmoil's write half).
+    /// Traces the start of a blocked episode: the application's write waits for the peer's
+    /// window (its receive buffers are full because nobody reads).
+    fn note_blocked(&self, out: &mut Out, pending: bool) {
+        if pending && !out.blocked {
+            out.blocked = true;
+            self.core().host.record(Event::WriteBlocked {
+                conn: self.shared().id(),
+                sent: self.shared().sent(self.side()),
+            });
+        } else if !pending {
+            out.blocked = false;
+        }
+    }
+
+    /// Sends the FIN now (drops the write half).
     fn fin(&self, out: &mut Out) {
         if out.half.take().is_some() {
             self.shared().on_fin_sent(self.side());
@@ -177,6 +194,7 @@ impl Wire {
                     self.shared().on_sent(self.side(), n as u64, now_us);
                     out.accepted += n as u64;
                 }
+                self.note_blocked(&mut out, res.is_pending());
                 res
             }
         }
@@ -227,7 +245,9 @@ impl Wire {
             let Some(half) = out.half.as_mut() else {
                 return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             };
-            match Pin::new(half).poll_write(cx, &buf[..len]) {
+            let res = half.poll_write(cx, &buf[..len]);
+            self.note_blocked(&mut out, res.is_pending());
+            match res {
                 Poll::Ready(Ok(n)) => {
                     self.shared().on_sent(self.side(), n as u64, now_us);
                     n
@@ -464,7 +484,7 @@ async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
         let res = std::future::poll_fn(|cx| {
             let mut out = wire.out.lock().unwrap();
             match out.half.as_mut() {
-                Some(h) => Pin::new(h).poll_write(cx, &piece[off..]),
+                Some(h) => h.poll_write(cx, &piece[off..]),
                 None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             }
         })

@@ -1,356 +1,128 @@
-//! Building and running a turmoil simulation: the other door (with `net/`) to turmoil.
+//! Building and running a simulation: the other door (with `net/`) to the simulator.
 //!
-//! [`WorldBuilder`] turns settings (seed, tick, duration, latency, link failure rates) into a
-//! [`World`]: a turmoil `Sim` plus httpsim's network context ([`Net`]). Hosts are added with their
-//! fd limits; scheduled [`NetAction`]s (partitions, holds, crashes, latency changes) are applied
-//! between ticks at their simulated time. [`World::run`] steps the simulation and turns every way
-//! it can end — clients done, duration reached, a turmoil limit hit (a panic inside turmoil), a
-//! host error — into a [`RunEnd`] value; nothing panics out of it.
+//! The engine is event-driven. One paused current-thread tokio runtime runs the whole
+//! simulation: tokio's clock is the simulated clock. Each host's tasks live on that host's own
+//! [`LocalSet`], polled with the host current in turmoil-net (its socket kernel), so every task
+//! spawned on a host — hyper's connection tasks, hyper-util's pool tasks, your own — stays on it
+//! and talks to that host's kernel. Packets the kernels send are routed by [`network`] and
+//! delivered on tokio's timer wheel after their latency. When no task anywhere can run, tokio's
+//! auto-advance jumps the clock to the next timer, whoever owns it: a packet delivery, a
+//! scheduled fault, a retransmission, hyper's header timeout, or your handler's
+//! `tokio::time::sleep(120 s)`. There is no fixed step: an idle day costs nothing.
 //!
-//! Nothing outside `world` and `net` names a turmoil type.
+//! - [`builder`] — [`WorldBuilder`]: seed, latency, loss, buffers, duration.
+//! - [`action`] — [`NetAction`]s scheduled at simulated times, and [`RunEnd`].
+//! - [`network`] — what happens to each packet: partitions, holds, broken links, loss, latency.
+//!
+//! [`World::run`] turns every way a run can end — clients done, duration reached — into a
+//! [`RunEnd`] value. A panic in httpsim or in the software under test is a bug and is raised as
+//! such, with its message.
+//!
+//! Nothing outside `world` and `net` names a turmoil-net type.
 
-mod quiet_panic;
+mod action;
+mod builder;
+mod network;
 
 use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::net::clock::Timers;
-use crate::net::{ConnFault, ConnectMode, HostNet, Net, NetConfig};
+use tokio::task::{JoinHandle, LocalSet};
+
+pub use action::{NetAction, RunEnd};
+pub use builder::WorldBuilder;
+
+use crate::net::engine::{self, HostId};
+use crate::net::{clock, HostNet, Net};
 use crate::trace::{Event, Trace};
+use network::Network;
 
-/// Settings of a simulated world. Every setter documents its default.
-#[derive(Clone, Debug)]
-pub struct WorldBuilder {
-    seed: u64,
-    tick: Duration,
-    duration: Duration,
-    min_latency: Duration,
-    max_latency: Duration,
-    fail_rate: f64,
-    repair_rate: f64,
-    tcp_capacity: usize,
-    recv_buffer: usize,
-    conn_faults: Vec<ConnFault>,
-    connect_mode: ConnectMode,
-    ephemeral_ports: std::ops::RangeInclusive<u16>,
-    fast_forward: Option<bool>,
-    /// Fast-forward was turned on by httpsim itself, for its own components only.
-    fast_forward_checked: bool,
+type Software = Rc<dyn Fn(HostNet) -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// One simulated host: its tasks and how to (re)start its software.
+struct Host {
+    name: String,
+    id: HostId,
+    net: HostNet,
+    /// The host's tasks; `None` while it is down (crashed).
+    set: Option<LocalSet>,
+    /// A server's software, started again when the host is bounced.
+    software: Option<Software>,
+    /// A client's software, until the run starts it.
+    client: Option<Pin<Box<dyn Future<Output = ()>>>>,
+    /// The software's main task: a client is done when it is.
+    main: Option<JoinHandle<()>>,
+    is_client: bool,
 }
 
-impl Default for WorldBuilder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl WorldBuilder {
-    /// A builder with the defaults below.
-    pub fn new() -> Self {
-        Self {
-            seed: 1,
-            tick: Duration::from_millis(1),
-            duration: Duration::from_secs(60),
-            min_latency: Duration::from_millis(1),
-            max_latency: Duration::from_millis(1),
-            fail_rate: 0.0,
-            repair_rate: 1.0,
-            tcp_capacity: 1 << 16,
-            recv_buffer: 256 * 1024,
-            conn_faults: Vec::new(),
-            connect_mode: ConnectMode::default(),
-            ephemeral_ports: 49152..=65535,
-            fast_forward: None,
-            fast_forward_checked: false,
-        }
-    }
-
-    /// Whether quiet periods (no host runnable, no message in flight) are skipped in one jump
-    /// to one tick before the earliest timer instead of tick by tick. The trace is the same
-    /// either way; only wall time differs. It relies on every timer in the simulation going
-    /// through [`crate::net::clock`] (httpsim's components all do); a jump that skips a timer
-    /// made otherwise (e.g. `tokio::time::sleep` in your own software) ends the run as a limit
-    /// ("fast-forward skipped an unregistered timer") rather than producing a wrong trace.
-    ///
-    /// The default is off for a [`World`] you fill yourself (its software is yours), and for
-    /// [`crate::Setup::run`] on unless [`crate::setup::Custom`] components are plugged in.
-    pub fn fast_forward(&mut self, on: bool) -> &mut Self {
-        self.fast_forward = Some(on);
-        self
-    }
-
-    /// Sets fast-forward to `on` unless it was set explicitly; `on` is then known to be safe
-    /// (every timer of the run goes through `net::clock`), which arms a debug assertion.
-    pub(crate) fn fast_forward_default(&mut self, on: bool) -> &mut Self {
-        if self.fast_forward.is_none() {
-            self.fast_forward = Some(on);
-            self.fast_forward_checked = on;
-        }
-        self
-    }
-
-    /// The seed of every random choice in the run (latencies, link failures). The default is 1.
-    pub fn seed(&mut self, seed: u64) -> &mut Self {
-        self.seed = seed;
-        self
-    }
-
-    /// The simulation step. The default is 1 ms.
-    pub fn tick(&mut self, tick: Duration) -> &mut Self {
-        self.tick = tick;
-        self
-    }
-
-    /// The simulated time limit; reaching it with work pending ends the run as a stall. The
-    /// default is 60 s.
-    pub fn duration(&mut self, duration: Duration) -> &mut Self {
-        self.duration = duration;
-        self
-    }
-
-    /// One-way message latency, drawn per message between `min` and `max`. The default is 1 ms
-    /// both ways.
-    pub fn latency(&mut self, min: Duration, max: Duration) -> &mut Self {
-        self.min_latency = min;
-        self.max_latency = max;
-        self
-    }
-
-    /// Probability per message that a link breaks. The default is 0.
-    pub fn fail_rate(&mut self, rate: f64) -> &mut Self {
-        self.fail_rate = rate;
-        self
-    }
-
-    /// Probability per message that a broken link heals. The default is 1.
-    pub fn repair_rate(&mut self, rate: f64) -> &mut Self {
-        self.repair_rate = rate;
-        self
-    }
-
-    /// turmoil's per-socket segment capacity and listen-queue length. turmoil panics ("server
-    /// socket buffer full") when more connects queue than this; httpsim counts unanswered SYNs
-    /// per `host:port` and drops the SYN of a connect that would overflow it, as Linux does with
-    /// a full accept queue (the connect retransmits, see [`ConnectMode`]). The default, 65536,
-    /// keeps bursts of tens of thousands of connects safe while httpsim's listener models the
-    /// real backlog.
-    pub fn tcp_capacity(&mut self, n: usize) -> &mut Self {
-        self.tcp_capacity = n;
-        self
-    }
-
-    /// Bytes each socket's receive buffer takes from the network before it stops reading (the rest
-    /// waits in turmoil's queues; senders are not blocked, see `net::stream`). The default
-    /// is 256 KiB.
-    pub fn recv_buffer(&mut self, bytes: usize) -> &mut Self {
-        self.recv_buffer = bytes;
-        self
-    }
-
-    /// Adds a per-connection fault (see [`crate::net::conn_fault`]); each connection draws
-    /// whether it applies from the run seed. The default is none.
-    pub fn conn_fault(&mut self, fault: ConnFault) -> &mut Self {
-        self.conn_faults.push(fault);
-        self
-    }
-
-    /// What a connect does when the network drops its SYN. The default is
-    /// [`ConnectMode::DropSyn`]: retransmit and time out after 127 s, as a real network does.
-    pub fn connect_mode(&mut self, mode: ConnectMode) -> &mut Self {
-        self.connect_mode = mode;
-        self
-    }
-
-    /// The ephemeral ports each host's outgoing connections take. A connect that finds none
-    /// free fails with `AddrNotAvailable` (turmoil itself would panic). The default is
-    /// 49152..=65535, turmoil's and Linux's IANA range.
-    pub fn ephemeral_ports(&mut self, range: std::ops::RangeInclusive<u16>) -> &mut Self {
-        self.ephemeral_ports = range;
-        self
-    }
-
-    /// Builds a world. May be called more than once; each world is independent.
-    pub fn build(&self) -> World {
-        let mut b = turmoil::Builder::new();
-        b.rng_seed(self.seed)
-            .tick_duration(self.tick)
-            // httpsim enforces the duration itself, to report it instead of failing.
-            .simulation_duration(Duration::from_secs(u64::MAX / 4))
-            .min_message_latency(self.min_latency)
-            .max_message_latency(self.max_latency)
-            .fail_rate(self.fail_rate)
-            .repair_rate(self.repair_rate)
-            .tcp_capacity(self.tcp_capacity)
-            .ephemeral_ports(self.ephemeral_ports.clone())
-            // A fixed epoch: nothing in a run may depend on the wall clock.
-            .epoch(std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000));
-        let trace = Trace::new();
-        World {
-            sim: b.build(),
-            net: Net::new(
-                trace,
-                NetConfig {
-                    recv_buffer: self.recv_buffer,
-                    seed: self.seed,
-                    conn_faults: self.conn_faults.clone(),
-                    connect: self.connect_mode,
-                    ephemeral_ports: self.ephemeral_ports.clone().count(),
-                    listen_queue: self.tcp_capacity,
-                },
-            ),
-            duration: self.duration,
-            tick: self.tick,
-            max_latency: self.max_latency,
-            actions: Vec::new(),
-            next_action: 0,
-            fast_forward: self.fast_forward.unwrap_or(false),
-            fast_forward_checked: self.fast_forward_checked,
-            timers: Timers::default(),
-            steps: 0,
-        }
-    }
-}
-
-/// A change to the network or a host, applied at a scheduled simulated time.
-#[derive(Clone, Debug, PartialEq)]
-pub enum NetAction {
-    /// Drop messages between `a` and `b` (both ways unless `oneway`, then only `a` → `b`).
-    Partition {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-        /// Only `a` → `b`.
-        oneway: bool,
-    },
-    /// Undo a partition.
-    Repair {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-        /// Only `a` → `b`.
-        oneway: bool,
-    },
-    /// Hold messages between `a` and `b` (delivered on release).
-    Hold {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-    },
-    /// Release held messages.
-    Release {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-    },
-    /// Stop a host's software; its sockets close (turmoil sends FIN).
-    Crash {
-        /// The host.
-        host: String,
-    },
-    /// Stop a host's software with no FIN or RST reaching its peers (power loss, a pulled
-    /// cable): its sockets vanish, peers' reads wait until a timeout of theirs notices and
-    /// their writes go nowhere. `[[fault]] kind = "crash", fin = false`.
-    Vanish {
-        /// The host.
-        host: String,
-    },
-    /// Restart a host's software.
-    Bounce {
-        /// The host.
-        host: String,
-    },
-    /// Set the latency of the link between `a` and `b` to a fixed value.
-    Latency {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-        /// The new latency.
-        latency: Duration,
-    },
-    /// Set the failure rate of the link between `a` and `b`.
-    FailRate {
-        /// One side.
-        a: String,
-        /// The other side.
-        b: String,
-        /// The new probability per message.
-        rate: f64,
-    },
-}
-
-impl std::fmt::Display for NetAction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NetAction::Partition { a, b, oneway } => {
-                write!(
-                    f,
-                    "partition {a} {} {b}",
-                    if *oneway { "->" } else { "<->" }
-                )
-            }
-            NetAction::Repair { a, b, oneway } => {
-                write!(f, "repair {a} {} {b}", if *oneway { "->" } else { "<->" })
-            }
-            NetAction::Hold { a, b } => write!(f, "hold {a} <-> {b}"),
-            NetAction::Release { a, b } => write!(f, "release {a} <-> {b}"),
-            NetAction::Crash { host } => write!(f, "crash {host}"),
-            NetAction::Vanish { host } => write!(f, "crash {host} without fin"),
-            NetAction::Bounce { host } => write!(f, "bounce {host}"),
-            NetAction::Latency { a, b, latency } => {
-                write!(f, "latency {a} <-> {b} = {}ms", latency.as_millis())
-            }
-            NetAction::FailRate { a, b, rate } => write!(f, "fail-rate {a} <-> {b} = {rate}"),
-        }
-    }
-}
-
-/// How a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RunEnd {
-    /// Every client finished.
-    Completed,
-    /// The simulated duration was reached with clients still running.
-    DurationReached,
-    /// turmoil hit one of its limits (its panic was caught); the message says which.
-    Limit(String),
-    /// A host's software returned an error.
-    HostError(String),
-}
-
-/// A simulation ready to run: a turmoil `Sim` and httpsim's network context.
+/// A simulation ready to run: hosts, their software, the network, the schedule.
 pub struct World {
-    sim: turmoil::Sim<'static>,
+    tnet: Option<turmoil_net::Net>,
     net: Net,
+    network: Network,
+    hosts: Vec<Host>,
     duration: Duration,
     tick: Duration,
     /// The largest one-way latency so far (configured or set by an action).
     max_latency: Duration,
     actions: Vec<(Duration, NetAction)>,
     next_action: usize,
-    /// Skip quiet periods (see [`WorldBuilder::fast_forward`]).
-    fast_forward: bool,
-    /// Fast-forward was chosen by httpsim for its own components: a missed timer is a bug.
-    fast_forward_checked: bool,
-    /// The deadlines of every live timer made through `net::clock`.
-    timers: Timers,
-    /// Ordinary turmoil steps taken (a jump counts none).
-    steps: u64,
+    elapsed: Duration,
+    polls: u64,
 }
 
 impl World {
+    fn new(b: &WorldBuilder) -> Self {
+        World {
+            tnet: Some(turmoil_net::Net::with_config(b.kernel_config())),
+            net: Net::new(Trace::new(), b.net_config()),
+            network: Network::new(b.network_config()),
+            hosts: Vec::new(),
+            duration: b.duration,
+            tick: b.tick_len(),
+            max_latency: b.max_latency.max(b.min_latency),
+            actions: Vec::new(),
+            next_action: 0,
+            elapsed: Duration::ZERO,
+            polls: 0,
+        }
+    }
+
     /// The network context (trace, fd tables).
     pub fn net(&self) -> &Net {
         &self.net
     }
 
-    /// The simulation step.
+    /// The latency resolution.
     pub fn tick(&self) -> Duration {
         self.tick
+    }
+
+    fn add_host(&mut self, name: &str, fd_limit: Option<usize>, fd_in_use: usize) -> usize {
+        assert!(
+            !self.hosts.iter().any(|h| h.name == name),
+            "host {name:?} is added twice to one world (client and server need distinct names)"
+        );
+        let tnet = self.tnet.as_mut().expect("hosts are added before the run");
+        let id = tnet.add_host(name);
+        let ip = tnet.lookup(name);
+        let index = self.hosts.len();
+        self.network.add_host(index, ip);
+        let net = self.net.host(name, id, fd_limit, fd_in_use);
+        self.hosts.push(Host {
+            name: name.to_string(),
+            id,
+            net,
+            set: Some(LocalSet::new()),
+            software: None,
+            client: None,
+            main: None,
+            is_client: false,
+        });
+        index
     }
 
     /// Adds a long-running host (a server). `software` is called again when the host is bounced.
@@ -364,14 +136,8 @@ impl World {
         F: Fn(HostNet) -> Fut + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        let host = self.net.host(name, fd_limit, fd_in_use);
-        self.sim.host(name, move || {
-            let fut = software(host.clone());
-            async move {
-                fut.await;
-                Ok(())
-            }
-        });
+        let i = self.add_host(name, fd_limit, fd_in_use);
+        self.hosts[i].software = Some(Rc::new(move |h| Box::pin(software(h))));
     }
 
     /// Adds a client host; the run ends when every client's future has finished.
@@ -385,15 +151,13 @@ impl World {
         F: FnOnce(HostNet) -> Fut,
         Fut: Future<Output = ()> + 'static,
     {
-        let host = self.net.host(name, fd_limit, fd_in_use);
-        let fut = software(host);
-        self.sim.client(name, async move {
-            fut.await;
-            Ok(())
-        });
+        let i = self.add_host(name, fd_limit, fd_in_use);
+        let fut = software(self.hosts[i].net.clone());
+        self.hosts[i].client = Some(Box::pin(fut));
+        self.hosts[i].is_client = true;
     }
 
-    /// Schedules `action` at simulated time `at` (applied before the first tick at or after it).
+    /// Schedules `action` at simulated time `at`.
     pub fn schedule(&mut self, at: Duration, action: NetAction) {
         self.actions.push((at, action));
         self.actions.sort_by_key(|(t, _)| *t);
@@ -401,146 +165,155 @@ impl World {
 
     /// Simulated time elapsed so far.
     pub fn elapsed(&self) -> Duration {
-        self.sim.elapsed()
+        self.elapsed
     }
 
-    /// Ordinary simulation steps taken so far; a fast-forward jump over a quiet period counts
-    /// none (so with fast-forward on this is far below elapsed / tick on an idle run).
+    /// How many times the engine's driver ran (never part of the trace): a measure of work,
+    /// not of simulated time — an idle hour costs one.
     pub fn steps(&self) -> u64 {
-        self.steps
+        self.polls
     }
 
-    /// Runs until every client has finished, the duration is reached, or a limit is hit. At
-    /// the end, every connection with data (or a FIN) that was sent and never arrived is
-    /// recorded as an `undelivered` event on the waiting host.
+    /// Runs until every client has finished or the duration is reached. At the end, every
+    /// connection with data (or a FIN) that was sent and never arrived is recorded as an
+    /// `undelivered` event on the waiting host. May be called once.
     pub fn run(&mut self) -> RunEnd {
-        let end = self.run_steps();
-        let now = self.sim.elapsed().as_micros() as u64;
-        // What may legitimately still be on the wire: one latency plus two ticks.
-        let in_flight = self.max_latency + self.tick * 2;
-        self.net.report_undelivered(now, in_flight);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .expect("a current-thread runtime");
+        let guard = self.tnet.take().expect("a world runs once").enter();
+        let end = rt.block_on(async {
+            let _clock = clock::start();
+            for i in 0..self.hosts.len() {
+                self.start(i);
+            }
+            let mut timer = Box::pin(tokio::time::sleep(Duration::ZERO));
+            let end = std::future::poll_fn(|cx| self.poll(cx, &guard, timer.as_mut())).await;
+            self.elapsed = clock::now();
+            let now = clock::now_us();
+            // What may legitimately still be on the wire: one latency plus two ticks.
+            let in_flight = self.max_latency + self.tick * 2;
+            self.net.report_undelivered(now, in_flight);
+            // Every host's tasks go while the network and the clock still exist.
+            for h in &mut self.hosts {
+                if let Some(set) = h.set.take() {
+                    engine::scoped(h.id, || drop(set));
+                }
+            }
+            engine::clear_driver();
+            end
+        });
+        drop(rt);
+        drop(guard);
         end
     }
 
-    fn run_steps(&mut self) -> RunEnd {
-        // Timers made by the hosts (all on this thread) register with this world.
-        let _timers = self.timers.enter();
+    /// Starts host `i`'s software on its task set.
+    fn start(&mut self, i: usize) {
+        let h = &mut self.hosts[i];
+        let set = h.set.get_or_insert_with(LocalSet::new);
+        let fut: Pin<Box<dyn Future<Output = ()>>> = match (&h.software, h.client.take()) {
+            (_, Some(client)) => client,
+            (Some(software), None) => software(h.net.clone()),
+            (None, None) => return,
+        };
+        h.main = Some(set.spawn_local(fut));
+    }
+
+    /// One turn of the driver: faults due, packets due, every host's runnable tasks, what they
+    /// sent; then the next wake-up on tokio's timer wheel.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        guard: &turmoil_net::EnterGuard,
+        mut timer: Pin<&mut tokio::time::Sleep>,
+    ) -> Poll<RunEnd> {
+        self.polls += 1;
+        let _driver = engine::enter_driver(cx.waker());
         loop {
-            if let Some(end) = self.apply_due_actions() {
-                return end;
+            let now = clock::now_us();
+            if let Some(end) = self.apply_due_actions(now) {
+                return Poll::Ready(end);
             }
-            if self.sim.elapsed() >= self.duration {
-                return RunEnd::DurationReached;
-            }
-            if self.fast_forward {
-                match self.skip_quiet() {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(end) => return end,
+            let delivered = self.network.deliver_due(guard, now);
+            for h in &mut self.hosts {
+                if let Some(set) = h.set.as_mut() {
+                    turmoil_net::set_current(h.id);
+                    let _ = Pin::new(set).poll(cx);
                 }
             }
-            self.steps += 1;
-            let sim = &mut self.sim;
-            match quiet_panic::catch(|| sim.step()) {
-                Ok(Ok(true)) => return RunEnd::Completed,
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => return RunEnd::HostError(e.to_string()),
-                Err(message) => return self.turmoil_limit(&message),
+            let sent = self.network.egress(guard, now);
+            if let Some(end) = self.ended(now) {
+                return Poll::Ready(end);
+            }
+            // A packet delivered may have been answered at once (an ACK, a RST): go round
+            // again until the network is quiet at this instant.
+            if delivered == 0 && (sent == 0 || self.network.next_due() > Some(now)) {
+                break;
             }
         }
-    }
-
-    /// Fast-forward: when the simulation is quiet, jumps to one tick before the earliest
-    /// registered timer, never past the next scheduled action or the duration, so the steps
-    /// that follow run exactly as after tick-by-tick stepping. `Ok(true)`: it jumped.
-    fn skip_quiet(&mut self) -> Result<bool, RunEnd> {
-        if !self.sim.is_quiet() {
-            return Ok(false);
+        let now = clock::now_us();
+        let mut next = self.duration.as_micros() as u64;
+        if let Some(t) = self.network.next_due() {
+            next = next.min(t);
         }
-        let now = self.sim.elapsed();
-        let mut until = self.duration;
         if let Some((at, _)) = self.actions.get(self.next_action) {
-            until = until.min(*at);
+            next = next.min(at.as_micros() as u64);
         }
-        if let Some(at_us) = self.timers.earliest(now.as_micros() as u64) {
-            until = until.min(Duration::from_micros(at_us).saturating_sub(self.tick));
+        let deadline = tokio::time::Instant::now() + Duration::from_micros(next.saturating_sub(now));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
         }
-        let max = until.saturating_sub(now);
-        if max < self.tick {
-            return Ok(false);
+        if timer.as_mut().poll(cx).is_ready() {
+            cx.waker().wake_by_ref();
         }
-        let sim = &mut self.sim;
-        let skip = match quiet_panic::catch(|| sim.skip_quiet(max)) {
-            Ok(skip) => skip,
-            Err(message) => return Err(self.turmoil_limit(&message)),
-        };
-        if let Some(host) = skip.woken.first() {
-            // Safety net: a timer httpsim did not know about fired inside the jump; what it
-            // started ran late against the rest of the world. Say so instead of going on.
-            debug_assert!(
-                !self.fast_forward_checked,
-                "fast-forward skipped an unregistered timer on host {host}"
-            );
-            let t = self.sim.elapsed().as_micros() as u64;
-            let message = format!(
-                "fast-forward skipped an unregistered timer on host {host} (a timer not made \
-                 through httpsim::net::clock; turn fast-forward off for this run)"
-            );
-            self.net.trace().push(
-                t,
-                host,
-                Event::Limit {
-                    message: message.clone(),
-                },
-            );
-            return Err(RunEnd::Limit(format!(
-                "{message} (at {})",
-                crate::trace::fmt_ms(t)
-            )));
-        }
-        Ok(!skip.jumped.is_zero())
+        Poll::Pending
     }
 
-    /// Records a caught turmoil panic as a limit and ends the run with it.
-    fn turmoil_limit(&mut self, raw: &str) -> RunEnd {
-        let t = self.sim.elapsed().as_micros() as u64;
-        let (host, message) = self.explain_limit(raw);
-        self.net.trace().push(
-            t,
-            &host,
-            Event::Limit {
-                message: message.clone(),
-            },
-        );
-        RunEnd::Limit(format!(
-            "{message} (on host {host} at {})",
-            crate::trace::fmt_ms(t)
-        ))
+    /// How the run ends now, if it does.
+    fn ended(&self, now_us: u64) -> Option<RunEnd> {
+        let mut clients = self.hosts.iter().filter(|h| h.is_client).peekable();
+        if clients.peek().is_some() {
+            let mut all_done = true;
+            for h in clients {
+                match &h.main {
+                    Some(main) if main.is_finished() => {}
+                    // A crashed client is done.
+                    _ if h.set.is_none() => {}
+                    _ => all_done = false,
+                }
+            }
+            if all_done {
+                return Some(RunEnd::Completed);
+            }
+        }
+        (now_us >= self.duration.as_micros() as u64).then_some(RunEnd::DurationReached)
     }
 
-    /// Applies the actions that are due; a turmoil panic while applying one (a host or link
-    /// that does not exist) ends the run as a limit naming the action.
-    fn apply_due_actions(&mut self) -> Option<RunEnd> {
+    /// Applies the actions that are due; one naming a host that does not exist ends the run as
+    /// a limit naming the action.
+    fn apply_due_actions(&mut self, now_us: u64) -> Option<RunEnd> {
         while let Some((at, action)) = self.actions.get(self.next_action).cloned() {
-            if at > self.sim.elapsed() {
+            if at.as_micros() as u64 > now_us {
                 break;
             }
             self.next_action += 1;
-            let t = self.sim.elapsed().as_micros() as u64;
             self.net.trace().push(
-                t,
+                now_us,
                 "sim",
                 Event::Fault {
                     what: action.to_string(),
                 },
             );
-            if let Err(raw) = quiet_panic::catch(|| self.apply(&action)) {
+            if let Err(why) = self.apply(&action, now_us) {
                 let message = format!(
-                    "fault \"{action}\" at {} cannot be applied: {raw}",
-                    crate::trace::fmt_ms(t)
+                    "fault \"{action}\" at {} cannot be applied: {why}",
+                    crate::trace::fmt_ms(now_us)
                 );
                 self.net.trace().push(
-                    t,
+                    now_us,
                     "sim",
                     Event::Limit {
                         message: message.clone(),
@@ -552,77 +325,69 @@ impl World {
         None
     }
 
-    /// The host a turmoil panic message is about, and the message in httpsim's words.
-    fn explain_limit(&self, raw: &str) -> (String, String) {
-        // "Host: 'client' ports exhausted"
-        if let Some(rest) = raw.strip_prefix("Host: '") {
-            if let Some((host, _)) = rest.split_once('\'') {
-                return (
-                    host.to_string(),
-                    format!("host {host} ran out of ephemeral ports (turmoil: {raw})"),
-                );
-            }
-        }
-        // "192.168.0.1:80 server socket buffer full"
-        let first = raw.split_whitespace().next().unwrap_or("");
-        if let Ok(addr) = first.parse::<std::net::SocketAddr>() {
-            if let Some(host) = self.sim.reverse_lookup(addr.ip()) {
-                let what = if raw.contains("server socket buffer full") {
-                    format!(
-                        "listen queue of {host}:{} full: more connects queued than \
-                         tcp_capacity (turmoil: {raw})",
-                        addr.port()
-                    )
-                } else {
-                    format!("turmoil limit on {host}: {raw}")
-                };
-                return (host, what);
-            }
-        }
-        ("sim".to_string(), format!("turmoil limit: {raw}"))
+    fn index(&self, name: &str) -> Result<usize, String> {
+        self.hosts
+            .iter()
+            .position(|h| h.name == name)
+            .ok_or_else(|| format!("no host named {name:?} in this world"))
     }
 
-    fn apply(&mut self, action: &NetAction) {
-        if let NetAction::Latency { latency, .. } = action {
-            self.max_latency = self.max_latency.max(*latency);
-        }
-        let net = self.net.clone();
-        let sim = &mut self.sim;
+    fn link(&self, a: &str, b: &str) -> Result<(usize, usize), String> {
+        Ok((self.index(a)?, self.index(b)?))
+    }
+
+    fn apply(&mut self, action: &NetAction, now_us: u64) -> Result<(), String> {
         match action {
-            NetAction::Partition {
-                a,
-                b,
-                oneway: false,
-            } => sim.partition(a.as_str(), b.as_str()),
-            NetAction::Partition { a, b, oneway: true } => {
-                sim.partition_oneway(a.as_str(), b.as_str())
+            NetAction::Partition { a, b, oneway } => {
+                let (a, b) = self.link(a, b)?;
+                self.network.partition(a, b, *oneway);
             }
-            NetAction::Repair {
-                a,
-                b,
-                oneway: false,
-            } => sim.repair(a.as_str(), b.as_str()),
-            NetAction::Repair { a, b, oneway: true } => sim.repair_oneway(a.as_str(), b.as_str()),
-            NetAction::Hold { a, b } => sim.hold(a.as_str(), b.as_str()),
-            NetAction::Release { a, b } => sim.release(a.as_str(), b.as_str()),
-            NetAction::Crash { host } => net.crashing(host, true, || sim.crash(host.as_str())),
-            NetAction::Vanish { host } => net.crashing(host, false, || sim.crash(host.as_str())),
-            // A bounce stops the software first: its sockets close as in a crash.
-            NetAction::Bounce { host } => net.crashing(host, true, || sim.bounce(host.as_str())),
+            NetAction::Repair { a, b, oneway } => {
+                let (a, b) = self.link(a, b)?;
+                self.network.repair(a, b, *oneway);
+            }
+            NetAction::Hold { a, b } => {
+                let (a, b) = self.link(a, b)?;
+                self.network.hold(a, b);
+            }
+            NetAction::Release { a, b } => {
+                let (a, b) = self.link(a, b)?;
+                self.network.release(a, b, now_us);
+            }
             NetAction::Latency { a, b, latency } => {
-                sim.set_link_latency(a.as_str(), b.as_str(), *latency)
+                let (a, b) = self.link(a, b)?;
+                self.max_latency = self.max_latency.max(*latency);
+                self.network.set_latency(a, b, *latency);
             }
             NetAction::FailRate { a, b, rate } => {
-                sim.set_link_fail_rate(a.as_str(), b.as_str(), *rate)
+                let (a, b) = self.link(a, b)?;
+                self.network.set_fail_rate(a, b, *rate);
             }
+            NetAction::Crash { host } => self.crash(host, true, false)?,
+            NetAction::Vanish { host } => self.crash(host, false, false)?,
+            NetAction::Bounce { host } => self.crash(host, true, true)?,
         }
+        Ok(())
     }
-}
 
-/// Read access to settings that checks need (a deadline is judged to within one tick).
-impl WorldBuilder {
-    /// The simulation step set by [`WorldBuilder::tick`].
-    pub fn tick_len(&self) -> Duration {
-        self.tick
+    /// Stops a host's software: every task of it is dropped, so its sockets close (with FIN,
+    /// or vanish with it when `fin` is false: then nothing reaches the host or leaves it until
+    /// it is bounced). `restart`: a bounce, the software starts again at once.
+    fn crash(&mut self, name: &str, fin: bool, restart: bool) -> Result<(), String> {
+        let i = self.index(name)?;
+        if !fin {
+            self.network.set_dead(i, true);
+        }
+        let (id, set) = (self.hosts[i].id, self.hosts[i].set.take());
+        if let Some(set) = set {
+            self.net
+                .crashing(name, fin, || engine::scoped(id, || drop(set)));
+        }
+        self.hosts[i].main = None;
+        if restart {
+            self.network.set_dead(i, false);
+            self.start(i);
+        }
+        Ok(())
     }
 }
