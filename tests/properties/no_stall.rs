@@ -166,7 +166,7 @@ fn held_bodies_stall_is_diagnosed_as_sockets_held_by_unread_bodies() -> Result {
     let first = &violations[0].message;
     assert!(
         first.starts_with(
-            "requests 6-20 waited 180.003 s: all 5 sockets to server:80 were held by responses \
+            "requests 6-20 waited 180.004 s: all 5 sockets to server:80 were held by responses \
              whose bodies were never read; they were queued in the pool for a socket; it ended \
              when the server"
         ),

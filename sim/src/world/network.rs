@@ -5,7 +5,9 @@
 //! hold, a broken link, random loss — and, if it survives, is delivered after its link's latency
 //! on tokio's clock. Delivery is FIFO per direction of a link (a packet never overtakes an
 //! earlier one on the same link), so only loss reorders a stream, as on a real path; TCP then
-//! retransmits. Every random draw comes from the run's seed, in packet order.
+//! retransmits. Packets that leave one host for another at the same instant (the segments of
+//! one write) share one latency draw. Every random draw comes from the run's seed, in packet
+//! order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -47,6 +49,10 @@ pub(crate) struct Network {
     refuse_dropped_syn: bool,
     /// When the last packet on each directed link is due: later packets never overtake it.
     last_due: BTreeMap<Link, u64>,
+    /// The latency drawn for each directed link at the instant it was drawn: packets that leave
+    /// together (the segments of one write) travel together, as a burst does on a real path
+    /// where jitter comes from queues, not from each packet.
+    burst: BTreeMap<Link, (u64, Duration)>,
     /// Packets in flight by `(due µs, sequence)`.
     pending: BTreeMap<(u64, u64), Packet>,
     next_seq: u64,
@@ -92,6 +98,7 @@ impl Network {
             dead: BTreeSet::new(),
             refuse_dropped_syn: c.refuse_dropped_syn,
             last_due: BTreeMap::new(),
+            burst: BTreeMap::new(),
             pending: BTreeMap::new(),
             next_seq: 0,
             egress: Vec::with_capacity(64),
@@ -259,10 +266,21 @@ impl Network {
         });
     }
 
-    fn latency(&mut self, link: Link) -> Duration {
+    fn latency(&mut self, link: Link, now_us: u64) -> Duration {
         if let Some(l) = self.link_latency.get(&undirected(link.0, link.1)) {
             return *l;
         }
+        if let Some((at, l)) = self.burst.get(&link) {
+            if *at == now_us {
+                return *l;
+            }
+        }
+        let l = self.draw_latency();
+        self.burst.insert(link, (now_us, l));
+        l
+    }
+
+    fn draw_latency(&mut self) -> Duration {
         let (lo, hi) = (self.min_latency, self.max_latency);
         let d = if hi > lo {
             let us = self
@@ -278,7 +296,7 @@ impl Network {
     }
 
     fn schedule(&mut self, link: Link, pkt: Packet, now_us: u64) {
-        let lat = self.latency(link).as_micros() as u64;
+        let lat = self.latency(link, now_us).as_micros() as u64;
         let last = self.last_due.entry(link).or_insert(0);
         let due = (now_us + lat).max(*last);
         *last = due;
