@@ -68,6 +68,9 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         if let Some(r) = n.fail_rate {
             w.fail_rate(r);
         }
+        if let Some(r) = n.loss {
+            w.loss(r);
+        }
         if let Some(r) = n.repair_rate {
             w.repair_rate(r);
         }

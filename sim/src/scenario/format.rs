@@ -85,8 +85,11 @@ pub struct Network {
     pub fail_rate: Option<f64>,
     /// Probability per message that a broken link heals, in `0..=1`. The default is 1.
     pub repair_rate: Option<f64>,
+    /// Probability that any one packet is lost, in `0..=1`; TCP recovers it by retransmission
+    /// (unlike `fail_rate`, which breaks the link). The default is 0.
+    pub loss: Option<f64>,
     /// What a connect does when the network drops its SYN: `drop-syn` (retransmit, time out
-    /// after 127 s, as a real network does) or `refuse` (turmoil's immediate refusal). The
+    /// after 127 s, as a real network does) or `refuse` (the network answers with a reset). The
     /// default is `drop-syn`.
     pub connect: Option<ConnectName>,
 }

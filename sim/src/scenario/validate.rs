@@ -62,6 +62,7 @@ pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
         }
         probability(ctx, "network.fail_rate", n.fail_rate)?;
         probability(ctx, "network.repair_rate", n.repair_rate)?;
+        probability(ctx, "network.loss", n.loss)?;
     }
     if let Some(s) = &f.server {
         fds(ctx, "server", s.fd_limit, s.fd_in_use)?;
