@@ -41,3 +41,43 @@ pub fn setup(requests: u64, max_sockets: usize, idle: Duration) -> Setup {
     });
     setup
 }
+
+/// A server of the user's kind for the user-timer case: plain hyper on httpsim's sockets, its
+/// handler waiting `nap` with tokio's own `sleep` (no httpsim timer anywhere).
+async fn napping_server(host: crate::net::HostNet, nap: Duration) {
+    let Ok(mut listener) = host.bind(80).await else {
+        return;
+    };
+    loop {
+        let Ok(stream) = listener.accept().await else {
+            continue;
+        };
+        tokio::task::spawn_local(async move {
+            let svc = hyper::service::service_fn(
+                move |_req: hyper::Request<hyper::body::Incoming>| async move {
+                    tokio::time::sleep(nap).await;
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(bytes::Bytes::from_static(b"done")),
+                    ))
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(stream, svc)
+                .await;
+        });
+    }
+}
+
+/// The user-timer case: `requests` sequential GETs to a server of the user's kind whose
+/// handler sleeps `nap` with raw `tokio::time::sleep`: nearly all of the run is a timer httpsim
+/// did not make.
+pub fn user_setup(requests: u64, nap: Duration) -> Setup {
+    let mut setup = Setup::default();
+    setup.world.duration(nap * (requests as u32 + 2));
+    setup.workload.kind = WorkloadKind::Sequential;
+    setup.workload.requests = requests;
+    setup.custom.server = Some(std::rc::Rc::new(move |host| {
+        Box::pin(napping_server(host, nap))
+    }));
+    setup
+}

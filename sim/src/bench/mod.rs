@@ -4,16 +4,18 @@
 //!   `Display` is the table a person reads; its `Serialize` is `--format json`, one field per
 //!   figure.
 //! - [`per_request`](BenchReport::per_request) — sequential keep-alive GETs through full httpsim,
-//!   through bare turmoil + hyper (`bare`), and over real loopback TCP (`loopback`).
+//!   through bare turmoil-net + hyper (`bare`), over `tokio::io::duplex` with no network at
+//!   all (`duplex`, the floor), and over real loopback TCP (`loopback`).
 //! - [`scale`] — `n` connections opened at once, each point in a fresh process ([`mem`]) so its
 //!   peak memory is its own.
 //! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
-//!   quiet.
+//!   quiet; and the user-timer case, where the quiet time is a server's own `tokio::time::sleep`.
 //!
 //! Timings are wall-clock figures for reports only; nothing here feeds a trace, and no test
 //! asserts on them. `docs/PERFORMANCE.md` has the measured table and where the time goes.
 
 mod bare;
+mod duplex;
 pub mod idle;
 mod loopback;
 pub mod mem;
@@ -29,7 +31,7 @@ use crate::client::{BodyMode, PoolConfig};
 use crate::server::Handler;
 use crate::workload::WorkloadKind;
 use crate::{RunEnd, Setup};
-/// The bare turmoil + hyper side of the per-request comparison (for profiling loops).
+/// The bare turmoil-net + hyper side of the per-request comparison (for profiling loops).
 pub use bare::sequential as bare_sequential;
 pub use mem::child_main;
 pub use scale::ScalePoint;
@@ -104,12 +106,16 @@ pub struct PerRequest {
     /// Wall µs per request through full httpsim: the run (sockets, fd tables, trace), its
     /// summary and every invariant, as `httpsim run` does them.
     pub httpsim_us: f64,
-    /// Wall µs per request through bare turmoil + hyper.
+    /// Wall µs per request through bare turmoil-net + hyper (the smallest event-driven harness).
     pub bare_us: f64,
+    /// Wall µs per request over `tokio::io::duplex`: hyper alone, no network at all.
+    pub duplex_us: f64,
     /// Wall µs per request over real loopback TCP (`None` if loopback was unavailable).
     pub loopback_us: Option<f64>,
     /// `httpsim_us / bare_us`.
     pub httpsim_over_bare: f64,
+    /// `httpsim_us / duplex_us`.
+    pub httpsim_over_duplex: f64,
     /// `httpsim_us / loopback_us`.
     pub httpsim_over_loopback: Option<f64>,
     /// Simulated ms per request (the same through httpsim and bare turmoil with 1 ms latency).
@@ -154,6 +160,23 @@ pub struct Idle {
     pub sim_per_wall: f64,
 }
 
+/// The user-timer case: quiet time made by a server's own tokio timers.
+#[derive(Clone, Debug, Serialize)]
+pub struct IdleUser {
+    /// Requests issued (sequentially).
+    pub requests: u64,
+    /// How long the handler sleeps per request, s.
+    pub nap_s: u64,
+    /// Requests completed (must equal `requests`).
+    pub completed: u64,
+    /// Simulated seconds the run covered.
+    pub sim_s: f64,
+    /// Wall seconds it took.
+    pub wall_s: f64,
+    /// Simulated seconds per wall second.
+    pub sim_per_wall: f64,
+}
+
 /// Everything one benchmark run measured.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
@@ -163,6 +186,8 @@ pub struct BenchReport {
     pub scale: Scale,
     /// Idle-time compression.
     pub idle: Idle,
+    /// Idle-time compression when the quiet time is the user's own tokio timers.
+    pub idle_user: IdleUser,
 }
 
 /// The httpsim setup of the per-request comparison: hyper-util's pool, sequential GETs, bodies
@@ -209,7 +234,7 @@ fn measure_per_request(o: &BenchOptions) -> PerRequest {
     let setup = per_request_setup(o.requests, o.body_bytes);
     let mut sim_time = Duration::ZERO;
     // httpsim and bare alternate, so a noisy spell of the machine hits both alike.
-    let (mut httpsim, mut bare) = (Duration::MAX, Duration::MAX);
+    let (mut httpsim, mut bare, mut pipes) = (Duration::MAX, Duration::MAX, Duration::MAX);
     for _ in 0..o.repeat.max(1) {
         let (run, wall) = run_and_check(&setup);
         assert_eq!(run.end, RunEnd::Completed, "per-request run: {:?}", run.end);
@@ -218,19 +243,22 @@ fn measure_per_request(o: &BenchOptions) -> PerRequest {
         let start = Instant::now();
         bare::sequential(o.requests, o.body_bytes);
         bare = bare.min(start.elapsed());
+        pipes = pipes.min(duplex::sequential(o.requests, o.body_bytes));
     }
     let loopback = (0..o.repeat.max(1))
         .filter_map(|_| loopback::sequential(o.requests, o.body_bytes).ok())
         .min();
     let per = |d: Duration| d.as_secs_f64() * 1e6 / o.requests as f64;
-    let (h, b, l) = (per(httpsim), per(bare), loopback.map(per));
+    let (h, b, d, l) = (per(httpsim), per(bare), per(pipes), loopback.map(per));
     PerRequest {
         requests: o.requests,
         body_bytes: o.body_bytes,
         httpsim_us: h,
         bare_us: b,
+        duplex_us: d,
         loopback_us: l,
         httpsim_over_bare: h / b,
+        httpsim_over_duplex: h / d,
         httpsim_over_loopback: l.map(|l| h / l),
         sim_ms_per_request: sim_time.as_secs_f64() * 1e3 / o.requests as f64,
     }
@@ -281,13 +309,31 @@ fn measure_idle(o: &BenchOptions) -> Idle {
     }
 }
 
+fn measure_idle_user(o: &BenchOptions) -> IdleUser {
+    let nap = o.idle_timeout;
+    let setup = idle::user_setup(o.idle_requests, nap);
+    let run = setup.run();
+    let summary = run.summary();
+    let sim_s = run.sim_time.as_secs_f64();
+    let wall_s = run.wall_time.as_secs_f64();
+    IdleUser {
+        requests: o.idle_requests,
+        nap_s: nap.as_secs(),
+        completed: summary.requests.completed,
+        sim_s,
+        wall_s,
+        sim_per_wall: sim_s / wall_s,
+    }
+}
+
 /// Runs every measurement `options` asks for, in this order: per-request (simulated, then
-/// loopback), scale, idle time.
+/// loopback), scale, idle time, idle time of the user's own timers.
 pub fn run(options: &BenchOptions) -> BenchReport {
     BenchReport {
         per_request: measure_per_request(options),
         scale: measure_scale(options),
         idle: measure_idle(options),
+        idle_user: measure_idle_user(options),
     }
 }
 
@@ -312,7 +358,8 @@ impl fmt::Display for BenchReport {
             "   {:<28} {:>12.1}",
             "httpsim (run + checks)", p.httpsim_us
         )?;
-        writeln!(f, "   {:<28} {:>12.1}", "bare turmoil + hyper", p.bare_us)?;
+        writeln!(f, "   {:<28} {:>12.1}", "bare turmoil-net + hyper", p.bare_us)?;
+        writeln!(f, "   {:<28} {:>12.1}", "hyper over duplex (floor)", p.duplex_us)?;
         writeln!(
             f,
             "   {:<28} {:>12}",
@@ -321,8 +368,9 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "   httpsim / bare = {:.2}   httpsim / loopback = {}   ({:.1} simulated ms/req)",
+            "   httpsim / bare = {:.2}   httpsim / duplex = {:.2}   httpsim / loopback = {}   ({:.1} simulated ms/req)",
             p.httpsim_over_bare,
+            p.httpsim_over_duplex,
             opt(p.httpsim_over_loopback, 2),
             p.sim_ms_per_request
         )?;
@@ -358,8 +406,19 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
-            "   {} completed, longest stall {:.1} s, {:.0} simulated s in {:.2} wall s = {:.0} sim s / wall s",
+            "   {} completed, longest stall {:.1} s, {:.0} simulated s in {:.4} wall s = {:.0} sim s / wall s",
             i.completed, i.longest_stall_s, i.sim_s, i.wall_s, i.sim_per_wall
+        )?;
+        let u = &self.idle_user;
+        writeln!(
+            f,
+            "4. idle time, your own timers: {} sequential requests, handler sleeps {} s (tokio::time::sleep)",
+            u.requests, u.nap_s
+        )?;
+        writeln!(
+            f,
+            "   {} completed, {:.0} simulated s in {:.4} wall s = {:.0} sim s / wall s",
+            u.completed, u.sim_s, u.wall_s, u.sim_per_wall
         )
     }
 }
