@@ -22,7 +22,7 @@ use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
 use crate::client::hyper_util_pool::LocalExec;
 
-/// turmoil's stream as hyper-util's `Client` wants it: `TokioIo` plus `Connection`.
+/// turmoil-net's stream as hyper-util's `Client` wants it: `TokioIo` plus `Connection`.
 pub(crate) struct BareIo(TokioIo<TcpStream>);
 
 impl Read for BareIo {
@@ -61,7 +61,7 @@ impl Connection for BareIo {
 
 type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<BareIo>> + Send>>;
 
-/// Dials `server:80` over turmoil, whatever the URI says.
+/// Dials `server:80` over turmoil-net, whatever the URI says.
 #[derive(Clone)]
 struct BareConnector;
 

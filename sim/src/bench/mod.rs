@@ -43,13 +43,13 @@ pub struct BenchOptions {
     pub requests: usize,
     /// Response body size of the per-request comparison. The default is 4096.
     pub body_bytes: usize,
-    /// Each per-request measurement is repeated this often, httpsim and bare turmoil taking
+    /// Each per-request measurement is repeated this often, httpsim and bare turmoil-net taking
     /// turns, and the fastest of each kept (the machine is shared; the minimum is the least
     /// disturbed). The default is 5.
     pub repeat: usize,
     /// Connection counts of the scale measurement. The default is 1000, 2000, 5000, 10000.
     pub scale: Vec<usize>,
-    /// Also measure bare turmoil + hyper at each scale point. The default is `true`.
+    /// Also measure bare turmoil-net + hyper at each scale point. The default is `true`.
     pub scale_bare: bool,
     /// Run each scale point in a fresh process (re-executing the current binary, which must call
     /// [`child_main`] first) to measure its peak memory. The default is `true`.
@@ -118,7 +118,7 @@ pub struct PerRequest {
     pub httpsim_over_duplex: f64,
     /// `httpsim_us / loopback_us`.
     pub httpsim_over_loopback: Option<f64>,
-    /// Simulated ms per request (the same through httpsim and bare turmoil with 1 ms latency).
+    /// Simulated ms per request (the same through httpsim and bare turmoil-net with 1 ms latency).
     pub sim_ms_per_request: f64,
 }
 
@@ -127,13 +127,13 @@ pub struct PerRequest {
 pub struct Scale {
     /// Through httpsim, one point per connection count.
     pub httpsim: Vec<ScalePoint>,
-    /// Through bare turmoil + hyper (empty when not measured).
+    /// Through bare turmoil-net + hyper (empty when not measured).
     pub bare: Vec<ScalePoint>,
     /// Growth exponent of httpsim's wall time between the first and last point.
     pub httpsim_time_exponent: f64,
     /// Growth exponent of httpsim's peak memory between the first and last point.
     pub httpsim_memory_exponent: f64,
-    /// Growth exponent of bare turmoil's wall time (NaN when not measured).
+    /// Growth exponent of bare turmoil-net's wall time (NaN when not measured).
     pub bare_time_exponent: f64,
 }
 

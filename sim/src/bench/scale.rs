@@ -1,5 +1,5 @@
 //! Scale: `n` connections opened at once, every response held unread so all `n` stay open, through
-//! httpsim and through bare turmoil + hyper.
+//! httpsim and through bare turmoil-net + hyper.
 
 use std::time::{Duration, Instant};
 
@@ -62,7 +62,7 @@ pub fn run_httpsim(n: usize) -> ScalePoint {
     }
 }
 
-/// Runs one bare turmoil + hyper scale point in this process.
+/// Runs one bare turmoil-net + hyper scale point in this process.
 pub fn run_bare(n: usize) -> ScalePoint {
     let start = Instant::now();
     let sim = super::bare::parallel_held(n, 4096);

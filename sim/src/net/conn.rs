@@ -1,6 +1,6 @@
 //! What both ends of one connection share: its id, and the out-of-band facts a real TCP stack
-//! would carry in segments turmoil does not model — an RST, a vanished peer — plus the byte
-//! accounting (`net/flow.rs`) that lets data lost by turmoil be reported on its connection.
+//! would carry in segments httpsim models itself — an emulated RST, a vanished peer — plus the
+//! byte accounting (`net/flow.rs`) that lets data the network kept be reported on its connection.
 //!
 //! Both [`super::SimStream`]s of a connection hold the same [`ConnShared`]; the registry in
 //! `net/mod.rs` hands it to whichever end is seen first and attaches the other to it.

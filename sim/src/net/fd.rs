@@ -1,6 +1,6 @@
 //! Per-host file-descriptor table.
 //!
-//! turmoil has no notion of file descriptors, yet running out of them is one of the most common
+//! The simulated kernel has no limit on file descriptors, yet running out of them is one of the most common
 //! ways an HTTP client dies in production. Every simulated socket takes one [`Fd`] from its host's
 //! [`FdTable`] before it exists and gives it back when it is really closed (dropped). A host with a
 //! limit refuses the fd beyond it with the same error Linux gives: `EMFILE`, "Too many open files

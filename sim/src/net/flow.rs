@@ -1,9 +1,9 @@
 //! What each end of a connection put on the wire and what the other end got: the evidence that
-//! a stream stalled because turmoil lost a segment.
+//! a stream stalled because the network kept its bytes.
 //!
-//! turmoil 0.7 does not retransmit: a segment dropped by a partition or a link break is gone,
-//! and every later segment waits in the receiver's reorder buffer forever. Nothing in turmoil
-//! says so. httpsim counts bytes (and the FIN) leaving each end and reaching the other end's
+//! TCP retransmits what a partition or a broken link drops, but until the path heals (or the
+//! connection gives up after `tcp_retries2`) the bytes simply do not arrive, and nothing at the
+//! socket says why. httpsim counts bytes (and the FIN) leaving each end and reaching the other end's
 //! receive buffer; at the end of a run, a direction with bytes written long enough ago and
 //! never received — while the receiver was still open and its buffer not full — is reported as
 //! an `undelivered` event on the receiving host, naming the connection. A held link

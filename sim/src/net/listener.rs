@@ -1,27 +1,25 @@
 //! Accepting simulated connections, with fd accounting and a modelled listen backlog.
 //!
-//! turmoil completes a connect only when the server calls `accept`, and panics ("server socket
-//! buffer full") when more SYNs queue up than its `tcp_capacity`. A real kernel completes
-//! handshakes on its own and parks them in the listen backlog until the application accepts.
-//! httpsim's listener models that kernel side:
+//! The simulated kernel (turmoil-net) completes handshakes on its own and queues them for
+//! `accept` in a kernel backlog (the world's `tcp_capacity`, 65536 by default; beyond it SYNs are
+//! dropped and retransmitted). httpsim's listener models the application-visible side on top:
 //!
-//! - **a kernel task** takes connections from turmoil as soon as they arrive (the client's
-//!   connect completes at once, as with Linux) and parks them in the backlog, whatever the
+//! - **a kernel task** takes connections from the kernel as soon as they arrive (the client's
+//!   connect has completed, as with Linux) and parks them in the backlog, whatever the
 //!   application is doing (even while its CPU is busy);
 //! - **the backlog is bounded** ([`SimListener::set_backlog`]). What happens to connects beyond
 //!   it is [`BacklogOverflow`]: `Delay` (the default, Linux's `tcp_abort_on_overflow = 0`: the
 //!   handshake is not completed, the client's connect waits until an accept makes room; traced
 //!   once per episode as `backlog_full`) or `Refuse` (`tcp_abort_on_overflow = 1`: the
 //!   connection is closed at once and the client's request fails with a closed/reset error;
-//!   traced as `accept_failed` with kind `refused`). With `Delay`, waiting connects sit in turmoil's SYN queue, whose length is
-//!   the world's `tcp_capacity` (65536 by default): only a burst beyond that could still hit
-//!   turmoil's panic;
+//!   traced as `accept_failed` with kind `refused`). With `Delay`, waiting connects sit in
+//!   the kernel's queue (`tcp_capacity`), and beyond that retransmit their SYN;
 //! - **an accepted connection takes an fd**; when the table is full, [`SimListener::accept`]
 //!   fails with EMFILE (traced as `accept_failed` with kind `emfile`) and the connection stays
 //!   at the head of the backlog for a later accept, as in Linux;
 //! - **closing the listener** (dropping it) refuses every connection still in the backlog, each
-//!   traced as `accept_failed` with kind `refused`; connects still in turmoil's SYN queue are
-//!   refused by turmoil.
+//!   traced as `accept_failed` with kind `refused`; connects still in the kernel's queue are
+//!   reset by it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -1,9 +1,10 @@
-//! The simulated network as httpsim's own types: the one door (with `world`) to turmoil.
+//! The simulated network as httpsim's own types: the one door (with `world`) to the simulator
+//! (turmoil-net's socket kernel).
 //!
 //! - [`Net`] — the simulation-wide context: the trace, every host's fd table, the connection
 //!   registry. One per run.
 //! - [`HostNet`] — one host's view: connect, bind, trace. Pools, servers and workloads only ever
-//!   see this, never a turmoil type.
+//!   see this, never a turmoil-net type.
 //! - [`stream::SimStream`] — the socket every byte goes through (start reading there).
 //! - `conn.rs` — what both ends of a connection share: id, emulated RST, vanished peers, byte
 //!   accounting (`flow.rs`).
@@ -12,7 +13,9 @@
 //! - [`conn_fault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset,
 //!   limit data, half-open) and which connections draw them; `wire.rs` applies them to every
 //!   write.
-//! - [`ports`] — each host's ephemeral-port budget, so turmoil never runs out (it panics).
+//! - [`ports`] — each host's ephemeral-port budget (`AddrNotAvailable` when it runs out).
+//! - `tcp.rs` — turmoil-net's sockets, every call scoped to its host; `engine.rs` — what the
+//!   socket layer tells the engine (which host, "something to send").
 //! - [`clock`] — simulated time, and the timer registry that lets `world` skip quiet periods.
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
 //!   simulated hosts.
@@ -51,13 +54,13 @@ use conn::{ConnShared, Side};
 #[derive(Clone, Debug)]
 pub(crate) struct NetConfig {
     /// Bytes a socket's receive buffer takes from the network before it stops reading (the rest
-    /// waits in turmoil's queues; senders are not blocked, see `net::stream`).
+    /// waits in the simulated kernel's buffer, then the sender's: see `net::stream`).
     pub(crate) recv_buffer: usize,
     /// The run seed; per-connection fault draws derive from it.
     pub(crate) seed: u64,
     /// Per-connection faults.
     pub(crate) conn_faults: Vec<ConnFault>,
-    /// Ephemeral ports per host (turmoil's range).
+    /// Ephemeral ports per host.
     pub(crate) ephemeral_ports: usize,
 }
 
@@ -163,7 +166,7 @@ impl Net {
     /// At the end of a run: records a `request_waiting` event for every open client socket
     /// whose last written request got not one byte back, and an `undelivered` event for every
     /// open connection with bytes (or a FIN) sent at or before `now_us - in_flight` that never
-    /// reached its peer: data turmoil lost (it does not retransmit) or still holds.
+    /// reached its peer: data a partition, a hold or a vanished host still keeps from it.
     pub(crate) fn report_undelivered(&self, now_us: u64, in_flight: Duration) {
         let older_than = now_us.saturating_sub(in_flight.as_micros() as u64);
         let conns: Vec<Arc<ConnShared>> = {

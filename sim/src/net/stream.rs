@@ -1,6 +1,7 @@
 //! The one socket type every simulated byte goes through.
 //!
-//! A [`SimStream`] wraps a turmoil TCP stream and adds what turmoil lacks and what httpsim needs:
+//! A [`SimStream`] wraps a turmoil-net TCP stream (a simulated kernel's socket) and adds what
+//! httpsim needs:
 //!
 //! - **an fd** from the host's table, released when the socket is dropped;
 //! - **a receive buffer drained by a pump task**, as a kernel would: the peer's FIN or RST is
@@ -8,14 +9,14 @@
 //!   learns that the server closed it), and the application reads from that buffer;
 //! - **RST semantics**: closing with unread data, or [`StreamHandle::set_close_reason`] with
 //!   [`CloseReason::Reset`], makes the peer's next read fail with `ConnectionReset` once the
-//!   close reaches it (turmoil itself only sends RST in narrow cases);
+//!   close reaches it (the kernel itself resets only what it still holds unread);
 //! - **an activity clock** servers use for inactivity timeouts in any state;
 //! - **per-connection faults** ([`super::conn_fault`]): every write goes through a
 //!   `Wire`, which may delay, pace, slice, cut, reset or silence it;
 //! - **vanished peers** (half-open): when one end vanishes (a `half-open` fault, a crash without
 //!   FIN), its FIN never reaches the other end, whose reads wait and whose writes go nowhere;
 //! - **byte accounting** (`net/flow.rs`): what left each end and what reached the other, so
-//!   data lost by turmoil is reported on its connection at the end of a run;
+//!   data the network kept (partition, hold) is reported on its connection at the end of a run;
 //! - **trace events**: connect/accept (by the caller), peer close, local close with its reason,
 //!   and on client sockets which request (`x-seq`) was written on which connection.
 //!
@@ -251,11 +252,11 @@ impl SimStream {
 /// Largest chunk the pump moves at once.
 const PUMP_CHUNK: usize = 16 * 1024;
 
-/// Moves bytes from turmoil's stream into the receive buffer, like a kernel does, so a FIN or RST
-/// is noticed without the application reading. Stops taking data while the buffer is full; the
-/// rest then waits in turmoil's queues. turmoil's flow control counts segments, not bytes, and
-/// httpsim sizes it (`tcp_capacity`) for bursts, so in practice a sender is never blocked: a
-/// server whose response is not read finishes writing and sees its socket idle.
+/// Moves bytes from the kernel's socket into the receive buffer, so a FIN or RST is noticed
+/// without the application reading (as an event loop that keeps reading does). Stops taking
+/// data while the buffer is full (`WorldBuilder::recv_buffer`); the rest then fills the
+/// kernel's receive buffer, the advertised window closes, and the peer's writes block once its
+/// send buffer is full too (traced there as `write_blocked`).
 async fn pump(
     mut rd: super::tcp::ReadHalf,
     handle: StreamHandle,
@@ -292,7 +293,7 @@ async fn pump(
             continue;
         }
         if outcome.is_err() && shared.peer_vanished(side) {
-            // The peer vanished: its FIN (or the RST turmoil answers with) never reaches us.
+            // The peer vanished: its FIN (or a reset) never reaches us.
             // Reads wait until a timeout of the application notices.
             return;
         }
@@ -370,8 +371,7 @@ impl SimStream {
         if core.shared.peer_reset(core.side) && core.recv.lock().unwrap().error.is_some() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
-        // One clock reading per write: the clock is a lookup in turmoil's world, and the send,
-        // the activity clock and the request's write time all happen at this instant.
+        // One clock reading per write: the send, the activity clock and the request's write time all happen at this instant.
         let now = clock::now_us();
         let res = self.wire.poll_write_slices(cx, bufs, now);
         if let Poll::Ready(Ok(n)) = res {
@@ -482,7 +482,7 @@ impl Drop for SimStream {
                 CloseReason::Reset | CloseReason::ShutdownDeadline | CloseReason::Fault
             );
         core.shared.detach(core.side, reset);
-        // The FIN (turmoil's, once queued bytes and any slow-close delay are through), which the
+        // The FIN (the kernel's, once queued bytes and any slow-close delay are through), which the
         // peer turns into an RST when `reset` is set.
         self.wire.on_drop(reset);
         core.host.record(Event::Closed {

@@ -1,7 +1,7 @@
 //! The sending half of a socket with its per-connection faults: what every `SimStream` write
 //! goes through.
 //!
-//! A socket with none of `latency`, `bandwidth`, `slicer` writes straight to turmoil; with one
+//! A socket with none of `latency`, `bandwidth`, `slicer` writes straight to the kernel; with one
 //! of them, writes go to a queue of up to the receive-buffer size that a shaper task drains at
 //! the pace the faults set (so the application's writes back-pressure as on a slow link). Byte
 //! triggers (`reset`, `limit-data`, `half-open` after N bytes) trip at exactly their byte as it
@@ -35,7 +35,7 @@ pub(crate) struct Out {
     faults: Option<Box<Faults>>,
     /// Bytes the application handed over so far.
     accepted: u64,
-    /// Shaped mode: bytes the shaper handed to turmoil so far.
+    /// Shaped mode: bytes the shaper handed to the kernel so far.
     wire_sent: u64,
     /// Returned to the application's next write.
     error: Option<io::ErrorKind>,
@@ -364,7 +364,7 @@ impl Wire {
     }
 }
 
-/// Drains a shaped socket's queue into turmoil at the pace its faults set.
+/// Drains a shaped socket's queue into the kernel at the pace its faults set.
 async fn shaper(wire: Wire) {
     let mut due_us: u64 = 0;
     loop {
@@ -477,7 +477,7 @@ async fn sleep_until_us(t_us: u64) {
     }
 }
 
-/// Writes `piece` to turmoil in full; `false` when the socket is gone or failed.
+/// Writes `piece` to the kernel in full; `false` when the socket is gone or failed.
 async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
     let mut off = 0;
     while off < piece.len() {
