@@ -115,7 +115,13 @@ mod tests {
         for n in 1..=5 {
             for i in 0..40 {
                 let owners = (1..=n)
-                    .filter(|k| Shard { index: *k, count: n }.owns(i))
+                    .filter(|k| {
+                        Shard {
+                            index: *k,
+                            count: n,
+                        }
+                        .owns(i)
+                    })
                     .count();
                 assert_eq!(owners, 1, "pair {i} of {n} parts");
             }

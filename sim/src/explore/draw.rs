@@ -159,11 +159,7 @@ impl Space {
             faults,
             kinds,
             window: table::durations(t.window, Duration::ZERO, duration),
-            outage: table::durations(
-                t.outage,
-                Duration::from_millis(10),
-                Duration::from_secs(2),
-            ),
+            outage: table::durations(t.outage, Duration::from_millis(10), Duration::from_secs(2)),
             latency: table::durations(
                 t.latency,
                 Duration::from_millis(1),

@@ -227,7 +227,14 @@ mod tests {
             if !has_crash(&case) {
                 continue;
             }
-            let s = shrink(case, (), &space, 10_000, || true, |c| has_crash(c).then_some(()));
+            let s = shrink(
+                case,
+                (),
+                &space,
+                10_000,
+                || true,
+                |c| has_crash(c).then_some(()),
+            );
             assert_eq!(s.case.faults.len(), 1, "seed {seed}");
             assert!(s.case.conn_faults.is_empty());
             assert_eq!(

@@ -234,7 +234,12 @@ fn join_index(shards: &[(PathBuf, Manifest)]) -> (String, Vec<(String, PathBuf)>
     for s in &shards[0].1.scenarios {
         let best: Option<(&Pick, &PathBuf)> = shards
             .iter()
-            .flat_map(|(p, m)| m.picks.iter().filter(|k| k.name == s.name).map(move |k| (k, p)))
+            .flat_map(|(p, m)| {
+                m.picks
+                    .iter()
+                    .filter(|k| k.name == s.name)
+                    .map(move |k| (k, p))
+            })
             .min_by_key(|(k, _)| (k.passed, k.seed));
         if let Some((pick, dir)) = best {
             rows.push((pick.passed, pick.row.clone()));
