@@ -217,3 +217,21 @@ fn shards_of_an_exploration_try_every_seed_once() -> Result {
     assert_eq!(total, 199);
     Ok(())
 }
+
+#[test]
+fn the_explore_benchmark_covers_every_catalog_shape() -> Result {
+    let catalog: BTreeSet<String> =
+        httpsim::scenario::discover(&[std::path::PathBuf::from("scenarios")])?
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(String::from))
+            .collect();
+    let shapes: BTreeSet<String> = httpsim::bench::explore::SHAPES
+        .iter()
+        .map(|(f, _)| f.to_string())
+        .collect();
+    assert_eq!(shapes, catalog, "add new catalog files to bench/explore.rs");
+    for (f, text) in httpsim::bench::explore::SHAPES {
+        assert_eq!(std::fs::read_to_string(format!("scenarios/{f}"))?, *text);
+    }
+    Ok(())
+}

@@ -9,11 +9,13 @@
 //!   peak memory is its own.
 //! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
 //!   quiet.
+//! - [`explore`](mod@explore) — explored runs per wall second on the catalog's shapes.
 //!
 //! Timings are wall-clock figures for reports only; nothing here feeds a trace, and no test
 //! asserts on them. `docs/PERFORMANCE.md` has the measured table and where the time goes.
 
 mod bare;
+pub mod explore;
 pub mod idle;
 mod loopback;
 pub mod mem;
@@ -58,6 +60,8 @@ pub struct BenchOptions {
     pub idle_sockets: usize,
     /// Server inactivity timeout of the idle-time case. The default is 180 s.
     pub idle_timeout: Duration,
+    /// Seeds explored per catalog shape in the exploration case. The default is 20.
+    pub explore_seeds: u64,
 }
 
 impl Default for BenchOptions {
@@ -79,6 +83,7 @@ impl BenchOptions {
             idle_requests: 200,
             idle_sockets: 5,
             idle_timeout: Duration::from_secs(180),
+            explore_seeds: 20,
         }
     }
 
@@ -89,6 +94,7 @@ impl BenchOptions {
             repeat: 1,
             scale: vec![500, 1000],
             idle_requests: 20,
+            explore_seeds: 3,
             ..Self::full()
         }
     }
@@ -163,6 +169,8 @@ pub struct BenchReport {
     pub scale: Scale,
     /// Idle-time compression.
     pub idle: Idle,
+    /// Exploration throughput.
+    pub explore: explore::ExploreBench,
 }
 
 /// The httpsim setup of the per-request comparison: hyper-util's pool, sequential GETs, bodies
@@ -288,6 +296,7 @@ pub fn run(options: &BenchOptions) -> BenchReport {
         per_request: measure_per_request(options),
         scale: measure_scale(options),
         idle: measure_idle(options),
+        explore: explore::measure(options.explore_seeds),
     }
 }
 
@@ -360,6 +369,17 @@ impl fmt::Display for BenchReport {
             f,
             "   {} completed, longest stall {:.1} s, {:.0} simulated s in {:.2} wall s = {:.0} sim s / wall s",
             i.completed, i.longest_stall_s, i.sim_s, i.wall_s, i.sim_per_wall
+        )?;
+        let e = &self.explore;
+        writeln!(
+            f,
+            "4. explore: {} catalog shapes, drawn faults, every check; one core",
+            e.shapes
+        )?;
+        writeln!(
+            f,
+            "   {} runs ({} failing) in {:.2} wall s = {:.0} explored runs / wall s",
+            e.runs, e.failing, e.wall_s, e.runs_per_s
         )
     }
 }
