@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::report::{markdown, write_reports};
 use crate::scenario::expect::ms;
 use crate::scenario::{self, Outcome, Scenario};
+use crate::shard::{Manifest, ManifestScenario, Pick, Shard};
 
 /// Exit code: every expectation held.
 pub const EXIT_PASS: i32 = 0;
@@ -42,6 +43,11 @@ enum Command {
     Run(RunArgs),
     /// Benchmark the simulator against bare turmoil and real loopback (docs/PERFORMANCE.md).
     Bench(BenchArgs),
+    /// Draw fault schedules from scenarios' `[explore]` tables, shrink what fails, write each
+    /// finding as a scenario file (docs/EXPLORE.md).
+    Explore(crate::explore::command::ExploreArgs),
+    /// Join the report folders, JUnit files and JSON lines of `--shard` runs (docs/SHARDING.md).
+    Merge(crate::report::merge::MergeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,21 +84,36 @@ struct RunArgs {
     /// Run each scenario twice and fail on any difference between the traces.
     #[arg(long)]
     check_determinism: bool,
+    /// Run only part K of N of the (scenario, seed) pairs (docs/SHARDING.md); `httpsim merge`
+    /// joins the N report folders.
+    #[arg(long, value_parser = parse_shard)]
+    shard: Option<Shard>,
 }
 
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+/// `--format`: for people or for programs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub enum Format {
+    /// Lines for a person.
     Text,
+    /// One JSON object per line.
     Json,
 }
 
+/// `--seeds A..B`: a range of seeds.
 #[derive(Clone, Copy, Debug)]
-struct SeedRange {
-    from: u64,
-    to_inclusive: u64,
+pub struct SeedRange {
+    /// The first seed.
+    pub from: u64,
+    /// The last seed.
+    pub to_inclusive: u64,
 }
 
-fn parse_seeds(s: &str) -> Result<SeedRange, String> {
+/// Parses `A..B` (B excluded) or `A..=B`.
+pub fn parse_seeds(s: &str) -> Result<SeedRange, String> {
     let form = "expected A..B (B excluded) or A..=B, such as 1..100";
     let (a, b, inclusive) = if let Some((a, b)) = s.split_once("..=") {
         (a, b, true)
@@ -141,6 +162,8 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>, console: &mut Console
     match cli.command {
         Command::Run(args) => run(args, console),
         Command::Bench(args) => bench(args, console),
+        Command::Explore(args) => crate::explore::command::explore(args, console),
+        Command::Merge(args) => crate::report::merge::merge_command(args, console),
     }
 }
 
@@ -209,13 +232,19 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             (None, None) => vec![s.default_seed()],
         }
     };
-    let total: u64 = scenarios.iter().map(|s| seeds_of(s).len() as u64).sum();
+    let pairs: u64 = scenarios.iter().map(|s| seeds_of(s).len() as u64).sum();
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let total = (0..pairs).filter(|i| shard.owns(*i)).count() as u64;
     let sweep = args.seeds.is_some_and(|r| r.to_inclusive > r.from);
     let _ = writeln!(
         c.err,
-        "httpsim: {} scenario(s), {} run(s), seeds: {}{}",
+        "httpsim: {} scenario(s), {} run(s){}, seeds: {}{}",
         scenarios.len(),
         total,
+        match args.shard {
+            Some(k) => format!(" (shard {k} of {pairs} pairs)"),
+            None => String::new(),
+        },
         match (args.seeds, args.seed) {
             (Some(r), _) => format!("{}..={}", r.from, r.to_inclusive),
             (None, Some(s)) => s.to_string(),
@@ -236,11 +265,16 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
         pb
     });
 
-    let mut shown: Vec<Outcome> = Vec::new();
+    let mut shown: Vec<(&Scenario, Outcome)> = Vec::new();
     let mut all: Vec<Outcome> = Vec::new();
+    let mut pair = 0u64;
     for s in &scenarios {
         let mut pick: Option<Outcome> = None;
         for seed in seeds_of(s) {
+            pair += 1;
+            if !shard.owns(pair - 1) {
+                continue;
+            }
             if let Some(pb) = &bar {
                 pb.set_message(format!("{} seed {seed}", s.name()));
             }
@@ -267,16 +301,44 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             all.push(o);
         }
         if let Some(p) = pick {
-            shown.push(p);
+            shown.push((s, p));
         }
     }
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
 
-    let runs: Vec<(&Scenario, &Outcome)> = scenarios.iter().zip(shown.iter()).collect();
+    let runs: Vec<(&Scenario, &Outcome)> = shown.iter().map(|(s, o)| (*s, o)).collect();
     let all_refs: Vec<&Outcome> = all.iter().collect();
-    if let Err(e) = write_reports(&args.report_dir, &runs, &all_refs, sweep) {
+    let written = write_reports(&args.report_dir, &runs, &all_refs, sweep).and_then(|()| {
+        let Some(shard) = args.shard else {
+            return Ok(());
+        };
+        let manifest = Manifest {
+            shard,
+            scenarios: scenarios
+                .iter()
+                .map(|s| ManifestScenario {
+                    name: s.name().to_string(),
+                    file: s.path.to_string_lossy().replace('\\', "/"),
+                })
+                .collect(),
+            pairs,
+            sweep,
+            picks: runs
+                .iter()
+                .map(|(_, o)| Pick {
+                    name: o.name.clone(),
+                    seed: o.seed,
+                    passed: o.passed,
+                    row: markdown::index_row(o),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+        std::fs::write(args.report_dir.join(crate::shard::MANIFEST), json + "\n")
+    });
+    if let Err(e) = written {
         let _ = writeln!(
             c.err,
             "error: cannot write reports to {}: {e}",

@@ -25,6 +25,9 @@
 //! - [`error`] — request error kinds shared by everything downstream.
 //! - [`scenario`] — scenario files (TOML format v1): loading, errors, conversion, runs.
 //! - [`report`] — report.md, timeline.svg, trace.jsonl, index.md, junit.xml from runs.
+//! - [`explore`] — bug hunting: faults drawn per seed from a scenario's `[explore]` table, failures
+//!   shrunk and written as scenario files.
+//! - [`shard`] — `--shard K/N`: which (scenario, seed) pairs one of N CI jobs runs.
 //! - [`cli`] — the `httpsim` command line, callable in-process (tests drive it this way).
 //! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil and real loopback.
 
@@ -35,12 +38,14 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod explore;
 pub mod fault;
 pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod setup;
+pub mod shard;
 pub mod summary;
 pub mod trace;
 pub mod workload;

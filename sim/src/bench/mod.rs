@@ -10,12 +10,14 @@
 //!   peak memory is its own.
 //! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
 //!   quiet; and the user-timer case, where the quiet time is a server's own `tokio::time::sleep`.
+//! - [`explore`](mod@explore) — explored runs per wall second on the catalog's shapes.
 //!
 //! Timings are wall-clock figures for reports only; nothing here feeds a trace, and no test
 //! asserts on them. `docs/PERFORMANCE.md` has the measured table and where the time goes.
 
 mod bare;
 mod duplex;
+pub mod explore;
 pub mod idle;
 mod loopback;
 pub mod mem;
@@ -60,6 +62,8 @@ pub struct BenchOptions {
     pub idle_sockets: usize,
     /// Server inactivity timeout of the idle-time case. The default is 180 s.
     pub idle_timeout: Duration,
+    /// Seeds explored per catalog shape in the exploration case. The default is 20.
+    pub explore_seeds: u64,
 }
 
 impl Default for BenchOptions {
@@ -81,6 +85,7 @@ impl BenchOptions {
             idle_requests: 200,
             idle_sockets: 5,
             idle_timeout: Duration::from_secs(180),
+            explore_seeds: 20,
         }
     }
 
@@ -91,6 +96,7 @@ impl BenchOptions {
             repeat: 1,
             scale: vec![500, 1000],
             idle_requests: 20,
+            explore_seeds: 3,
             ..Self::full()
         }
     }
@@ -188,6 +194,8 @@ pub struct BenchReport {
     pub idle: Idle,
     /// Idle-time compression when the quiet time is the user's own tokio timers.
     pub idle_user: IdleUser,
+    /// Exploration throughput.
+    pub explore: explore::ExploreBench,
 }
 
 /// The httpsim setup of the per-request comparison: hyper-util's pool, sequential GETs, bodies
@@ -334,6 +342,7 @@ pub fn run(options: &BenchOptions) -> BenchReport {
         scale: measure_scale(options),
         idle: measure_idle(options),
         idle_user: measure_idle_user(options),
+        explore: explore::measure(options.explore_seeds),
     }
 }
 
@@ -419,6 +428,17 @@ impl fmt::Display for BenchReport {
             f,
             "   {} completed, {:.0} simulated s in {:.4} wall s = {:.0} sim s / wall s",
             u.completed, u.sim_s, u.wall_s, u.sim_per_wall
+        )?;
+        let e = &self.explore;
+        writeln!(
+            f,
+            "5. explore: {} catalog shapes, drawn faults, every check; one core",
+            e.shapes
+        )?;
+        writeln!(
+            f,
+            "   {} runs ({} failing) in {:.2} wall s = {:.0} explored runs / wall s",
+            e.runs, e.failing, e.wall_s, e.runs_per_s
         )
     }
 }

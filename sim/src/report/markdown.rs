@@ -187,33 +187,44 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
 
 /// `index.md`: one row per run, linking each report.
 pub fn index(outcomes: &[&Outcome]) -> String {
+    let rows: Vec<(bool, String)> = outcomes.iter().map(|o| (o.passed, index_row(o))).collect();
+    index_page(&rows)
+}
+
+/// `index.md` from its rows (each a verdict and the line [`index_row`] wrote): how
+/// `httpsim merge` puts the rows of several shards back into one page.
+pub fn index_page(rows: &[(bool, String)]) -> String {
     let mut m = String::new();
-    let passed = outcomes.iter().filter(|o| o.passed).count();
+    let passed = rows.iter().filter(|(p, _)| *p).count();
     let _ = writeln!(m, "# httpsim reports\n");
     let _ = writeln!(
         m,
         "{passed} of {} scenarios passed. Regenerate with \
          `cargo run --release -p httpsim -- run scenarios --report-dir reports`.\n",
-        outcomes.len()
+        rows.len()
     );
     let _ = writeln!(
         m,
         "| scenario | verdict | seed | requests | first error | longest stall | last completion | report |"
     );
     let _ = writeln!(m, "|---|---|---|---|---|---|---|---|");
-    for o in outcomes {
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} | {} | {} | [report]({}/report.md) |",
-            o.name,
-            verdict(o.passed),
-            o.seed,
-            cell(&requests_line(o)),
-            cell(&first_error_line(o)),
-            ms(o.summary.longest_stall_ms),
-            ms(o.summary.last_completion_ms),
-            o.name
-        );
+    for (_, row) in rows {
+        let _ = writeln!(m, "{row}");
     }
     m
+}
+
+/// One run's row of `index.md` (without its line end).
+pub fn index_row(o: &Outcome) -> String {
+    format!(
+        "| {} | {} | {} | {} | {} | {} | {} | [report]({}/report.md) |",
+        o.name,
+        verdict(o.passed),
+        o.seed,
+        cell(&requests_line(o)),
+        cell(&first_error_line(o)),
+        ms(o.summary.longest_stall_ms),
+        ms(o.summary.last_completion_ms),
+        o.name
+    )
 }

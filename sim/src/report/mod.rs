@@ -3,12 +3,14 @@
 //!
 //! - [`write_reports`] — writes the whole report folder. Start here.
 //! - [`markdown`] — `report.md` and `index.md`; [`timeline`] — the SVG; [`junit`] — the XML.
+//! - [`merge`] — `httpsim merge`: the reports of `--shard` runs joined into one.
 //!
 //! Everything written is a function of the runs' outcomes: no wall time, no absolute paths, no
 //! dates, so a committed report folder stays byte-identical until a run changes (a test checks).
 
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod timeline;
 
 use std::io;

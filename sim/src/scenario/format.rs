@@ -73,6 +73,9 @@ pub struct ScenarioFile {
     pub conn_fault: Vec<crate::net::ConnFault>,
     /// What must hold for the run to pass.
     pub expect: Option<Expect>,
+    /// What `httpsim explore` may vary (see [`crate::explore::table`]); `httpsim run` ignores
+    /// it and runs the scenario as written.
+    pub explore: Option<crate::explore::ExploreTable>,
 }
 
 /// `[network]`.

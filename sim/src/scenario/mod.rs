@@ -100,6 +100,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     })?;
     let ctx = Ctx { path, src };
     validate::validate(&file, &ctx)?;
+    crate::explore::table::validate(&file, &ctx)?;
     let setup = convert::convert(&file, &ctx)?;
     Ok(Scenario {
         path: path.to_path_buf(),

@@ -1,0 +1,325 @@
+//! `httpsim explore SCENARIO... --seeds A..B`: the command line of [`super::Explorer`].
+//!
+//! Every file is loaded first (a bad one, or a malformed `[explore]` table: exit 2 before
+//! anything runs). Then each (scenario, seed) pair of the sweep — of this part of it with
+//! `--shard K/N` — is drawn, run and judged, in order; the first failure is shrunk and written
+//! to `--out` (its scenario file and its report folder), and the command stops, or with
+//! `--keep-going` goes on, writing each further failure that is not the same bug as one already
+//! written. `--runs N` bounds the seeds tried, `--budget` the wall time (shrinking included).
+//! Exit 1 when anything was found, 0 when nothing, 2 on bad input.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::draw::Size;
+use super::{Explorer, Finding, Violation};
+use crate::cli::{parse_seeds, Console, Format, SeedRange, EXIT_BAD_INPUT, EXIT_FAIL, EXIT_PASS};
+use crate::report::write_reports;
+use crate::scenario::{self, Scenario};
+use crate::shard::Shard;
+
+/// Shrink runs per finding at most.
+pub const MAX_SHRINK_RUNS: usize = 400;
+
+/// `httpsim explore`.
+#[derive(clap::Args, Debug)]
+pub struct ExploreArgs {
+    /// Scenario files, or folders whose *.toml files are scenarios.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Seeds to explore: `A..B` (B excluded) or `A..=B`. The default is `1..=1000`.
+    #[arg(long, value_parser = parse_seeds)]
+    pub seeds: Option<SeedRange>,
+    /// Where findings are written. The default is `explore-findings` (`HTTPSIM_EXPLORE_OUT`).
+    #[arg(long, env = "HTTPSIM_EXPLORE_OUT", default_value = "explore-findings")]
+    pub out: PathBuf,
+    /// Output: one line per finding (`text`) or one JSON object per finding (`json`).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Stop after this much wall time, such as `10m` (shrinking included). The default is none.
+    #[arg(long, value_parser = parse_budget)]
+    pub budget: Option<Duration>,
+    /// Try at most this many seeds in all. The default is every seed of the sweep.
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Go on after a finding, writing each distinct one (different check or differently shaped
+    /// diagnosis).
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Explore only part K of N of the (scenario, seed) pairs (docs/SHARDING.md).
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+fn parse_budget(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration ({e}); expected e.g. \"30s\", \"10m\""))
+}
+
+/// One line of `--format json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FindingLine {
+    /// The base scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// The check that broke (`expect.KEY` for an `[expect]` key).
+    pub invariant: String,
+    /// Its sentence, in the minimal case.
+    pub diagnosis: String,
+    /// The written scenario file.
+    pub file: String,
+    /// The first failing case's size and the minimal one's.
+    pub shrunk: Shrunk,
+}
+
+/// Sizes before and after shrinking.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Shrunk {
+    /// The first failing case.
+    pub from: Size,
+    /// The minimal case.
+    pub to: Size,
+    /// Shrink runs.
+    pub runs: usize,
+}
+
+impl FindingLine {
+    /// The line of `f`.
+    pub fn of(f: &Finding) -> Self {
+        Self {
+            scenario: f.scenario.clone(),
+            seed: f.seed,
+            invariant: f.violation.invariant.clone(),
+            diagnosis: f.violation.diagnosis.clone(),
+            file: f.file.to_string_lossy().replace('\\', "/"),
+            shrunk: Shrunk {
+                from: f.first,
+                to: f.minimal,
+                runs: f.shrink_runs,
+            },
+        }
+    }
+}
+
+fn load(args: &ExploreArgs, c: &mut Console) -> Option<Vec<Explorer>> {
+    let files = match scenario::discover(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writeln!(c.err, "error: {e}");
+            return None;
+        }
+    };
+    let mut out = Vec::new();
+    let mut bad = 0;
+    for f in &files {
+        let loaded = std::fs::read_to_string(f)
+            .map_err(|e| {
+                scenario::ScenarioError::new(
+                    scenario::ErrorClass::Unreadable,
+                    f,
+                    format!("cannot read the file: {e}"),
+                )
+            })
+            .and_then(|src| scenario::parse(f, &src).map(|s| (s, src)));
+        match loaded {
+            Ok((s, src)) => out.push(Explorer::new(s, src, &args.out)),
+            Err(e) => {
+                bad += 1;
+                let _ = writeln!(c.err, "error: {e}");
+            }
+        }
+    }
+    if bad > 0 {
+        let _ = writeln!(
+            c.err,
+            "httpsim: {bad} bad scenario file(s); nothing was run"
+        );
+        return None;
+    }
+    Some(out)
+}
+
+/// Runs `httpsim explore`; returns the exit code.
+pub fn explore(args: ExploreArgs, c: &mut Console) -> i32 {
+    let Some(explorers) = load(&args, c) else {
+        return EXIT_BAD_INPUT;
+    };
+    let seeds = args.seeds.unwrap_or(SeedRange {
+        from: 1,
+        to_inclusive: 1000,
+    });
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let per = seeds.to_inclusive - seeds.from + 1;
+    let pairs = per * explorers.len() as u64;
+    let mine = (0..pairs).filter(|i| shard.owns(*i)).count() as u64;
+    let total = args.runs.map_or(mine, |r| r.min(mine));
+    for e in &explorers {
+        if e.scenario().file.explore.is_none() {
+            let _ = writeln!(
+                c.err,
+                "httpsim: {} has no [explore] table; only its seeds vary",
+                e.scenario().path.display()
+            );
+        }
+    }
+    let _ = writeln!(
+        c.err,
+        "httpsim explore: {} scenario(s), seeds {}..={}, {} run(s){}; findings in {}",
+        explorers.len(),
+        seeds.from,
+        seeds.to_inclusive,
+        total,
+        args.shard
+            .map_or(String::new(), |k| format!(" (shard {k} of {pairs} pairs)")),
+        args.out.display()
+    );
+    let started = Instant::now();
+    let within_budget = || args.budget.is_none_or(|b| started.elapsed() < b);
+    let bar = c.terminal.then(|| {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+
+    let mut found: Vec<(Finding, Scenario)> = Vec::new();
+    let mut same_as_found = 0u64;
+    let mut tried = 0u64;
+    let mut pair = 0u64;
+    let mut stopped = None;
+    'sweep: for e in &explorers {
+        for seed in seeds.from..=seeds.to_inclusive {
+            pair += 1;
+            if !shard.owns(pair - 1) {
+                continue;
+            }
+            if tried >= total {
+                stopped = Some("--runs");
+                break 'sweep;
+            }
+            if !within_budget() {
+                stopped = Some("--budget");
+                break 'sweep;
+            }
+            tried += 1;
+            if let Some(pb) = &bar {
+                pb.set_message(format!("{} seed {seed}", e.scenario().name()));
+                pb.inc(1);
+            }
+            let t = match e.try_seed(seed) {
+                Ok(t) => t,
+                Err(err) => {
+                    let _ = writeln!(c.err, "error: {err}");
+                    return EXIT_BAD_INPUT;
+                }
+            };
+            let Some(v) = t.violation.clone() else {
+                continue;
+            };
+            if found
+                .iter()
+                .any(|(f, _)| f.scenario == e.scenario().name() && f.violation.same_bug(&v))
+            {
+                same_as_found += 1;
+                continue;
+            }
+            if let Some(pb) = &bar {
+                pb.set_message(format!("{} seed {seed}: shrinking", e.scenario().name()));
+            }
+            let finding = match e.shrink(seed, t, MAX_SHRINK_RUNS, within_budget) {
+                Ok(f) => f,
+                Err(err) => {
+                    let _ = writeln!(c.err, "error: {err}");
+                    return EXIT_BAD_INPUT;
+                }
+            };
+            let written = std::fs::create_dir_all(&args.out)
+                .and_then(|()| std::fs::write(&finding.file, &finding.text));
+            if let Err(err) = written {
+                let _ = writeln!(
+                    c.err,
+                    "error: cannot write {}: {err}",
+                    finding.file.display()
+                );
+                return EXIT_BAD_INPUT;
+            }
+            let s = match scenario::parse(&finding.file, &finding.text) {
+                Ok(s) => s,
+                Err(err) => {
+                    let _ = writeln!(c.err, "error: the written finding does not load: {err}");
+                    return EXIT_BAD_INPUT;
+                }
+            };
+            let line = match args.format {
+                Format::Json => {
+                    serde_json::to_string(&FindingLine::of(&finding)).unwrap_or_default()
+                }
+                Format::Text => text_line(&finding),
+            };
+            match &bar {
+                Some(pb) => pb.suspend(|| writeln!(c.out, "{line}")),
+                None => writeln!(c.out, "{line}"),
+            }
+            .ok();
+            found.push((finding, s));
+            if !args.keep_going {
+                break 'sweep;
+            }
+        }
+    }
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    if !found.is_empty() {
+        let runs: Vec<(&Scenario, &scenario::Outcome)> =
+            found.iter().map(|(f, s)| (s, &f.outcome)).collect();
+        let outcomes: Vec<&scenario::Outcome> = runs.iter().map(|(_, o)| *o).collect();
+        if let Err(err) = write_reports(&args.out, &runs, &outcomes, false) {
+            let _ = writeln!(
+                c.err,
+                "error: cannot write reports to {}: {err}",
+                args.out.display()
+            );
+            return EXIT_BAD_INPUT;
+        }
+    }
+    let _ = writeln!(
+        c.err,
+        "httpsim explore: {tried} seed(s) tried in {:.1}s, {} finding(s){}{}",
+        started.elapsed().as_secs_f64(),
+        found.len(),
+        if same_as_found > 0 {
+            format!(", {same_as_found} more failing seed(s) with the same bug")
+        } else {
+            String::new()
+        },
+        stopped.map_or(String::new(), |s| format!("; stopped by {s}"))
+    );
+    if found.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+fn text_line(f: &Finding) -> String {
+    let Violation {
+        invariant,
+        diagnosis,
+    } = &f.violation;
+    let file = f.file.to_string_lossy().replace('\\', "/");
+    format!(
+        "FOUND {} (seed {}): {invariant}: {diagnosis}\n  shrunk from {} to {} fault entries in \
+         {} run(s); written to {file}\n  replay: httpsim run {file}",
+        f.scenario, f.seed, f.first.entries, f.minimal.entries, f.shrink_runs
+    )
+}
