@@ -8,7 +8,12 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
-use crate::kernel::{Kernel, KernelConfig, Packet};
+use std::rc::Rc;
+use std::task::Waker;
+
+use tokio::time::Instant;
+
+use crate::kernel::{EgressSignal, Kernel, KernelConfig, KernelEvent, Packet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct HostId(u32);
@@ -26,6 +31,8 @@ pub struct Fabric {
     ip_to_host: IndexMap<IpAddr, HostId>,
     next_id: u32,
     default_cfg: KernelConfig,
+    /// httpsim patch: one egress notification shared by every kernel.
+    signal: Rc<EgressSignal>,
 }
 
 impl Fabric {
@@ -35,6 +42,7 @@ impl Fabric {
             ip_to_host: IndexMap::new(),
             next_id: 0,
             default_cfg: cfg,
+            signal: Rc::new(EgressSignal::default()),
         }
     }
 
@@ -62,6 +70,7 @@ impl Fabric {
         self.next_id += 1;
 
         let mut kernel = Kernel::with_config(self.default_cfg.clone());
+        kernel.set_signal(self.signal.clone());
         for a in &addrs {
             kernel.add_address(*a);
         }
@@ -105,9 +114,42 @@ impl Fabric {
     /// source host's `deliver` inline (inside `Kernel::egress`) and
     /// never appear in `out`.
     pub fn egress_all(&mut self, out: &mut Vec<Packet>) {
+        // httpsim patch: everything pending is handled by this pass, so
+        // the notification is quiet during it and cleared after it.
+        self.signal.begin_drain();
         for host in self.hosts.values_mut() {
             host.kernel.egress(out);
         }
+        self.signal.end_drain();
+    }
+
+    /// Earliest TCP timer over every kernel (httpsim patch).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.hosts
+            .values()
+            .filter_map(|h| h.kernel.next_deadline())
+            .min()
+    }
+
+    /// Drain every kernel's retransmission events, tagged with the host,
+    /// in host order (httpsim patch).
+    pub fn take_events(&mut self, out: &mut Vec<(HostId, KernelEvent)>) {
+        let mut buf = Vec::new();
+        for (id, host) in self.hosts.iter_mut() {
+            host.kernel.take_events(&mut buf);
+            out.extend(buf.drain(..).map(|e| (*id, e)));
+        }
+    }
+
+    /// Register the waker the egress notification wakes (httpsim patch).
+    pub fn set_egress_waker(&self, w: &Waker) {
+        self.signal.set_waker(w);
+    }
+
+    /// Whether some kernel has had work for `egress_all` since the last
+    /// call (httpsim patch).
+    pub fn egress_pending(&self) -> bool {
+        self.signal.pending()
     }
 
     /// Route a packet to the host bound to its destination IP. Drops

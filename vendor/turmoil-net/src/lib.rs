@@ -41,7 +41,11 @@ pub use crate::dns::{ToIpAddr, ToIpAddrs};
 use crate::fabric::Fabric;
 pub use crate::fabric::HostId;
 use crate::kernel::Kernel;
-pub use crate::kernel::{KernelConfig, Packet, TcpFlags, TcpSegment, Transport, UdpDatagram};
+pub use crate::kernel::{
+    KernelConfig, KernelEvent, Packet, TcpFlags, TcpSegment, Transport, UdpDatagram,
+    DEFAULT_TCP_RETRIES2, DEFAULT_TCP_SYNACK_RETRIES, DEFAULT_TCP_SYN_RETRIES, TCP_RTO_MAX,
+    TCP_RTO_MIN, TCP_TIMEOUT_INIT,
+};
 pub use crate::netstat::{Netstat, NetstatEntry, NetstatState, Proto};
 pub use crate::rule::{Latency, Rule, RuleGuard, RuleId, Verdict};
 
@@ -183,6 +187,52 @@ impl EnterGuard {
         });
     }
 
+    /// Earliest retransmission / SYN / persist deadline over every
+    /// kernel, on tokio's clock. An event-driven driver sleeps until
+    /// it (`tokio::time::sleep_until`) and then calls
+    /// [`egress_all`](Self::egress_all), which fires every timer due.
+    /// `None`: no timer armed. Kernel timers read simulated time from
+    /// `tokio::time::Instant::now()`, so the whole simulation must run
+    /// inside one (paused) tokio runtime.
+    // httpsim patch: harness hook, so the kernel never needs periodic polling.
+    pub fn next_deadline(&self) -> Option<tokio::time::Instant> {
+        with_net(|net| net.fabric.next_deadline())
+    }
+
+    /// Register the waker woken when some kernel gets work for
+    /// [`egress_all`](Self::egress_all): a packet queued (SYN, ACK,
+    /// window update, RST, UDP datagram, loopback reply), a socket
+    /// touched (bytes written into a send buffer, FIN queued by
+    /// shutdown or close, ACK/data/FIN/RST received, connection
+    /// aborted), or a timer armed (which may be earlier than the
+    /// deadline the driver sleeps on). Woken once per batch: the
+    /// first such fact after an `egress_all` wakes it, later ones
+    /// until the next `egress_all` do not. Only the latest waker is
+    /// kept. Work found while `egress_all` runs is handled by that
+    /// same call and wakes nobody.
+    // httpsim patch: harness hook, egress notification.
+    pub fn set_egress_waker(&self, waker: &std::task::Waker) {
+        with_net(|net| net.fabric.set_egress_waker(waker))
+    }
+
+    /// `true` if some kernel has had work for
+    /// [`egress_all`](Self::egress_all) since it last ran. Check it
+    /// after registering the waker and before sleeping.
+    // httpsim patch: harness hook, egress notification.
+    pub fn egress_pending(&self) -> bool {
+        with_net(|net| net.fabric.egress_pending())
+    }
+
+    /// Move every kernel's retransmission log into `out`, tagged with
+    /// its host, hosts in insertion order, each host's events in the
+    /// order they happened. Events are recorded by
+    /// [`egress_all`](Self::egress_all) when a timer fires; nothing is
+    /// recorded on a run without loss.
+    // httpsim patch: retransmissions visible to the harness.
+    pub fn take_events(&self, out: &mut Vec<(HostId, KernelEvent)>) {
+        with_net_mut(|net| net.fabric.take_events(out))
+    }
+
     /// Route a packet to the host owning its destination IP. Drops
     /// silently if no host is registered for that IP.
     pub fn deliver(&self, pkt: Packet) {
@@ -227,6 +277,71 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         CURRENT.with(|c| *c.borrow_mut() = None);
     }
+}
+
+fn with_net<R>(f: impl FnOnce(&Net) -> R) -> R {
+    CURRENT.with(|c| {
+        f(c.borrow()
+            .as_ref()
+            .expect("no Net installed — call Net::enter() first"))
+    })
+}
+
+fn with_net_mut<R>(f: impl FnOnce(&mut Net) -> R) -> R {
+    CURRENT.with(|c| {
+        f(c.borrow_mut()
+            .as_mut()
+            .expect("no Net installed — call Net::enter() first"))
+    })
+}
+
+/// Free-function form of [`EnterGuard::next_deadline`], for tasks
+/// that don't hold the guard. Panics if no `Net` is installed.
+// httpsim patch: harness hook.
+pub fn next_deadline() -> Option<tokio::time::Instant> {
+    with_net(|net| net.fabric.next_deadline())
+}
+
+/// Free-function form of [`EnterGuard::set_egress_waker`]. Panics if
+/// no `Net` is installed.
+// httpsim patch: harness hook.
+pub fn set_egress_waker(waker: &std::task::Waker) {
+    with_net(|net| net.fabric.set_egress_waker(waker))
+}
+
+/// Free-function form of [`EnterGuard::egress_pending`]. Panics if no
+/// `Net` is installed.
+// httpsim patch: harness hook.
+pub fn egress_pending() -> bool {
+    with_net(|net| net.fabric.egress_pending())
+}
+
+/// Free-function form of [`EnterGuard::take_events`]. Panics if no
+/// `Net` is installed.
+// httpsim patch: harness hook.
+pub fn take_events(out: &mut Vec<(HostId, KernelEvent)>) {
+    with_net_mut(|net| net.fabric.take_events(out))
+}
+
+/// Free-function form of [`EnterGuard::egress_all`], for a driver task
+/// that doesn't hold the guard. Panics if no `Net` is installed.
+// httpsim patch: harness hook.
+pub fn egress_all(out: &mut Vec<Packet>) {
+    with_net_mut(|net| net.fabric.egress_all(out))
+}
+
+/// Free-function form of [`EnterGuard::deliver`]. Panics if no `Net`
+/// is installed.
+// httpsim patch: harness hook.
+pub fn deliver(pkt: Packet) {
+    with_net_mut(|net| net.fabric.deliver(pkt))
+}
+
+/// Free-function form of [`EnterGuard::evaluate`]. Panics if no `Net`
+/// is installed.
+// httpsim patch: harness hook.
+pub fn evaluate(pkt: &Packet) -> Verdict {
+    with_net_mut(|net| net.evaluate(pkt))
 }
 
 pub(crate) fn sys<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {

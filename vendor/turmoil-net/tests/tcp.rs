@@ -488,12 +488,11 @@ fn tcp_retx_go_back_n_recovers_multi_segment_write() {
 
 #[test]
 fn tcp_retx_exhaustion_times_out() {
-    // Drop every data segment ever seen. The sender retries up to
-    // retx_max times, then aborts with TimedOut (matching Linux's
-    // ETIMEDOUT from tcp_retries2 exhaustion — distinct from
-    // ConnectionReset, which only fires on an actual inbound RST).
-    // Bounded by a timeout so a regression surfaces as a hang rather
-    // than an infinite loop.
+    // Drop every data segment ever seen. The sender retransmits
+    // tcp_retries2 (15) times — RTO 200 ms doubling, capped at 120 s —
+    // then fails with TimedOut at 924.6 s, as Linux does (ETIMEDOUT;
+    // distinct from ConnectionReset, which only an inbound RST causes).
+    // httpsim patch: time-based retransmission.
     ClientServer::new()
         .server("server", async move {
             let listener = TcpListener::bind("0.0.0.0:9000").await.unwrap();
@@ -508,9 +507,10 @@ fn tcp_retx_exhaustion_times_out() {
             .forget();
 
             let mut c = TcpStream::connect("server:9000").await.unwrap();
+            let start = tokio::time::Instant::now();
             // write_all may succeed into the send buffer before retx
             // exhaustion flips the state, so loop until it surfaces.
-            let kind = tokio::time::timeout(Duration::from_secs(1), async {
+            let kind = tokio::time::timeout(Duration::from_secs(2000), async {
                 loop {
                     if let Err(e) = c.write_all(b"x").await {
                         break e.kind();
@@ -520,6 +520,7 @@ fn tcp_retx_exhaustion_times_out() {
             .await
             .expect("connection never aborted");
             assert_eq!(kind, ErrorKind::TimedOut);
+            assert_eq!(start.elapsed(), Duration::from_millis(924_600));
         });
 }
 
@@ -563,7 +564,10 @@ fn tcp_syn_retx_exhaustion_times_out() {
                 _ => Verdict::Pass,
             })
             .forget();
+            let start = tokio::time::Instant::now();
             let err = TcpStream::connect("server:9000").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::TimedOut);
+            // httpsim patch: Linux's 1+2+4+8+16+32+64 s.
+            assert_eq!(start.elapsed(), Duration::from_secs(127));
         });
 }

@@ -9,12 +9,17 @@
 //! interior mutability (`RefCell`, `Arc<Mutex<_>>`, thread-local, etc.)
 //! will be layered on later once the transport story is clearer.
 
-use std::collections::VecDeque;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{Error, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
-use std::task::{Context, Poll};
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
+use indexmap::IndexSet;
 use tokio::io::ReadBuf;
+use tokio::time::Instant;
 
 use crate::kernel::socket::{BindKey, SocketTable, DEFAULT_RECV_BUF_CAP, DEFAULT_SEND_BUF_CAP};
 
@@ -39,26 +44,33 @@ pub const DEFAULT_LOOPBACK_MTU: u32 = 65536;
 /// specify one. Mirrors Linux's `SOMAXCONN`.
 pub const DEFAULT_BACKLOG: usize = 1024;
 
-/// Default number of egress passes without ACK progress before TCP
-/// retransmits. Real Linux uses a time-based RTO; we count egress
-/// ticks to stay harness-agnostic (harnesses with fixed-width ticks
-/// translate this to sim time; interleaving harnesses see it as a
-/// quantum count). Three is small enough that tests don't wait
-/// forever, large enough that a reliable loopback doesn't spuriously
-/// retransmit.
-pub const DEFAULT_RETX_THRESHOLD: u32 = 3;
+// httpsim patch: retransmission is time-based (Linux's constants and sysctls) instead of
+// counting egress passes, so the harness need not poll the kernel on a fixed tick.
 
-/// Default retransmit attempts before a TCP connection is aborted
-/// with `ConnectionReset`. Roughly analogous to Linux's
-/// `tcp_retries2` (default 15) but tuned for count-based retx — we
-/// don't need the long tail, tests want to observe failure quickly.
-pub const DEFAULT_RETX_MAX: u32 = 5;
+/// Minimum (and initial, before any RTT sample) retransmission timeout. Linux's `TCP_RTO_MIN`.
+pub const TCP_RTO_MIN: Duration = Duration::from_millis(200);
+/// Ceiling of the exponentially backed-off retransmission timeout. Linux's `TCP_RTO_MAX`.
+pub const TCP_RTO_MAX: Duration = Duration::from_secs(120);
+/// Initial SYN / SYN-ACK retransmission timeout. Linux's `TCP_TIMEOUT_INIT`.
+pub const TCP_TIMEOUT_INIT: Duration = Duration::from_secs(1);
+/// Data retransmissions before a connection fails with `TimedOut`. Linux's `tcp_retries2`.
+pub const DEFAULT_TCP_RETRIES2: u32 = 15;
+/// SYN retransmissions before `connect` fails with `TimedOut` (1+2+4+8+16+32+64 = 127 s).
+/// Linux's `tcp_syn_retries`.
+pub const DEFAULT_TCP_SYN_RETRIES: u32 = 6;
+/// SYN-ACK retransmissions before a half-open child is dropped. Linux's `tcp_synack_retries`.
+pub const DEFAULT_TCP_SYNACK_RETRIES: u32 = 5;
 
 /// Tunable limits for a host's network stack (MTU, buffer caps,
-/// backlog, retransmit thresholds). Constructed via [`Self::default`]
+/// backlog, retransmission limits). Constructed via [`Self::default`]
 /// and adjusted with the builder-style setters. Pass to
 /// [`Net::with_config`](crate::Net::with_config) to apply to every
 /// host added afterwards.
+///
+/// Defaults: MTU 1500, loopback MTU 65536, `send_buf_cap` 64 KiB,
+/// `recv_buf_cap` 64 KiB (advertised windows are clamped to 65535: no
+/// window scaling), backlog 1024, `tcp_retries2` 15, `tcp_syn_retries`
+/// 6, `tcp_synack_retries` 5.
 #[derive(Debug, Clone)]
 pub struct KernelConfig {
     pub mtu: u32,
@@ -66,8 +78,15 @@ pub struct KernelConfig {
     pub send_buf_cap: usize,
     pub recv_buf_cap: usize,
     pub default_backlog: usize,
-    pub retx_threshold: u32,
-    pub retx_max: u32,
+    /// Data retransmissions (RTO 200 ms doubling, capped at 120 s)
+    /// before the socket fails with `TimedOut`. Also bounds unanswered
+    /// zero-window probes.
+    pub tcp_retries2: u32,
+    /// SYN retransmissions (after 1, 2, 4, ... s) before `connect`
+    /// fails with `TimedOut`.
+    pub tcp_syn_retries: u32,
+    /// SYN-ACK retransmissions before a half-open connection is dropped.
+    pub tcp_synack_retries: u32,
 }
 
 impl Default for KernelConfig {
@@ -78,8 +97,9 @@ impl Default for KernelConfig {
             send_buf_cap: DEFAULT_SEND_BUF_CAP,
             recv_buf_cap: DEFAULT_RECV_BUF_CAP,
             default_backlog: DEFAULT_BACKLOG,
-            retx_threshold: DEFAULT_RETX_THRESHOLD,
-            retx_max: DEFAULT_RETX_MAX,
+            tcp_retries2: DEFAULT_TCP_RETRIES2,
+            tcp_syn_retries: DEFAULT_TCP_SYN_RETRIES,
+            tcp_synack_retries: DEFAULT_TCP_SYNACK_RETRIES,
         }
     }
 }
@@ -105,14 +125,111 @@ impl KernelConfig {
         self.default_backlog = v;
         self
     }
-    pub fn retx_threshold(mut self, v: u32) -> Self {
-        self.retx_threshold = v;
+    pub fn tcp_retries2(mut self, v: u32) -> Self {
+        self.tcp_retries2 = v;
         self
     }
-    pub fn retx_max(mut self, v: u32) -> Self {
-        self.retx_max = v;
+    pub fn tcp_syn_retries(mut self, v: u32) -> Self {
+        self.tcp_syn_retries = v;
         self
     }
+    pub fn tcp_synack_retries(mut self, v: u32) -> Self {
+        self.tcp_synack_retries = v;
+        self
+    }
+}
+
+/// A retransmission-related fact a kernel records for the harness
+/// (drained with [`EnterGuard::take_events`](crate::EnterGuard::take_events)).
+/// Nothing is recorded on a loss-free run.
+// httpsim patch: retransmissions made visible to the harness's trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelEvent {
+    /// The retransmission timer fired for a connection with unacknowledged
+    /// data (or FIN): everything from `seq` on (`bytes` payload bytes) is
+    /// sent again (go-back-N). `attempt` counts from 1 for the current
+    /// unacknowledged window.
+    Retransmit {
+        local: SocketAddr,
+        remote: SocketAddr,
+        seq: u32,
+        bytes: usize,
+        attempt: u32,
+    },
+    /// A SYN (`syn_ack == false`, client) or SYN-ACK (`true`, server) was sent again.
+    SynRetransmit {
+        local: SocketAddr,
+        remote: SocketAddr,
+        syn_ack: bool,
+        attempt: u32,
+    },
+    /// A zero-window probe was sent on the persist timer.
+    WindowProbe {
+        local: SocketAddr,
+        remote: SocketAddr,
+        attempt: u32,
+    },
+    /// The connection gave up after its retries (`ETIMEDOUT`); `handshake`
+    /// tells a failed connect / dropped half-open connection from an
+    /// established one.
+    TimedOut {
+        local: SocketAddr,
+        remote: SocketAddr,
+        handshake: bool,
+    },
+}
+
+/// Shared "some kernel has work" flag plus the harness's waker. One per
+/// [`Fabric`](crate::fabric::Fabric), cloned into every kernel.
+// httpsim patch: egress notification so an event-driven harness never has to poll.
+#[derive(Debug, Default)]
+pub(crate) struct EgressSignal {
+    waker: RefCell<Option<Waker>>,
+    pending: Cell<bool>,
+    /// Set while `egress_all` runs: work found then is handled by the
+    /// same pass, so the driver is not woken for it.
+    draining: Cell<bool>,
+}
+
+impl EgressSignal {
+    /// Record that a kernel has something for `egress`, waking the
+    /// harness on the first such fact since the last egress.
+    pub(crate) fn notify(&self) {
+        if self.draining.get() || self.pending.replace(true) {
+            return;
+        }
+        if let Some(w) = self.waker.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    pub(crate) fn set_waker(&self, w: &Waker) {
+        let mut slot = self.waker.borrow_mut();
+        match slot.as_ref() {
+            Some(old) if old.will_wake(w) => {}
+            _ => *slot = Some(w.clone()),
+        }
+    }
+
+    pub(crate) fn pending(&self) -> bool {
+        self.pending.get()
+    }
+
+    pub(crate) fn begin_drain(&self) {
+        self.draining.set(true);
+    }
+
+    pub(crate) fn end_drain(&self) {
+        self.draining.set(false);
+        self.pending.set(false);
+    }
+}
+
+/// Simulated now. Inside httpsim's paused tokio runtime this is the
+/// virtual clock; every kernel timer is measured against it.
+// httpsim patch: the kernel's only clock.
+pub(crate) fn now() -> Instant {
+    Instant::now()
 }
 
 /// Linux errno for `EAFNOSUPPORT`. Used where we want `kind() ==
@@ -141,10 +258,22 @@ pub struct Kernel {
     pub(crate) send_buf_cap: usize,
     pub(crate) recv_buf_cap: usize,
     pub(crate) default_backlog: usize,
-    pub(crate) retx_threshold: u32,
-    pub(crate) retx_max: u32,
-    /// Packets queued by `poll_send_*` awaiting `egress()`.
+    pub(crate) tcp_retries2: u32,
+    pub(crate) tcp_syn_retries: u32,
+    pub(crate) tcp_synack_retries: u32,
+    /// Packets queued by `poll_send_*` awaiting `egress()`. Push only
+    /// through [`Kernel::push_outbound`], which notifies the harness.
     outbound: VecDeque<Packet>,
+    // httpsim patch: egress costs O(sockets that changed), not O(sockets).
+    /// Sockets touched since the last egress (bytes queued, ACK/FIN/RST
+    /// received, closed, timer fired): segmented and reaped by `egress`.
+    pub(crate) dirty: IndexSet<Fd>,
+    /// Armed TCP timers (retransmission, SYN, persist), earliest first.
+    /// Each socket has at most one entry, mirrored in `Tcb::timer`.
+    pub(crate) timers: BTreeSet<(Instant, Fd)>,
+    /// Retransmission facts awaiting the harness.
+    pub(crate) events: Vec<KernelEvent>,
+    pub(crate) signal: Rc<EgressSignal>,
     /// Monotonic TCP initial-sequence-number source. Deterministic by
     /// design — real kernels randomize.
     tcp_isn: u32,
@@ -166,9 +295,14 @@ impl Kernel {
             send_buf_cap: cfg.send_buf_cap,
             recv_buf_cap: cfg.recv_buf_cap,
             default_backlog: cfg.default_backlog,
-            retx_threshold: cfg.retx_threshold,
-            retx_max: cfg.retx_max,
+            tcp_retries2: cfg.tcp_retries2,
+            tcp_syn_retries: cfg.tcp_syn_retries,
+            tcp_synack_retries: cfg.tcp_synack_retries,
             outbound: VecDeque::new(),
+            dirty: IndexSet::new(),
+            timers: BTreeSet::new(),
+            events: Vec::new(),
+            signal: Rc::new(EgressSignal::default()),
             tcp_isn: 0x0100_0000,
         }
     }
@@ -198,10 +332,81 @@ impl Kernel {
     /// Idempotent on an already-closed fd.
     pub fn close(&mut self, fd: Fd) {
         if tcp::on_close(self, fd) {
-            self.sockets.remove(fd);
+            self.remove_socket(fd);
+        } else {
+            // httpsim patch: a lingering close has a FIN to send; egress must see it.
+            self.mark_dirty(fd);
         }
         // else: lingering — `reap_closed` at the end of each egress
         // pass will clean up once the TCP state reaches `Closed`.
+    }
+
+    /// Drop a socket from the table together with its timer and dirty
+    /// mark.
+    // httpsim patch: one removal path that keeps the timer set exact.
+    pub(crate) fn remove_socket(&mut self, fd: Fd) {
+        if let Some(at) = self
+            .sockets
+            .get(fd)
+            .and_then(|s| s.tcb.as_ref())
+            .and_then(|t| t.timer)
+        {
+            self.timers.remove(&(at, fd));
+        }
+        self.dirty.shift_remove(&fd);
+        self.sockets.remove(fd);
+    }
+
+    /// Queue a packet for `egress`, notifying the harness.
+    // httpsim patch: the single funnel into `outbound`, so no packet goes unnoticed.
+    pub(crate) fn push_outbound(&mut self, pkt: Packet) {
+        self.outbound.push_back(pkt);
+        self.signal.notify();
+    }
+
+    /// Ask the next `egress` to look at `fd` (segment, reap), notifying
+    /// the harness.
+    // httpsim patch: dirty set instead of a sweep over every socket.
+    pub(crate) fn mark_dirty(&mut self, fd: Fd) {
+        self.dirty.insert(fd);
+        self.signal.notify();
+    }
+
+    /// (Re)arm `fd`'s single TCP timer at `at` (`None` disarms). Keeps
+    /// `timers` and `Tcb::timer` in step.
+    // httpsim patch: deadline set so `next_deadline` is O(log n) and exact.
+    pub(crate) fn set_timer(&mut self, fd: Fd, at: Option<Instant>) {
+        let Some(tcb) = self.sockets.get_mut(fd).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        if tcb.timer == at {
+            return;
+        }
+        if let Some(old) = tcb.timer.take() {
+            self.timers.remove(&(old, fd));
+        }
+        if let Some(at) = at {
+            tcb.timer = Some(at);
+            self.timers.insert((at, fd));
+            // The harness may be sleeping until a later deadline.
+            self.signal.notify();
+        }
+    }
+
+    /// Earliest armed TCP timer (retransmission, SYN, persist) on this
+    /// host. The harness must call `egress` at (or after) it.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Move this kernel's retransmission events into `out`.
+    pub fn take_events(&mut self, out: &mut Vec<KernelEvent>) {
+        out.append(&mut self.events);
+    }
+
+    /// Share `signal` (the fabric's) instead of this kernel's own.
+    pub(crate) fn set_signal(&mut self, signal: Rc<EgressSignal>) {
+        self.signal = signal;
     }
 
     /// Iterate every socket in the table, in insertion order.
@@ -597,21 +802,21 @@ impl Kernel {
     /// appending those leaving this host to `out`. Passing the buffer
     /// in lets callers amortize the allocation across ticks.
     ///
-    /// Runs TCP segmentation first (draining each established socket's
-    /// `send_buf` into MSS-sized segments on `outbound`), then drains
-    /// `outbound`. Loopback packets fold back through
-    /// [`deliver`](Self::deliver) inline and never reach `out`.
+    /// First fires every TCP timer due at simulated now (retransmit,
+    /// SYN retransmit, zero-window probe, give up), then segments the
+    /// sockets touched since the last call (the dirty set — not a
+    /// sweep over every socket), then drains `outbound`. Loopback
+    /// packets fold back through [`deliver`](Self::deliver) inline
+    /// and never reach `out`.
     ///
     /// Loops until a full pass produces no new outbound packets, so
     /// that an ACK folded through `deliver` can open a window and let
     /// the next segmentation pass pick up queued bytes.
+    // httpsim patch: time-based timers and dirty-set segmentation replace the per-call sweeps.
     pub fn egress(&mut self, out: &mut Vec<Packet>) {
-        // Count-based retx check runs once per egress, before
-        // segmentation — if it rewinds snd_nxt for a socket, this
-        // call's segment_all pass picks up the re-emission.
-        tcp::check_retx(self);
+        tcp::fire_timers(self, now());
         loop {
-            tcp::segment_all(self);
+            tcp::segment_dirty(self);
             if self.outbound.is_empty() {
                 break;
             }
@@ -624,8 +829,6 @@ impl Kernel {
                 }
             }
         }
-        // Reap any `fd_closed` sockets that have finished closing.
-        tcp::reap_closed(self);
     }
 }
 

@@ -10,6 +10,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use tokio::time::Instant;
 
 /// Linux default `ip_local_port_range`.
 pub const DEFAULT_EPHEMERAL_PORTS: RangeInclusive<u16> = 49152..=65535;
@@ -151,7 +152,8 @@ pub enum SocketOptionKind {
 
 /// A kernel socket handle. Opaque, fd-like, `Copy` — carries no state
 /// on its own; all lookups go through the owning kernel's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+// httpsim patch: ordered so fds can key the kernel's timer set deterministically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fd(u64);
 
 /// TCP connection state.
@@ -242,15 +244,74 @@ pub struct Tcb {
     /// doesn't send a RST (it can't — the fabric is dropping our
     /// traffic), it just fails locally.
     pub timed_out: bool,
-    /// Egress passes observed since `snd_una` last advanced. When it
-    /// crosses the retx threshold we rewind `snd_nxt = snd_una` and
-    /// re-emit (go-back-N). Count-based rather than time-based so the
-    /// mechanism is harness-agnostic.
-    pub egress_since_ack: u32,
-    /// Retransmit attempts for the current unacked window. Reset on
-    /// any ACK that advances `snd_una`. When it hits the max the
-    /// connection is aborted with `TimedOut`.
+    /// Retransmissions (or SYN retransmissions) for the current unacked
+    /// window. Reset on any ACK that advances `snd_una`. When it hits
+    /// the configured retries the connection fails with `TimedOut`.
     pub retx_attempts: u32,
+    // httpsim patch: time-based retransmission state (RFC 6298 with Linux's bounds).
+    /// Highest sequence number sent so far; segments below it are
+    /// retransmissions and are never timed (Karn).
+    pub snd_max: u32,
+    /// Current retransmission timeout, backed off ×2 per retransmission.
+    pub rto: Duration,
+    /// Smoothed round-trip time, once a sample exists.
+    pub srtt: Option<Duration>,
+    /// Round-trip time variation.
+    pub rttvar: Duration,
+    /// The one segment being timed: (sequence number that acknowledges
+    /// it, when it was sent).
+    pub rtt_probe: Option<(u32, Instant)>,
+    /// When this socket's single timer fires (mirrors the kernel's
+    /// timer set); what it does is in `timer_kind`.
+    pub timer: Option<Instant>,
+    pub timer_kind: TimerKind,
+    /// Zero-window probes sent without the window reopening.
+    pub probes_out: u32,
+    /// Window we last advertised, to decide when a read is worth a
+    /// window update.
+    pub rcv_wnd_adv: u16,
+}
+
+/// What a socket's armed timer does when it fires.
+// httpsim patch: one timer per socket, kind decides retransmit vs persist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimerKind {
+    /// SYN / SYN-ACK / data retransmission.
+    Retransmit,
+    /// Zero-window probe.
+    Persist,
+}
+
+impl Tcb {
+    /// A fresh control block; `isn` is our initial sequence number.
+    // httpsim patch: one constructor for the client and server paths.
+    pub fn new(state: TcpState, peer: SocketAddr, isn: u32, snd_wnd: u16, rcv_nxt: u32) -> Self {
+        Self {
+            state,
+            peer,
+            snd_nxt: isn.wrapping_add(1),
+            snd_una: isn.wrapping_add(1),
+            snd_wnd,
+            rcv_nxt,
+            send_buf: BytesMut::new(),
+            recv_buf: BytesMut::new(),
+            wr_closed: false,
+            peer_fin: false,
+            fin_seq: None,
+            reset: false,
+            timed_out: false,
+            retx_attempts: 0,
+            snd_max: isn.wrapping_add(1),
+            rto: crate::kernel::TCP_TIMEOUT_INIT,
+            srtt: None,
+            rttvar: Duration::ZERO,
+            rtt_probe: None,
+            timer: None,
+            timer_kind: TimerKind::Retransmit,
+            probes_out: 0,
+            rcv_wnd_adv: 0,
+        }
+    }
 }
 
 /// Listener state. Attached to a socket by `listen(2)`.

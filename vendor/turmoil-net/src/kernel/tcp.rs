@@ -1,10 +1,15 @@
 //! TCP state machine.
 //!
 //! Handshake, streaming data, FIN/RST, half-close, and go-back-N
-//! retransmit. Retransmit is count-based — see [`check_retx`] — so
-//! the mechanism stays harness-agnostic; time-driven RTO with
-//! SRTT/RTTVAR is a later concern once flow/congestion control is on
-//! the table.
+//! retransmit.
+//!
+//! httpsim patch: retransmission is time-based — see [`fire_timers`].
+//! Each socket has at most one timer (retransmission or persist) in
+//! the kernel's deadline set; time is tokio's (paused, virtual) clock.
+//! RTO follows RFC 6298 with Linux's bounds: before an RTT sample
+//! 200 ms (`TCP_RTO_MIN`), then `srtt + max(200 ms, 4·rttvar)`,
+//! doubled per retransmission, capped at 120 s; SYN and SYN-ACK start
+//! at 1 s. Karn's rule: retransmitted segments are never timed.
 //!
 //! ## Go-back-N, not SACK
 //!
@@ -33,12 +38,14 @@
 use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use tokio::time::Instant;
 
 use crate::kernel::packet::{self, Packet, TcpFlags, TcpSegment, Transport};
-use crate::kernel::socket::{Addr, BindKey, Domain, Fd, Socket, Tcb, TcpState, Type};
-use crate::kernel::Kernel;
+use crate::kernel::socket::{Addr, BindKey, Domain, Fd, Socket, Tcb, TcpState, TimerKind, Type};
+use crate::kernel::{Kernel, KernelEvent};
 
 /// Drives `Kernel::poll_connect` for `SOCK_STREAM`. First poll builds a
 /// TCB in `SynSent`, enqueues the SYN, and parks. Later polls observe
@@ -80,29 +87,18 @@ pub(super) fn poll_connect(
 
     // First poll: auto-bind if needed, build the TCB, emit SYN.
     if !is_bound {
-        auto_bind(k, fd, domain, peer.ip())?;
+        if let Err(e) = auto_bind(k, fd, domain, peer.ip()) {
+            return Poll::Ready(Err(e));
+        }
     }
     let src = local_endpoint(k, fd);
     let isn = initial_sequence(k);
     {
         let st = k.lookup_mut(fd).expect("fd validated");
-        st.tcb = Some(Tcb {
-            state: TcpState::SynSent,
-            peer,
-            snd_nxt: isn.wrapping_add(1),
-            snd_una: isn.wrapping_add(1),
-            snd_wnd: DEFAULT_WINDOW,
-            rcv_nxt: 0,
-            send_buf: BytesMut::new(),
-            recv_buf: BytesMut::new(),
-            wr_closed: false,
-            peer_fin: false,
-            fin_seq: None,
-            reset: false,
-            timed_out: false,
-            egress_since_ack: 0,
-            retx_attempts: 0,
-        });
+        // httpsim patch: Tcb::new; the SYN is timed for the first RTT sample.
+        let mut tcb = Tcb::new(TcpState::SynSent, peer, isn, DEFAULT_WINDOW, 0);
+        tcb.rtt_probe = Some((isn.wrapping_add(1), super::now()));
+        st.tcb = Some(tcb);
         st.peer = Some(Addr::Inet(peer));
     }
     k.sockets.insert_connection(src, peer, fd);
@@ -123,6 +119,8 @@ pub(super) fn poll_connect(
             payload: Bytes::new(),
         },
     );
+    // httpsim patch: SYN retransmission timer (1 s, doubling).
+    k.set_timer(fd, Some(super::now() + super::TCP_TIMEOUT_INIT));
     park_connect(k, fd, cx);
     Poll::Pending
 }
@@ -198,6 +196,9 @@ fn handle_on_connection(
     remote: SocketAddr,
     s: &TcpSegment,
 ) {
+    // httpsim patch: whatever arrives may open a window, ack data, or
+    // finish a close: egress looks at this socket next.
+    k.mark_dirty(fd);
     // RST trumps all other processing. Tear the connection down and
     // wake every parked task with ConnectionReset.
     if s.flags.rst {
@@ -215,14 +216,20 @@ fn handle_on_connection(
     match state {
         // Client received SYN-ACK. Move to Established and ACK.
         TcpState::SynSent if s.flags.syn && s.flags.ack => {
-            let recv_cap = k.recv_buf_cap;
-            let (snd_nxt, rcv_nxt, window) = {
+            if s.ack != k.lookup(fd).unwrap().tcb.as_ref().unwrap().snd_nxt {
+                return;
+            }
+            let (snd_nxt, rcv_nxt) = {
                 let tcb = k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap();
                 tcb.state = TcpState::Established;
                 tcb.rcv_nxt = s.seq.wrapping_add(1);
                 tcb.snd_wnd = s.window;
-                (tcb.snd_nxt, tcb.rcv_nxt, advertised_window(recv_cap, 0))
+                // httpsim patch: RTT sample from the handshake, timers reset.
+                handshake_done(tcb);
+                (tcb.snd_nxt, tcb.rcv_nxt)
             };
+            k.set_timer(fd, None);
+            let window = window_for(k, fd);
             wake_connect(k, fd);
             emit(
                 k,
@@ -253,7 +260,10 @@ fn handle_on_connection(
                 let tcb = k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap();
                 tcb.state = TcpState::Established;
                 tcb.snd_wnd = s.window;
+                // httpsim patch: RTT sample from the handshake, timers reset.
+                handshake_done(tcb);
             }
+            k.set_timer(fd, None);
             push_to_listener(k, fd, local);
         }
         // Data / ACK / FIN on an open or half-closed connection.
@@ -267,6 +277,9 @@ fn handle_on_connection(
             // Socket is torn down but the TCB lingers until the shim
             // drops its Fd. Ignore any late inbound traffic.
         }
+        // httpsim patch: a retransmitted SYN means our SYN-ACK was lost;
+        // answer it at once as Linux does.
+        TcpState::SynReceived if s.flags.syn && !s.flags.ack => emit_handshake(k, fd),
         TcpState::SynSent | TcpState::SynReceived => {
             // Handshake still in progress but segment doesn't match
             // the expected SYN-ACK / ACK. Drop for v1 — RST-on-
@@ -288,6 +301,7 @@ fn handle_established(
     let mut wake_write = false;
     let mut wake_read = false;
     let mut send_ack = false;
+    let mut progress = false;
     let recv_cap = k.recv_buf_cap;
 
     {
@@ -299,7 +313,9 @@ fn handle_established(
         // bytes drained or the window grew.
         if s.flags.ack {
             let acked = s.ack.wrapping_sub(tcb.snd_una);
-            let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
+            // httpsim patch: after a go-back-N rewind an ACK may cover
+            // bytes sent before it, up to `snd_max`.
+            let in_flight = tcb.snd_max.wrapping_sub(tcb.snd_una);
             if acked > 0 && acked <= in_flight {
                 // FIN (if sent) sits at `fin_seq` and consumes one seq
                 // past the data. Don't try to drain buffer bytes for
@@ -313,9 +329,20 @@ fn handle_established(
                     let _ = tcb.send_buf.split_to(data_bytes as usize);
                 }
                 tcb.snd_una = s.ack;
-                // Progress — retx machinery resets.
-                tcb.egress_since_ack = 0;
+                if tcb.snd_nxt.wrapping_sub(tcb.snd_una) as i32 <= 0 {
+                    tcb.snd_nxt = tcb.snd_una;
+                }
+                // httpsim patch: progress — RTT sample, RTO back to its
+                // base, retransmission timer restarted by egress.
+                if let Some((end, sent)) = tcb.rtt_probe {
+                    if s.ack.wrapping_sub(end) as i32 >= 0 {
+                        rtt_sample(tcb, super::now().saturating_duration_since(sent));
+                        tcb.rtt_probe = None;
+                    }
+                }
                 tcb.retx_attempts = 0;
+                tcb.rto = base_rto(tcb);
+                progress = true;
 
                 // Advance state machine on FIN-ACK.
                 if fin_acked {
@@ -327,6 +354,12 @@ fn handle_established(
                     };
                 }
             }
+            // httpsim patch: any ACK answers the zero-window probes; a
+            // reopened window ends the persist backoff.
+            tcb.probes_out = 0;
+            if tcb.snd_wnd == 0 && s.window > 0 && !progress {
+                tcb.retx_attempts = 0;
+            }
             tcb.snd_wnd = s.window;
             wake_write = true;
         }
@@ -334,9 +367,19 @@ fn handle_established(
         // Data: accept if it lands exactly at rcv_nxt and fits under
         // the receive cap. Gaps, overlaps, and overruns all drop.
         let tcb = st.tcb.as_mut().unwrap();
+        // httpsim patch: a segment whose data or FIN is not (fully)
+        // accepted — duplicate, out of order, no room — or a
+        // zero-window probe (empty, `seq = rcv_nxt - 1`) is answered
+        // with an ACK carrying our window (RFC 793), so the sender
+        // learns where we are.
+        let mut data_ok = s.payload.is_empty();
+        if s.payload.is_empty() && !s.flags.fin && s.seq == tcb.rcv_nxt.wrapping_sub(1) {
+            send_ack = true;
+        }
         if !s.payload.is_empty() && s.seq == tcb.rcv_nxt && !tcb.peer_fin {
             let room = recv_cap.saturating_sub(tcb.recv_buf.len());
             let n = s.payload.len().min(room);
+            data_ok = n == s.payload.len();
             if n > 0 {
                 tcb.recv_buf.extend_from_slice(&s.payload[..n]);
                 tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(n as u32);
@@ -344,12 +387,22 @@ fn handle_established(
                 send_ack = true;
             }
         }
+        if !data_ok {
+            send_ack = true;
+        }
 
         // FIN: consumes one sequence number right after any payload.
         // Accept only if it lands in order.
         let tcb = st.tcb.as_mut().unwrap();
-        if s.flags.fin && !tcb.peer_fin {
+        if s.flags.fin && (tcb.peer_fin || !data_ok) {
+            // httpsim patch: duplicate or unreachable FIN — re-ACK.
+            send_ack = true;
+        }
+        if s.flags.fin && !tcb.peer_fin && data_ok {
             let fin_seq = s.seq.wrapping_add(s.payload.len() as u32);
+            if fin_seq != tcb.rcv_nxt {
+                send_ack = true;
+            }
             if fin_seq == tcb.rcv_nxt {
                 tcb.peer_fin = true;
                 tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(1);
@@ -374,16 +427,16 @@ fn handle_established(
             st.wake_read();
         }
     }
+    if progress {
+        k.set_timer(fd, None);
+    }
 
     if send_ack {
-        let (snd_nxt, rcv_nxt, window) = {
+        let (snd_nxt, rcv_nxt) = {
             let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
-            (
-                tcb.snd_nxt,
-                tcb.rcv_nxt,
-                advertised_window(recv_cap, tcb.recv_buf.len()),
-            )
+            (tcb.snd_nxt, tcb.rcv_nxt)
         };
+        let window = window_for(k, fd);
         emit(
             k,
             local,
@@ -450,23 +503,16 @@ fn accept_syn(
         let st = k.sockets.get_mut(child).unwrap();
         st.bound = Some(bind_key);
         st.peer = Some(Addr::Inet(remote));
-        st.tcb = Some(Tcb {
-            state: TcpState::SynReceived,
-            peer: remote,
-            snd_nxt: isn.wrapping_add(1),
-            snd_una: isn.wrapping_add(1),
-            snd_wnd: s.window,
-            rcv_nxt: s.seq.wrapping_add(1),
-            send_buf: BytesMut::new(),
-            recv_buf: BytesMut::new(),
-            wr_closed: false,
-            peer_fin: false,
-            fin_seq: None,
-            reset: false,
-            timed_out: false,
-            egress_since_ack: 0,
-            retx_attempts: 0,
-        });
+        // httpsim patch: Tcb::new; the SYN-ACK is timed for the first RTT sample.
+        let mut tcb = Tcb::new(
+            TcpState::SynReceived,
+            remote,
+            isn,
+            s.window,
+            s.seq.wrapping_add(1),
+        );
+        tcb.rtt_probe = Some((isn.wrapping_add(1), super::now()));
+        st.tcb = Some(tcb);
     }
     k.sockets.insert_connection(local, remote, child);
     emit(
@@ -487,6 +533,8 @@ fn accept_syn(
             payload: Bytes::new(),
         },
     );
+    // httpsim patch: SYN-ACK retransmission timer (1 s, doubling).
+    k.set_timer(child, Some(super::now() + super::TCP_TIMEOUT_INIT));
 }
 
 fn push_to_listener(k: &mut Kernel, child: Fd, local: SocketAddr) {
@@ -667,7 +715,7 @@ pub(super) fn on_close(k: &mut Kernel, fd: Fd) -> bool {
                     continue;
                 };
                 let Some(tcb) = st.tcb.as_ref() else {
-                    k.sockets.remove(child);
+                    k.remove_socket(child);
                     continue;
                 };
                 let child_local = bound_endpoint(st);
@@ -690,30 +738,10 @@ pub(super) fn on_close(k: &mut Kernel, fd: Fd) -> bool {
                         payload: Bytes::new(),
                     },
                 );
-                k.sockets.remove(child);
+                k.remove_socket(child);
             }
             true
         }
-    }
-}
-
-/// Reap any sockets the shim has dropped that have now reached a
-/// terminal TCP state. Called at the end of each `egress` pass.
-pub(super) fn reap_closed(k: &mut Kernel) {
-    let victims: Vec<Fd> = k
-        .sockets
-        .iter()
-        .filter(|(_, s)| {
-            s.fd_closed
-                && s.tcb
-                    .as_ref()
-                    .map(|t| t.state == TcpState::Closed || t.reset)
-                    .unwrap_or(true)
-        })
-        .map(|(fd, _)| fd)
-        .collect();
-    for fd in victims {
-        k.sockets.remove(fd);
     }
 }
 
@@ -768,6 +796,9 @@ fn abort_with(k: &mut Kernel, fd: Fd, reason: AbortReason) {
     }
     st.wake_read();
     st.wake_write();
+    // httpsim patch: no timer on a dead connection; egress reaps it if closed.
+    k.set_timer(fd, None);
+    k.mark_dirty(fd);
 }
 
 /// Find a listening socket bound to `local` (or the matching wildcard).
@@ -822,7 +853,7 @@ fn count_children(k: &Kernel, listener_fd: Fd, local: SocketAddr) -> usize {
 }
 
 fn emit(k: &mut Kernel, src: SocketAddr, dst: SocketAddr, seg: TcpSegment) {
-    k.outbound.push_back(Packet {
+    k.push_outbound(Packet {
         src: src.ip(),
         dst: dst.ip(),
         ttl: 64,
@@ -874,10 +905,12 @@ fn auto_bind(k: &mut Kernel, fd: Fd, domain: Domain, dst: IpAddr) -> Result<()> 
             .find(|a| a.is_ipv4() == dst.is_ipv4())
             .ok_or_else(|| Error::from(ErrorKind::AddrNotAvailable))?
     };
+    // httpsim patch: ephemeral ports exhausted is EADDRNOTAVAIL on
+    // Linux's connect(2), not EADDRINUSE.
     let port = k
         .sockets
         .allocate_port(domain, Type::Stream)
-        .ok_or_else(|| Error::from(ErrorKind::AddrInUse))?;
+        .ok_or_else(|| Error::from(ErrorKind::AddrNotAvailable))?;
     let key = BindKey {
         domain,
         ty: Type::Stream,
@@ -939,6 +972,8 @@ pub(super) fn poll_send(
         .unwrap()
         .send_buf
         .extend_from_slice(&buf[..n]);
+    // httpsim patch: egress segments only dirty sockets.
+    k.mark_dirty(fd);
     Poll::Ready(Ok(n))
 }
 
@@ -973,6 +1008,8 @@ pub(super) fn poll_shutdown_write(
         TcpState::CloseWait => TcpState::LastAck,
         other => other,
     };
+    // httpsim patch: the FIN goes out at the next egress.
+    k.mark_dirty(fd);
     Poll::Ready(Ok(()))
 }
 
@@ -987,7 +1024,7 @@ pub(super) fn poll_recv(
     buf: &mut [u8],
 ) -> Poll<Result<usize>> {
     let recv_cap = k.recv_buf_cap;
-    let (n, should_update_window, local, remote) = {
+    let (n, local, remote) = {
         let st = match k.lookup_mut(fd) {
             Ok(st) => st,
             Err(e) => return Poll::Ready(Err(e)),
@@ -1030,22 +1067,26 @@ pub(super) fn poll_recv(
         let n = tcb.recv_buf.len().min(buf.len());
         let drained = tcb.recv_buf.split_to(n);
         buf[..n].copy_from_slice(&drained);
-        // Window-update trigger: if we freed ≥ half the recv cap,
-        // advertise. Crude SWS avoidance; refine alongside real flow
-        // control.
-        let should_update = n >= recv_cap / 2;
-        (n, should_update, local, peer)
+        (n, local, peer)
     };
 
+    // httpsim patch: window update as Linux's __tcp_cleanup_rbuf: when
+    // the window we could offer now is at least twice the one last
+    // advertised (so always when it reopens from zero), or reopens
+    // from below one MSS to at least one MSS.
+    let should_update_window = {
+        let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
+        let old = tcb.rcv_wnd_adv as usize;
+        let new = advertised_window(recv_cap, tcb.recv_buf.len()) as usize;
+        let mss = mss_for(k, local.ip());
+        !tcb.peer_fin && new > old && (new >= 2 * old || (old < mss && new >= mss))
+    };
     if should_update_window {
-        let (snd_nxt, rcv_nxt, window) = {
+        let (snd_nxt, rcv_nxt) = {
             let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
-            (
-                tcb.snd_nxt,
-                tcb.rcv_nxt,
-                advertised_window(recv_cap, tcb.recv_buf.len()),
-            )
+            (tcb.snd_nxt, tcb.rcv_nxt)
         };
+        let window = window_for(k, fd);
         emit(
             k,
             local,
@@ -1104,76 +1145,241 @@ pub(super) fn poll_peek(
     Poll::Ready(Ok(n))
 }
 
-/// Count-based retransmit sweep. For each TCB with unacked data,
-/// increment the "egress passes since ACK progress" counter. Once it
-/// crosses `retx_threshold`, rewind `snd_nxt = snd_una` so the next
-/// `segment_all` pass re-emits from the oldest unacked byte
-/// (go-back-N — see the module-level doc for why we don't do SACK).
-/// After `retx_max` attempts, abort with `ConnectionReset`.
+/// Fire every TCP timer due at `now` (httpsim patch: replaces the
+/// count-based sweep). Per socket, by state and timer kind:
 ///
-/// Count-based (not time-based) so the mechanism is harness-agnostic:
-/// harnesses with fixed-width ticks translate N ticks to sim time,
-/// interleaving harnesses see it as a quantum count. Tests care about
-/// "dropped packet → retx eventually happens," not exact timing.
-pub(super) fn check_retx(k: &mut Kernel) {
-    let threshold = k.retx_threshold;
-    let max = k.retx_max;
-    let candidates: Vec<Fd> = k
-        .sockets
-        .iter()
-        .filter_map(|(fd, st)| {
-            let tcb = st.tcb.as_ref()?;
-            // Handshake states have implicit in-flight (the SYN or
-            // SYN-ACK). Data states use snd_una != snd_nxt.
-            let handshake = matches!(tcb.state, TcpState::SynSent | TcpState::SynReceived);
-            let data = matches!(
-                tcb.state,
-                TcpState::Established
-                    | TcpState::CloseWait
-                    | TcpState::FinWait1
-                    | TcpState::Closing
-                    | TcpState::LastAck
-            ) && tcb.snd_una != tcb.snd_nxt;
-            if handshake || data {
-                Some(fd)
+/// - `SynSent` / `SynReceived`: re-send the SYN / SYN-ACK, double the
+///   RTO; after `tcp_syn_retries` / `tcp_synack_retries` the next
+///   expiry fails the connect with `TimedOut` (client) or drops the
+///   half-open child (server).
+/// - data in flight: go-back-N — rewind `snd_nxt = snd_una`, double
+///   the RTO (cap 120 s); after `tcp_retries2` retransmissions the
+///   next expiry fails the socket with `TimedOut`.
+/// - persist (peer window zero, bytes waiting): send a zero-window
+///   probe, back off like the RTO; `tcp_retries2` unanswered probes
+///   fail the socket.
+///
+/// O(timers due · log n).
+pub(super) fn fire_timers(k: &mut Kernel, now: Instant) {
+    while let Some(&(at, fd)) = k.timers.first() {
+        if at > now {
+            break;
+        }
+        k.timers.pop_first();
+        let Some(st) = k.sockets.get_mut(fd) else {
+            continue;
+        };
+        let Some(tcb) = st.tcb.as_mut() else {
+            continue;
+        };
+        if tcb.timer != Some(at) {
+            continue;
+        }
+        tcb.timer = None;
+        let local = bound_endpoint(st);
+        let tcb = st.tcb.as_mut().unwrap();
+        let remote = tcb.peer;
+        match tcb.state {
+            TcpState::SynSent | TcpState::SynReceived => {
+                let syn_ack = tcb.state == TcpState::SynReceived;
+                let max = if syn_ack {
+                    k.tcp_synack_retries
+                } else {
+                    k.tcp_syn_retries
+                };
+                if tcb.retx_attempts >= max {
+                    k.events.push(KernelEvent::TimedOut {
+                        local,
+                        remote,
+                        handshake: true,
+                    });
+                    if syn_ack {
+                        // Linux drops the request sock: the half-open
+                        // child was never visible to the application.
+                        k.remove_socket(fd);
+                    } else {
+                        abort_timed_out(k, fd);
+                    }
+                    continue;
+                }
+                tcb.retx_attempts += 1;
+                tcb.rto = (tcb.rto * 2).min(super::TCP_RTO_MAX);
+                tcb.rtt_probe = None;
+                let (attempt, rto) = (tcb.retx_attempts, tcb.rto);
+                k.events.push(KernelEvent::SynRetransmit {
+                    local,
+                    remote,
+                    syn_ack,
+                    attempt,
+                });
+                emit_handshake(k, fd);
+                k.set_timer(fd, Some(now + rto));
+            }
+            TcpState::Closed => {}
+            _ => {
+                let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
+                let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
+                if in_flight > 0 {
+                    if tcb.retx_attempts >= k.tcp_retries2 {
+                        k.events.push(KernelEvent::TimedOut {
+                            local,
+                            remote,
+                            handshake: false,
+                        });
+                        abort_timed_out(k, fd);
+                        continue;
+                    }
+                    tcb.retx_attempts += 1;
+                    tcb.rto = (tcb.rto * 2).min(super::TCP_RTO_MAX);
+                    tcb.rtt_probe = None;
+                    let fin_in_flight = tcb
+                        .fin_seq
+                        .is_some_and(|fs| tcb.snd_nxt == fs.wrapping_add(1));
+                    let bytes = in_flight as usize - usize::from(fin_in_flight);
+                    let (seq, attempt, rto) = (tcb.snd_una, tcb.retx_attempts, tcb.rto);
+                    // Go-back-N: segment_dirty re-chops from snd_una.
+                    tcb.snd_nxt = tcb.snd_una;
+                    tcb.timer_kind = TimerKind::Retransmit;
+                    k.events.push(KernelEvent::Retransmit {
+                        local,
+                        remote,
+                        seq,
+                        bytes,
+                        attempt,
+                    });
+                    k.set_timer(fd, Some(now + rto));
+                    k.mark_dirty(fd);
+                } else if unsent > 0 && tcb.snd_wnd == 0 {
+                    if tcb.probes_out >= k.tcp_retries2 {
+                        k.events.push(KernelEvent::TimedOut {
+                            local,
+                            remote,
+                            handshake: false,
+                        });
+                        abort_timed_out(k, fd);
+                        continue;
+                    }
+                    tcb.probes_out += 1;
+                    tcb.retx_attempts += 1;
+                    let attempt = tcb.probes_out;
+                    let (seq, ack) = (tcb.snd_una.wrapping_sub(1), tcb.rcv_nxt);
+                    let next = persist_interval(tcb);
+                    tcb.timer_kind = TimerKind::Persist;
+                    k.events.push(KernelEvent::WindowProbe {
+                        local,
+                        remote,
+                        attempt,
+                    });
+                    let window = window_for(k, fd);
+                    emit(
+                        k,
+                        local,
+                        remote,
+                        TcpSegment {
+                            src_port: local.port(),
+                            dst_port: remote.port(),
+                            seq,
+                            ack,
+                            flags: TcpFlags {
+                                ack: true,
+                                ..TcpFlags::default()
+                            },
+                            window,
+                            payload: Bytes::new(),
+                        },
+                    );
+                    k.set_timer(fd, Some(now + next));
+                } else {
+                    // Stale: let egress decide afresh.
+                    k.mark_dirty(fd);
+                }
+            }
+        }
+    }
+}
+
+/// Handshake finished: take the RTT sample if the SYN / SYN-ACK was
+/// never retransmitted (Karn), and start data at the base RTO.
+fn handshake_done(tcb: &mut Tcb) {
+    if let Some((_, sent)) = tcb.rtt_probe.take() {
+        if tcb.retx_attempts == 0 {
+            rtt_sample(tcb, super::now().saturating_duration_since(sent));
+        }
+    }
+    tcb.retx_attempts = 0;
+    tcb.rto = base_rto(tcb);
+}
+
+/// RFC 6298 §2 estimator.
+fn rtt_sample(tcb: &mut Tcb, r: Duration) {
+    match tcb.srtt {
+        None => {
+            tcb.srtt = Some(r);
+            tcb.rttvar = r / 2;
+        }
+        Some(srtt) => {
+            let err = srtt.abs_diff(r);
+            tcb.rttvar = (tcb.rttvar * 3 + err) / 4;
+            tcb.srtt = Some((srtt * 7 + r) / 8);
+        }
+    }
+}
+
+/// Un-backed-off RTO: Linux's `srtt + max(TCP_RTO_MIN, 4·rttvar)`,
+/// `TCP_RTO_MIN` before any sample, never above `TCP_RTO_MAX`.
+fn base_rto(tcb: &Tcb) -> Duration {
+    match tcb.srtt {
+        None => super::TCP_RTO_MIN,
+        Some(srtt) => (srtt + (tcb.rttvar * 4).max(super::TCP_RTO_MIN)).min(super::TCP_RTO_MAX),
+    }
+}
+
+/// Next zero-window probe interval: the base RTO backed off per probe.
+fn persist_interval(tcb: &Tcb) -> Duration {
+    let shift = tcb.retx_attempts.min(16);
+    (base_rto(tcb) * (1u32 << shift)).min(super::TCP_RTO_MAX)
+}
+
+/// Arm, keep or disarm `fd`'s timer after egress looked at it: the
+/// retransmission timer while anything is in flight, the persist
+/// timer while bytes wait on a zero window, none otherwise.
+/// Handshake timers are armed where the SYN / SYN-ACK is sent.
+fn update_timer(k: &mut Kernel, fd: Fd) {
+    let Some(tcb) = k.sockets.get(fd).and_then(|s| s.tcb.as_ref()) else {
+        return;
+    };
+    let want = match tcb.state {
+        TcpState::SynSent | TcpState::SynReceived => return,
+        TcpState::Closed => None,
+        _ => {
+            let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
+            let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
+            let armed = |kind| tcb.timer.is_some() && tcb.timer_kind == kind;
+            if in_flight > 0 {
+                if armed(TimerKind::Retransmit) {
+                    return;
+                }
+                Some((super::now() + tcb.rto, TimerKind::Retransmit))
+            } else if unsent > 0 && tcb.snd_wnd == 0 {
+                if armed(TimerKind::Persist) {
+                    return;
+                }
+                Some((super::now() + persist_interval(tcb), TimerKind::Persist))
             } else {
                 None
             }
-        })
-        .collect();
-
-    let mut abort: Vec<Fd> = Vec::new();
-    let mut resend_handshake: Vec<Fd> = Vec::new();
-    for fd in candidates {
-        let tcb = k.sockets.get_mut(fd).unwrap().tcb.as_mut().unwrap();
-        tcb.egress_since_ack += 1;
-        if tcb.egress_since_ack < threshold {
-            continue;
         }
-        if tcb.retx_attempts >= max {
-            abort.push(fd);
-            continue;
-        }
-        tcb.retx_attempts += 1;
-        tcb.egress_since_ack = 0;
-        match tcb.state {
-            TcpState::SynSent | TcpState::SynReceived => resend_handshake.push(fd),
-            _ => {
-                // Rewind to oldest unacked byte. `segment_all` below
-                // will re-chop from snd_una; any in-flight tail gets
-                // re-sent too (go-back-N) — wasteful but correct
-                // without an out-of-order receive queue on the peer
-                // side.
-                tcb.snd_nxt = tcb.snd_una;
-            }
-        }
+    };
+    if let Some((_, kind)) = want {
+        k.sockets
+            .get_mut(fd)
+            .unwrap()
+            .tcb
+            .as_mut()
+            .unwrap()
+            .timer_kind = kind;
     }
-    for fd in resend_handshake {
-        emit_handshake(k, fd);
-    }
-    for fd in abort {
-        abort_timed_out(k, fd);
-    }
+    k.set_timer(fd, want.map(|(at, _)| at));
 }
 
 /// Re-emit the SYN (client, `SynSent`) or SYN-ACK (server,
@@ -1211,38 +1417,40 @@ fn emit_handshake(k: &mut Kernel, fd: Fd) {
     );
 }
 
-/// Sweep all TCP sockets with transmittable bytes or a pending FIN
-/// and chop them into MSS-sized segments bounded by the peer's
-/// advertised window. Invoked by `egress` before the outbound drain,
-/// so newly-segmented packets ride the same pump that handles UDP and
-/// handshake traffic.
-pub(super) fn segment_all(k: &mut Kernel) {
-    let candidates: Vec<Fd> = k
-        .sockets
-        .iter()
-        .filter(|(_, s)| {
-            s.tcb
-                .as_ref()
-                .map(|t| {
-                    let transmittable = matches!(
-                        t.state,
-                        TcpState::Established
-                            | TcpState::CloseWait
-                            | TcpState::FinWait1
-                            | TcpState::Closing
-                            | TcpState::LastAck
-                    );
-                    let has_data = t.send_buf.len() > (t.snd_nxt.wrapping_sub(t.snd_una)) as usize;
-                    let fin_pending = t.fin_seq.map(|fs| t.snd_nxt == fs).unwrap_or(false);
-                    transmittable && (has_data || fin_pending)
-                })
-                .unwrap_or(false)
-        })
-        .map(|(fd, _)| fd)
-        .collect();
-
-    for fd in candidates {
-        segment_one(k, fd);
+/// Segment, re-time and reap the sockets touched since the last
+/// egress (httpsim patch: the dirty set replaces sweeping every
+/// socket, and absorbs `reap_closed`). Invoked by `egress` before the
+/// outbound drain, so newly-segmented packets ride the same pump that
+/// handles UDP and handshake traffic.
+pub(super) fn segment_dirty(k: &mut Kernel) {
+    let batch = std::mem::take(&mut k.dirty);
+    for fd in batch {
+        let Some(st) = k.sockets.get(fd) else {
+            continue;
+        };
+        let Some(t) = st.tcb.as_ref() else {
+            if st.fd_closed {
+                k.remove_socket(fd);
+            }
+            continue;
+        };
+        let transmittable = matches!(
+            t.state,
+            TcpState::Established
+                | TcpState::CloseWait
+                | TcpState::FinWait1
+                | TcpState::Closing
+                | TcpState::LastAck
+        );
+        if transmittable {
+            segment_one(k, fd);
+        }
+        update_timer(k, fd);
+        let st = k.sockets.get(fd).unwrap();
+        let t = st.tcb.as_ref().unwrap();
+        if st.fd_closed && (t.state == TcpState::Closed || t.reset) {
+            k.remove_socket(fd);
+        }
     }
 }
 
@@ -1252,7 +1460,6 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
         bound_endpoint(st)
     };
     let mss = mss_for(k, local.ip());
-    let recv_cap = k.recv_buf_cap;
 
     loop {
         let (seq, payload, is_fin) = {
@@ -1270,9 +1477,11 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
                 let seq = tcb.snd_nxt;
                 tcb.snd_nxt = tcb.snd_nxt.wrapping_add(n as u32);
                 (seq, payload, false)
-            } else if fin_pending && wnd_remaining > 0 {
+            } else if fin_pending && unsent == 0 {
                 // Emit the FIN. It occupies one sequence number but
-                // carries no payload.
+                // carries no payload. httpsim patch: a FIN after all
+                // data goes out even on a zero window, as on Linux,
+                // so a close never waits on the persist timer.
                 let seq = tcb.snd_nxt;
                 tcb.snd_nxt = tcb.snd_nxt.wrapping_add(1);
                 (seq, Bytes::new(), true)
@@ -1280,11 +1489,21 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
                 return;
             }
         };
+        // httpsim patch: track the highest sequence sent and time one
+        // new segment at a time (never a retransmission: Karn).
+        {
+            let now = super::now();
+            let tcb = k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap();
+            if tcb.snd_nxt.wrapping_sub(tcb.snd_max) as i32 > 0 {
+                if tcb.rtt_probe.is_none() && seq.wrapping_sub(tcb.snd_max) as i32 >= 0 {
+                    tcb.rtt_probe = Some((tcb.snd_nxt, now));
+                }
+                tcb.snd_max = tcb.snd_nxt;
+            }
+        }
         let remote = k.lookup(fd).unwrap().tcb.as_ref().unwrap().peer;
-        let (rcv_nxt, window) = {
-            let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
-            (tcb.rcv_nxt, advertised_window(recv_cap, tcb.recv_buf.len()))
-        };
+        let rcv_nxt = k.lookup(fd).unwrap().tcb.as_ref().unwrap().rcv_nxt;
+        let window = window_for(k, fd);
         emit(
             k,
             local,
@@ -1330,6 +1549,17 @@ fn mss_for(k: &Kernel, src_ip: IpAddr) -> usize {
 fn bound_endpoint(st: &Socket) -> SocketAddr {
     let bind = st.bound.as_ref().expect("bound at handshake time");
     SocketAddr::new(bind.local_addr, bind.local_port)
+}
+
+/// The window to put in a segment leaving `fd` now, remembered as the
+/// last advertised one.
+// httpsim patch: window updates compare against what was advertised.
+fn window_for(k: &mut Kernel, fd: Fd) -> u16 {
+    let cap = k.recv_buf_cap;
+    let tcb = k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap();
+    let w = advertised_window(cap, tcb.recv_buf.len());
+    tcb.rcv_wnd_adv = w;
+    w
 }
 
 fn advertised_window(recv_buf_cap: usize, recv_buf_len: usize) -> u16 {

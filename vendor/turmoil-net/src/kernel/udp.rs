@@ -88,7 +88,7 @@ pub(super) fn send_to(
         src_bind.local_addr
     };
 
-    k.outbound.push_back(Packet {
+    k.push_outbound(Packet {
         src: src_ip,
         dst: dst_sa.ip(),
         ttl: 64,
