@@ -244,6 +244,16 @@ impl Net {
         shared
     }
 
+    /// The connection between two addresses, whichever end `a` is (for kernel events, which
+    /// name a socket by its own address first).
+    pub(crate) fn conn_between(&self, a: SocketAddr, b: SocketAddr) -> Option<ConnId> {
+        let reg = self.inner.conns.lock().unwrap();
+        reg.by_pair
+            .get(&(a, b))
+            .or_else(|| reg.by_pair.get(&(b, a)))
+            .map(|c| c.id())
+    }
+
     /// Forgets a connection once both ends are gone.
     fn detach(&self, client: SocketAddr, server: SocketAddr, shared: &Arc<ConnShared>) {
         let mut reg = self.inner.conns.lock().unwrap();

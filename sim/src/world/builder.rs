@@ -202,6 +202,6 @@ impl WorldBuilder {
             .send_buf_cap(self.kernel_send_buffer)
             .recv_buf_cap(self.kernel_recv_buffer)
             .default_backlog(self.tcp_capacity)
-            .retx_threshold(u32::MAX)
+            .tcp_retries2(self.tcp_retries2)
     }
 }

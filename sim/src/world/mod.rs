@@ -72,6 +72,7 @@ pub struct World {
     next_action: usize,
     elapsed: Duration,
     polls: u64,
+    kernel_events: Vec<(HostId, turmoil_net::KernelEvent)>,
 }
 
 impl World {
@@ -88,6 +89,7 @@ impl World {
             next_action: 0,
             elapsed: Duration::ZERO,
             polls: 0,
+            kernel_events: Vec::new(),
         }
     }
 
@@ -245,6 +247,7 @@ impl World {
                 }
             }
             let sent = self.network.egress(guard, now);
+            self.record_kernel_events(guard, now);
             if let Some(end) = self.ended(now) {
                 return Poll::Ready(end);
             }
@@ -262,7 +265,13 @@ impl World {
         if let Some((at, _)) = self.actions.get(self.next_action) {
             next = next.min(at.as_micros() as u64);
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_micros(next.saturating_sub(now));
+        let mut deadline =
+            tokio::time::Instant::now() + Duration::from_micros(next.saturating_sub(now));
+        // The kernels' own timers: retransmissions, SYN retries, zero-window probes.
+        if let Some(at) = guard.next_deadline() {
+            deadline = deadline.min(at);
+        }
+        guard.set_egress_waker(cx.waker());
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
         }
@@ -270,6 +279,43 @@ impl World {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+
+    /// Turns what the kernels did on their own (retransmissions) into trace events.
+    fn record_kernel_events(&mut self, guard: &turmoil_net::EnterGuard, now_us: u64) {
+        self.kernel_events.clear();
+        guard.take_events(&mut self.kernel_events);
+        for (id, e) in self.kernel_events.drain(..) {
+            let (local, remote, bytes, attempt) = match e {
+                turmoil_net::KernelEvent::Retransmit {
+                    local,
+                    remote,
+                    bytes,
+                    attempt,
+                    ..
+                } => (local, remote, bytes as u64, attempt),
+                turmoil_net::KernelEvent::SynRetransmit {
+                    local,
+                    remote,
+                    attempt,
+                    ..
+                } => (local, remote, 0, attempt),
+                _ => continue,
+            };
+            let Some(host) = self.hosts.iter().find(|h| h.id == id) else {
+                continue;
+            };
+            let conn = self.net.conn_between(local, remote).unwrap_or(0);
+            self.net.trace().push(
+                now_us,
+                host.name.as_str(),
+                Event::Retransmit {
+                    conn,
+                    bytes,
+                    attempt,
+                },
+            );
+        }
     }
 
     /// How the run ends now, if it does.
