@@ -634,7 +634,13 @@ impl Kernel {
         let st = self.lookup_mut(fd)?;
         assert_eq!(st.ty, Type::Stream, "listen on non-Stream fd");
         assert!(st.bound.is_some(), "listen on unbound fd");
-        st.listen = Some(ListenState::new(backlog));
+        match st.listen.as_mut() {
+            Some(l) => l.backlog = backlog,
+            None => st.listen = Some(ListenState::new(backlog)),
+        }
+        // httpsim patch: listeners are indexed apart from their children.
+        let key = st.bound.clone().expect("bound");
+        self.sockets.insert_listener(key, fd);
         Ok(())
     }
 

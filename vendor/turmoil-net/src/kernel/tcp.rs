@@ -202,7 +202,18 @@ fn handle_on_connection(
     // RST trumps all other processing. Tear the connection down and
     // wake every parked task with ConnectionReset.
     if s.flags.rst {
-        abort_connection(k, fd);
+        // httpsim patch: a reset half-open child is dropped (nobody
+        // could ever accept or close it), as Linux drops the request.
+        let half_open = k
+            .lookup(fd)
+            .ok()
+            .and_then(|st| st.tcb.as_ref())
+            .is_some_and(|t| t.state == TcpState::SynReceived);
+        if half_open {
+            drop_half_open(k, fd);
+        } else {
+            abort_connection(k, fd);
+        }
         return;
     }
 
@@ -473,18 +484,21 @@ fn accept_syn(
     // Count in-progress (SynReceived) children + ready children
     // against backlog. Linux separates SYN backlog from accept backlog;
     // we collapse them for v1.
-    let in_flight = count_children(k, listener_fd, local);
-    let ready = k
-        .lookup(listener_fd)
-        .unwrap()
-        .listen
-        .as_ref()
-        .unwrap()
-        .ready
-        .len();
+    // httpsim patch: half-open children are counted, not scanned for.
+    let (in_flight, ready) = {
+        let listen = k.lookup(listener_fd).unwrap().listen.as_ref().unwrap();
+        (listen.half_open, listen.ready.len())
+    };
+    let _ = local;
     if in_flight + ready >= backlog {
         return; // drop — client will perceive as SYN loss
     }
+    k.lookup_mut(listener_fd)
+        .unwrap()
+        .listen
+        .as_mut()
+        .unwrap()
+        .half_open += 1;
 
     let child = k.sockets.insert(Socket::new(domain, ty));
     let bind_key = BindKey {
@@ -550,6 +564,7 @@ fn push_to_listener(k: &mut Kernel, child: Fd, local: SocketAddr) {
             .as_mut()
             .expect("listener");
         listen.ready.push_back(child);
+        listen.half_open = listen.half_open.saturating_sub(1);
         listen.accept_wakers.drain(..).collect()
     };
     for w in wakers {
@@ -823,33 +838,32 @@ fn find_listener(k: &Kernel, local: SocketAddr) -> Option<Fd> {
         local_addr: wildcard_ip,
         local_port: local.port(),
     };
+    // httpsim patch: the listener index, not a scan of every child
+    // sharing the listener's key.
     for key in [&exact, &wildcard] {
-        for &fd in k.sockets.find_by_bind(key) {
-            if k.sockets.get(fd).unwrap().listen.is_some() {
-                return Some(fd);
-            }
+        if let Some(&fd) = k.sockets.find_listeners(key).first() {
+            return Some(fd);
         }
     }
     None
 }
 
-/// Count child sockets owned by `listener_fd`'s tuple that are still
-/// handshaking (`SynReceived`). Charged against the listener's backlog
-/// alongside the accept-ready queue.
-fn count_children(k: &Kernel, listener_fd: Fd, local: SocketAddr) -> usize {
-    k.sockets
-        .connections_on(local)
-        .filter(|(_, fd)| {
-            if *fd == listener_fd {
-                return false;
+/// Remove a half-open (`SynReceived`) child and release its backlog
+/// slot on the listener.
+// httpsim patch: keeps `ListenState::half_open` exact.
+fn drop_half_open(k: &mut Kernel, fd: Fd) {
+    if let Some(local) = k.lookup(fd).ok().and_then(|st| {
+        st.bound
+            .as_ref()
+            .map(|b| SocketAddr::new(b.local_addr, b.local_port))
+    }) {
+        if let Some(l) = find_listener(k, local) {
+            if let Some(listen) = k.lookup_mut(l).unwrap().listen.as_mut() {
+                listen.half_open = listen.half_open.saturating_sub(1);
             }
-            k.sockets
-                .get(*fd)
-                .and_then(|s| s.tcb.as_ref())
-                .map(|t| t.state == TcpState::SynReceived)
-                .unwrap_or(false)
-        })
-        .count()
+        }
+    }
+    k.remove_socket(fd);
 }
 
 fn emit(k: &mut Kernel, src: SocketAddr, dst: SocketAddr, seg: TcpSegment) {
@@ -1196,7 +1210,7 @@ pub(super) fn fire_timers(k: &mut Kernel, now: Instant) {
                     if syn_ack {
                         // Linux drops the request sock: the half-open
                         // child was never visible to the application.
-                        k.remove_socket(fd);
+                        drop_half_open(k, fd);
                     } else {
                         abort_timed_out(k, fd);
                     }
