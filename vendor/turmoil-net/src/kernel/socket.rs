@@ -280,6 +280,8 @@ pub enum TimerKind {
     Retransmit,
     /// Zero-window probe.
     Persist,
+    /// Orphaned `FinWait2` lifetime (Linux's `tcp_fin_timeout`).
+    FinWait2,
 }
 
 impl Tcb {
@@ -497,12 +499,18 @@ pub struct SocketTable {
 
 impl SocketTable {
     pub fn new() -> Self {
+        Self::with_ports(DEFAULT_EPHEMERAL_PORTS)
+    }
+
+    /// A table whose ephemeral ports come from `ports`
+    /// (httpsim patch: `ip_local_port_range` is configurable).
+    pub fn with_ports(ports: RangeInclusive<u16>) -> Self {
         Self {
             next_id: 1,
             sockets: BTreeMap::new(),
             bindings: IndexMap::new(),
             connections: IndexMap::new(),
-            ports: PortAllocator::new(DEFAULT_EPHEMERAL_PORTS),
+            ports: PortAllocator::new(ports),
             bound_keys: HashMap::new(),
             conn_of: HashMap::new(),
             port_keys: HashMap::new(),
@@ -616,6 +624,18 @@ impl SocketTable {
         );
         self.connections.insert((local, remote), fd);
         self.conn_of.insert(fd, (local, remote));
+    }
+
+    /// Drop `fd`'s 4-tuple from the demux index (the socket stays in
+    /// the table): a closed or reset connection's tuple can be reused
+    /// by a new one, as Linux unhashes it.
+    // httpsim patch: 4-tuple reuse after close/reset.
+    pub fn unhash_connection(&mut self, fd: Fd) {
+        if let Some(conn) = self.conn_of.remove(&fd) {
+            if self.connections.get(&conn) == Some(&fd) {
+                self.connections.swap_remove(&conn);
+            }
+        }
     }
 
     /// Look up a connected socket by its 4-tuple.

@@ -133,8 +133,18 @@ pub(super) fn deliver(k: &mut Kernel, pkt: &Packet, s: &TcpSegment) {
     // First try to demux to an established/in-progress connection by
     // 4-tuple. Listener fallback only runs if that misses.
     if let Some(fd) = k.sockets.find_connection(local, remote) {
-        handle_on_connection(k, fd, local, remote, s);
-        return;
+        // httpsim patch: a closed connection no longer owns its tuple;
+        // the segment goes on to the listener / RST path.
+        let closed = k
+            .lookup(fd)
+            .ok()
+            .and_then(|st| st.tcb.as_ref())
+            .is_none_or(|t| t.state == TcpState::Closed);
+        if !closed {
+            handle_on_connection(k, fd, local, remote, s);
+            return;
+        }
+        k.sockets.unhash_connection(fd);
     }
 
     // Listener fallback — SYN on an otherwise-unknown 4-tuple.
@@ -277,6 +287,39 @@ fn handle_on_connection(
             k.set_timer(fd, None);
             push_to_listener(k, fd, local);
         }
+        // httpsim patch: a SYN on a synchronized connection gets a
+        // challenge ACK (RFC 5961, Linux).
+        TcpState::Established
+        | TcpState::FinWait1
+        | TcpState::FinWait2
+        | TcpState::CloseWait
+        | TcpState::Closing
+        | TcpState::LastAck
+            if s.flags.syn && !s.flags.ack =>
+        {
+            let (seq, ack) = {
+                let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
+                (tcb.snd_nxt, tcb.rcv_nxt)
+            };
+            let window = window_for(k, fd);
+            emit(
+                k,
+                local,
+                remote,
+                TcpSegment {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq,
+                    ack,
+                    flags: TcpFlags {
+                        ack: true,
+                        ..TcpFlags::default()
+                    },
+                    window,
+                    payload: Bytes::new(),
+                },
+            );
+        }
         // Data / ACK / FIN on an open or half-closed connection.
         TcpState::Established
         | TcpState::FinWait1
@@ -291,6 +334,15 @@ fn handle_on_connection(
         // httpsim patch: a retransmitted SYN means our SYN-ACK was lost;
         // answer it at once as Linux does.
         TcpState::SynReceived if s.flags.syn && !s.flags.ack => emit_handshake(k, fd),
+        // httpsim patch: an ACK that doesn't acknowledge our SYN (e.g. a
+        // challenge ACK from a stale connection on this tuple) is
+        // answered with RST <SEQ=SEG.ACK> (RFC 793), which clears the
+        // stale side so the SYN retransmission gets through.
+        TcpState::SynSent
+            if s.flags.ack && s.ack != k.lookup(fd).unwrap().tcb.as_ref().unwrap().snd_nxt =>
+        {
+            emit_rst(k, local, remote, s)
+        }
         TcpState::SynSent | TcpState::SynReceived => {
             // Handshake still in progress but segment doesn't match
             // the expected SYN-ACK / ACK. Drop for v1 — RST-on-
@@ -1230,6 +1282,11 @@ pub(super) fn fire_timers(k: &mut Kernel, now: Instant) {
                 k.set_timer(fd, Some(now + rto));
             }
             TcpState::Closed => {}
+            TcpState::FinWait2 if tcb.timer_kind == TimerKind::FinWait2 => {
+                if st.fd_closed {
+                    k.remove_socket(fd);
+                }
+            }
             _ => {
                 let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
                 let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
@@ -1362,9 +1419,19 @@ fn update_timer(k: &mut Kernel, fd: Fd) {
     let Some(tcb) = k.sockets.get(fd).and_then(|s| s.tcb.as_ref()) else {
         return;
     };
+    let orphan = k.sockets.get(fd).unwrap().fd_closed;
     let want = match tcb.state {
         TcpState::SynSent | TcpState::SynReceived => return,
         TcpState::Closed => None,
+        // httpsim patch: an orphaned FinWait2 socket is dropped after
+        // tcp_fin_timeout, so a peer that never closes cannot pin the
+        // port forever.
+        TcpState::FinWait2 if orphan => {
+            if tcb.timer.is_some() && tcb.timer_kind == TimerKind::FinWait2 {
+                return;
+            }
+            Some((super::now() + super::TCP_FIN_TIMEOUT, TimerKind::FinWait2))
+        }
         _ => {
             let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
             let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
