@@ -352,7 +352,7 @@ impl Kernel {
             // httpsim patch: a lingering close has a FIN to send; egress must see it.
             self.mark_dirty(fd);
         }
-        // else: lingering — `reap_closed` at the end of each egress
+        // else: lingering — `segment_dirty` in a later egress
         // pass will clean up once the TCP state reaches `Closed`.
     }
 

@@ -89,7 +89,7 @@ pub enum SocketOption {
 
     // ---- IPPROTO_TCP ----
     /// `TCP_NODELAY`. stored — we don't model Nagle at all (every
-    /// `poll_write` copies to `send_buf`, `segment_all` emits
+    /// `poll_write` copies to `send_buf`, `segment_dirty` emits
     /// immediately), so this round-trips without affecting traffic.
     /// TODO: if we ever model Nagle, gate segmentation on `!nodelay`
     /// and coalesce sub-MSS payloads the way real TCP does.
@@ -163,7 +163,9 @@ pub struct Fd(u64);
 /// duplicate protection on 4-tuple reuse and re-ACKing a retransmitted
 /// FIN — only matter on an unreliable transport. The simulated fabric
 /// doesn't lose or duplicate packets, and we have no simulated clock
-/// to run a 2×MSL timer against.
+/// to run a 2×MSL timer against. (httpsim patch: there is a clock now
+/// — tokio's — and loss; `TimeWait` is still not modelled: a late
+/// duplicate on a reused tuple is answered like any stray segment.)
 ///
 /// Once the fabric grows drop/duplicate faults or a virtual clock,
 /// revisit this: `TimeWait` is additive (new state + timer) and won't

@@ -29,11 +29,10 @@
 //! counts packets could tell the difference, but the socket API
 //! can't.
 //!
-//! # Perf TODO
-//! - `segment_all` still sweeps every socket via `SocketTable::iter`
-//!   each egress to find ones with transmittable bytes. A dirty-set
-//!   (fd pushed whenever send_buf grows or a FIN becomes pending) would
-//!   cut that to an O(writers) scan.
+//! # Performance (httpsim patch)
+//! Egress looks only at sockets touched since the last call (the
+//! kernel's dirty set) and at timers due (its deadline set), so its
+//! cost is O(sockets that changed), not O(sockets).
 
 use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -638,7 +637,7 @@ fn wake_connect(k: &mut Kernel, fd: Fd) {
 /// Decide how to close a TCP socket being dropped by the shim. Returns
 /// `true` if the caller should reap the table entry immediately; `false`
 /// means "leave the entry alive so the kernel can keep draining queued
-/// bytes / FIN / ACKs, reap later via `reap_closed`".
+/// bytes / FIN / ACKs, reap later in `segment_dirty`" (httpsim patch).
 ///
 /// RST-worthy cases (unread bytes, or dropping with a live write side)
 /// get an immediate RST and are reaped here. Clean drops on a
@@ -726,7 +725,7 @@ pub(super) fn on_close(k: &mut Kernel, fd: Fd) -> bool {
             // Mark the socket as fd-closed and, if the app hasn't
             // shut the write side yet, queue a FIN. The TCB stays in
             // the table so egress / deliver can finish the close
-            // handshake. `reap_closed` reaps once TCP reaches a
+            // handshake. `segment_dirty` reaps once TCP reaches a
             // terminal state.
             let st = k.sockets.get_mut(fd).unwrap();
             st.fd_closed = true;
@@ -1000,7 +999,7 @@ fn initial_sequence(k: &mut Kernel) -> u32 {
 /// Copy bytes into the socket's `send_buf`, up to the remaining
 /// capacity. Returns `Pending` (parking write-side waker) when the buffer
 /// is already full. Segmentation and the actual wire emit happen later,
-/// in `segment_all` during `egress`.
+/// in `segment_dirty` during `egress` (httpsim patch).
 pub(super) fn poll_send(
     k: &mut Kernel,
     fd: Fd,
