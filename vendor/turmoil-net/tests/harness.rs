@@ -381,3 +381,81 @@ fn retries_exhausted_record_timed_out() {
         .collect();
     assert_eq!(kinds, ["retx1", "retx2", "retx3", "timedoutfalse"]);
 }
+
+/// The client's handshake-completing ACK is lost: the server's SYN-ACK
+/// timer (1 s) re-sends it and the client's duplicate-segment ACK
+/// completes the handshake; the client's data, sent meanwhile, is
+/// retransmitted and served.
+#[test]
+fn lost_final_handshake_ack_recovers() {
+    let mut sim = Sim::new(KernelConfig::default());
+    sim.host("server", echo_server());
+    let (took, stats) = sim.run("client", async {
+        sleep(Duration::from_millis(1)).await;
+        let mut dropped = false;
+        rule(move |pkt: &Packet| match &pkt.payload {
+            Transport::Tcp(s)
+                if s.flags.ack && !s.flags.syn && s.payload.is_empty() && !dropped =>
+            {
+                dropped = true;
+                Verdict::Drop
+            }
+            _ => Verdict::Pass,
+        })
+        .forget();
+        let start = Instant::now();
+        let mut c = TcpStream::connect("server:9000").await.unwrap();
+        c.write_all(b"abc").await.unwrap();
+        let mut buf = [0u8; 3];
+        timeout(STALL, c.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"abc");
+        start.elapsed()
+    });
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(!stats
+        .events
+        .iter()
+        .any(|(_, e)| matches!(e, KernelEvent::TimedOut { .. })));
+}
+
+/// A lost FIN is retransmitted on the RTO and the peer sees EOF.
+#[test]
+fn lost_fin_is_retransmitted() {
+    let mut sim = Sim::new(KernelConfig::default());
+    sim.host("client", async {
+        sleep(Duration::from_millis(1)).await;
+        let mut dropped = false;
+        rule(move |pkt: &Packet| match &pkt.payload {
+            Transport::Tcp(s) if s.flags.fin && !dropped => {
+                dropped = true;
+                Verdict::Drop
+            }
+            _ => Verdict::Pass,
+        })
+        .forget();
+        let mut c = TcpStream::connect("server:9000").await.unwrap();
+        c.shutdown().await.unwrap();
+        std::future::pending::<()>().await;
+    });
+    let (_, stats) = sim.run("server", async {
+        let l = TcpListener::bind("0.0.0.0:9000").await.unwrap();
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut buf = [0u8; 8];
+        let n = timeout(STALL, s.read(&mut buf)).await.unwrap().unwrap();
+        assert_eq!(n, 0);
+    });
+    assert!(matches!(
+        stats.events.as_slice(),
+        [(
+            _,
+            KernelEvent::Retransmit {
+                bytes: 0,
+                attempt: 1,
+                ..
+            }
+        )]
+    ));
+}

@@ -13,6 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeSet, VecDeque};
 use std::io::{Error, ErrorKind};
 use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -21,7 +22,9 @@ use indexmap::IndexSet;
 use tokio::io::ReadBuf;
 use tokio::time::Instant;
 
-use crate::kernel::socket::{BindKey, SocketTable, DEFAULT_RECV_BUF_CAP, DEFAULT_SEND_BUF_CAP};
+use crate::kernel::socket::{
+    BindKey, SocketTable, DEFAULT_EPHEMERAL_PORTS, DEFAULT_RECV_BUF_CAP, DEFAULT_SEND_BUF_CAP,
+};
 
 mod packet;
 mod socket;
@@ -53,6 +56,9 @@ pub const TCP_RTO_MIN: Duration = Duration::from_millis(200);
 pub const TCP_RTO_MAX: Duration = Duration::from_secs(120);
 /// Initial SYN / SYN-ACK retransmission timeout. Linux's `TCP_TIMEOUT_INIT`.
 pub const TCP_TIMEOUT_INIT: Duration = Duration::from_secs(1);
+/// How long a closed (orphaned) socket waits in `FinWait2` for the
+/// peer's FIN before it is dropped. Linux's `tcp_fin_timeout`.
+pub const TCP_FIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Data retransmissions before a connection fails with `TimedOut`. Linux's `tcp_retries2`.
 pub const DEFAULT_TCP_RETRIES2: u32 = 15;
 /// SYN retransmissions before `connect` fails with `TimedOut` (1+2+4+8+16+32+64 = 127 s).
@@ -87,6 +93,10 @@ pub struct KernelConfig {
     pub tcp_syn_retries: u32,
     /// SYN-ACK retransmissions before a half-open connection is dropped.
     pub tcp_synack_retries: u32,
+    /// Ports handed out for `bind(:0)` and `connect` without bind.
+    /// Linux's `ip_local_port_range`, default 49152..=65535; when
+    /// exhausted `connect` fails with `AddrNotAvailable`.
+    pub ephemeral_ports: RangeInclusive<u16>,
 }
 
 impl Default for KernelConfig {
@@ -100,6 +110,7 @@ impl Default for KernelConfig {
             tcp_retries2: DEFAULT_TCP_RETRIES2,
             tcp_syn_retries: DEFAULT_TCP_SYN_RETRIES,
             tcp_synack_retries: DEFAULT_TCP_SYNACK_RETRIES,
+            ephemeral_ports: DEFAULT_EPHEMERAL_PORTS,
         }
     }
 }
@@ -135,6 +146,10 @@ impl KernelConfig {
     }
     pub fn tcp_synack_retries(mut self, v: u32) -> Self {
         self.tcp_synack_retries = v;
+        self
+    }
+    pub fn ephemeral_ports(mut self, v: RangeInclusive<u16>) -> Self {
+        self.ephemeral_ports = v;
         self
     }
 }
@@ -288,7 +303,7 @@ impl Kernel {
 
     pub fn with_config(cfg: KernelConfig) -> Self {
         Self {
-            sockets: SocketTable::new(),
+            sockets: SocketTable::with_ports(cfg.ephemeral_ports.clone()),
             addresses: Vec::new(),
             mtu: cfg.mtu,
             loopback_mtu: cfg.loopback_mtu,
@@ -337,7 +352,7 @@ impl Kernel {
             // httpsim patch: a lingering close has a FIN to send; egress must see it.
             self.mark_dirty(fd);
         }
-        // else: lingering — `reap_closed` at the end of each egress
+        // else: lingering — `segment_dirty` in a later egress
         // pass will clean up once the TCP state reaches `Closed`.
     }
 
@@ -634,7 +649,13 @@ impl Kernel {
         let st = self.lookup_mut(fd)?;
         assert_eq!(st.ty, Type::Stream, "listen on non-Stream fd");
         assert!(st.bound.is_some(), "listen on unbound fd");
-        st.listen = Some(ListenState::new(backlog));
+        match st.listen.as_mut() {
+            Some(l) => l.backlog = backlog,
+            None => st.listen = Some(ListenState::new(backlog)),
+        }
+        // httpsim patch: listeners are indexed apart from their children.
+        let key = st.bound.clone().expect("bound");
+        self.sockets.insert_listener(key, fd);
         Ok(())
     }
 

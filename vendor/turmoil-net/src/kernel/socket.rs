@@ -1,6 +1,6 @@
 //! Kernel socket types and the per-host socket table.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use indexmap::IndexMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -89,7 +89,7 @@ pub enum SocketOption {
 
     // ---- IPPROTO_TCP ----
     /// `TCP_NODELAY`. stored — we don't model Nagle at all (every
-    /// `poll_write` copies to `send_buf`, `segment_all` emits
+    /// `poll_write` copies to `send_buf`, `segment_dirty` emits
     /// immediately), so this round-trips without affecting traffic.
     /// TODO: if we ever model Nagle, gate segmentation on `!nodelay`
     /// and coalesce sub-MSS payloads the way real TCP does.
@@ -163,7 +163,9 @@ pub struct Fd(u64);
 /// duplicate protection on 4-tuple reuse and re-ACKing a retransmitted
 /// FIN — only matter on an unreliable transport. The simulated fabric
 /// doesn't lose or duplicate packets, and we have no simulated clock
-/// to run a 2×MSL timer against.
+/// to run a 2×MSL timer against. (httpsim patch: there is a clock now
+/// — tokio's — and loss; `TimeWait` is still not modelled: a late
+/// duplicate on a reused tuple is answered like any stray segment.)
 ///
 /// Once the fabric grows drop/duplicate faults or a virtual clock,
 /// revisit this: `TimeWait` is additive (new state + timer) and won't
@@ -280,6 +282,8 @@ pub enum TimerKind {
     Retransmit,
     /// Zero-window probe.
     Persist,
+    /// Orphaned `FinWait2` lifetime (Linux's `tcp_fin_timeout`).
+    FinWait2,
 }
 
 impl Tcb {
@@ -324,6 +328,10 @@ pub struct ListenState {
     pub ready: VecDeque<Fd>,
     /// Tasks parked in `poll_accept`.
     pub accept_wakers: Vec<Waker>,
+    /// Children still handshaking (`SynReceived`), charged against the
+    /// backlog. httpsim patch: a counter instead of a scan over every
+    /// connection per SYN.
+    pub half_open: usize,
 }
 
 impl ListenState {
@@ -332,6 +340,7 @@ impl ListenState {
             backlog,
             ready: VecDeque::new(),
             accept_wakers: Vec::new(),
+            half_open: 0,
         }
     }
 }
@@ -456,10 +465,16 @@ pub struct BindKey {
 }
 
 /// Per-host socket table.
+///
+/// httpsim patch: every operation is O(log n) or O(sockets on one
+/// port) — `sockets` is a `BTreeMap` (fds grow monotonically, so its
+/// order is insertion order, as upstream's `IndexMap` had), removal
+/// finds its index entries through reverse maps instead of `retain`
+/// over every binding and connection, and ports in use are indexed.
 #[derive(Debug)]
 pub struct SocketTable {
     next_id: u64,
-    sockets: IndexMap<Fd, Socket>,
+    sockets: BTreeMap<Fd, Socket>,
     /// Reverse index for inbound demux: bound tuple → sockets. List
     /// (not single `Fd`) because `SO_REUSEPORT` permits multiple
     /// sockets to share the exact same tuple.
@@ -471,16 +486,37 @@ pub struct SocketTable {
     /// the concrete accepted local address.
     connections: IndexMap<(SocketAddr, SocketAddr), Fd>,
     ports: PortAllocator,
+    /// Reverse of `bindings`: the keys each fd is bound under.
+    bound_keys: HashMap<Fd, Vec<BindKey>>,
+    /// Reverse of `connections`.
+    conn_of: HashMap<Fd, (SocketAddr, SocketAddr)>,
+    /// Bound keys per (domain, type, port), for conflict checks and
+    /// ephemeral allocation without scanning every binding.
+    port_keys: HashMap<(Domain, Type, u16), Vec<BindKey>>,
+    /// Listening sockets per bound key, in listen order. Accepted
+    /// children share the listener's key, so looking the listener up
+    /// among `bindings` would scan every child.
+    listeners: HashMap<BindKey, Vec<Fd>>,
 }
 
 impl SocketTable {
     pub fn new() -> Self {
+        Self::with_ports(DEFAULT_EPHEMERAL_PORTS)
+    }
+
+    /// A table whose ephemeral ports come from `ports`
+    /// (httpsim patch: `ip_local_port_range` is configurable).
+    pub fn with_ports(ports: RangeInclusive<u16>) -> Self {
         Self {
             next_id: 1,
-            sockets: IndexMap::new(),
+            sockets: BTreeMap::new(),
             bindings: IndexMap::new(),
             connections: IndexMap::new(),
-            ports: PortAllocator::new(DEFAULT_EPHEMERAL_PORTS),
+            ports: PortAllocator::new(ports),
+            bound_keys: HashMap::new(),
+            conn_of: HashMap::new(),
+            port_keys: HashMap::new(),
+            listeners: HashMap::new(),
         }
     }
 
@@ -506,12 +542,43 @@ impl SocketTable {
     /// Remove a socket from the table, also clearing any binding or
     /// 4-tuple connection entry that points at it.
     pub fn remove(&mut self, fd: Fd) -> Option<Socket> {
-        self.bindings.retain(|_, fds| {
+        if let Some(key) = self
+            .sockets
+            .get(&fd)
+            .filter(|s| s.listen.is_some())
+            .and_then(|s| s.bound.clone())
+        {
+            if let Some(fds) = self.listeners.get_mut(&key) {
+                fds.retain(|&f| f != fd);
+                if fds.is_empty() {
+                    self.listeners.remove(&key);
+                }
+            }
+        }
+        for key in self.bound_keys.remove(&fd).unwrap_or_default() {
+            let Some(fds) = self.bindings.get_mut(&key) else {
+                continue;
+            };
             fds.retain(|&f| f != fd);
-            !fds.is_empty()
-        });
-        self.connections.retain(|_, f| *f != fd);
-        self.sockets.shift_remove(&fd)
+            if fds.is_empty() {
+                // Order of `bindings` is never observable: lookups are
+                // by key, scans go through `port_keys`.
+                self.bindings.swap_remove(&key);
+                let pk = (key.domain, key.ty, key.local_port);
+                if let Some(keys) = self.port_keys.get_mut(&pk) {
+                    keys.retain(|k| *k != key);
+                    if keys.is_empty() {
+                        self.port_keys.remove(&pk);
+                    }
+                }
+            }
+        }
+        if let Some(conn) = self.conn_of.remove(&fd) {
+            if self.connections.get(&conn) == Some(&fd) {
+                self.connections.swap_remove(&conn);
+            }
+        }
+        self.sockets.remove(&fd)
     }
 
     /// All sockets bound to `key`, in bind order.
@@ -522,8 +589,32 @@ impl SocketTable {
             .unwrap_or_default()
     }
 
+    /// Record that `fd`, bound at `key`, now listens.
+    pub fn insert_listener(&mut self, key: BindKey, fd: Fd) {
+        let fds = self.listeners.entry(key).or_default();
+        if !fds.contains(&fd) {
+            fds.push(fd);
+        }
+    }
+
+    /// Listening sockets bound at exactly `key`, in listen order.
+    pub fn find_listeners(&self, key: &BindKey) -> &[Fd] {
+        self.listeners
+            .get(key)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     pub fn insert_binding(&mut self, key: BindKey, fd: Fd) {
-        self.bindings.entry(key).or_default().push(fd);
+        let fds = self.bindings.entry(key.clone()).or_default();
+        if fds.is_empty() {
+            self.port_keys
+                .entry((key.domain, key.ty, key.local_port))
+                .or_default()
+                .push(key.clone());
+        }
+        fds.push(fd);
+        self.bound_keys.entry(fd).or_default().push(key);
     }
 
     /// Index a TCP connection by 4-tuple. Panics if `local` is
@@ -534,20 +625,24 @@ impl SocketTable {
             "connection index requires concrete local addr"
         );
         self.connections.insert((local, remote), fd);
+        self.conn_of.insert(fd, (local, remote));
+    }
+
+    /// Drop `fd`'s 4-tuple from the demux index (the socket stays in
+    /// the table): a closed or reset connection's tuple can be reused
+    /// by a new one, as Linux unhashes it.
+    // httpsim patch: 4-tuple reuse after close/reset.
+    pub fn unhash_connection(&mut self, fd: Fd) {
+        if let Some(conn) = self.conn_of.remove(&fd) {
+            if self.connections.get(&conn) == Some(&fd) {
+                self.connections.swap_remove(&conn);
+            }
+        }
     }
 
     /// Look up a connected socket by its 4-tuple.
     pub fn find_connection(&self, local: SocketAddr, remote: SocketAddr) -> Option<Fd> {
         self.connections.get(&(local, remote)).copied()
-    }
-
-    /// Iterate connections matching `local` — any remote. Used to
-    /// count in-flight children of a listener.
-    pub fn connections_on(&self, local: SocketAddr) -> impl Iterator<Item = (SocketAddr, Fd)> + '_ {
-        self.connections
-            .iter()
-            .filter(move |((l, _), _)| *l == local)
-            .map(|((_, r), fd)| (*r, *fd))
     }
 
     /// Iterate all bindings on `(domain, ty, port)` regardless of local
@@ -559,9 +654,11 @@ impl SocketTable {
         ty: Type,
         port: u16,
     ) -> impl Iterator<Item = (&BindKey, &[Fd])> {
-        self.bindings
-            .iter()
-            .filter(move |(k, _)| k.domain == domain && k.ty == ty && k.local_port == port)
+        self.port_keys
+            .get(&(domain, ty, port))
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.bindings.get_key_value(k))
             .map(|(k, v)| (k, v.as_slice()))
     }
 
@@ -570,12 +667,9 @@ impl SocketTable {
     /// `inet_csk_get_port` for `:0` — it searches globally and skips
     /// any port already in use, without considering `SO_REUSE*`.
     pub fn allocate_port(&mut self, domain: Domain, ty: Type) -> Option<u16> {
-        let bindings = &self.bindings;
-        self.ports.allocate(|p| {
-            bindings
-                .keys()
-                .any(|k| k.domain == domain && k.ty == ty && k.local_port == p)
-        })
+        let port_keys = &self.port_keys;
+        self.ports
+            .allocate(|p| port_keys.contains_key(&(domain, ty, p)))
     }
 }
 

@@ -29,11 +29,10 @@
 //! counts packets could tell the difference, but the socket API
 //! can't.
 //!
-//! # Perf TODO
-//! - `segment_all` still sweeps every socket via `SocketTable::iter`
-//!   each egress to find ones with transmittable bytes. A dirty-set
-//!   (fd pushed whenever send_buf grows or a FIN becomes pending) would
-//!   cut that to an O(writers) scan.
+//! # Performance (httpsim patch)
+//! Egress looks only at sockets touched since the last call (the
+//! kernel's dirty set) and at timers due (its deadline set), so its
+//! cost is O(sockets that changed), not O(sockets).
 
 use std::io::{Error, ErrorKind, Result};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -133,8 +132,18 @@ pub(super) fn deliver(k: &mut Kernel, pkt: &Packet, s: &TcpSegment) {
     // First try to demux to an established/in-progress connection by
     // 4-tuple. Listener fallback only runs if that misses.
     if let Some(fd) = k.sockets.find_connection(local, remote) {
-        handle_on_connection(k, fd, local, remote, s);
-        return;
+        // httpsim patch: a closed connection no longer owns its tuple;
+        // the segment goes on to the listener / RST path.
+        let closed = k
+            .lookup(fd)
+            .ok()
+            .and_then(|st| st.tcb.as_ref())
+            .is_none_or(|t| t.state == TcpState::Closed);
+        if !closed {
+            handle_on_connection(k, fd, local, remote, s);
+            return;
+        }
+        k.sockets.unhash_connection(fd);
     }
 
     // Listener fallback — SYN on an otherwise-unknown 4-tuple.
@@ -202,7 +211,18 @@ fn handle_on_connection(
     // RST trumps all other processing. Tear the connection down and
     // wake every parked task with ConnectionReset.
     if s.flags.rst {
-        abort_connection(k, fd);
+        // httpsim patch: a reset half-open child is dropped (nobody
+        // could ever accept or close it), as Linux drops the request.
+        let half_open = k
+            .lookup(fd)
+            .ok()
+            .and_then(|st| st.tcb.as_ref())
+            .is_some_and(|t| t.state == TcpState::SynReceived);
+        if half_open {
+            drop_half_open(k, fd);
+        } else {
+            abort_connection(k, fd);
+        }
         return;
     }
 
@@ -266,6 +286,39 @@ fn handle_on_connection(
             k.set_timer(fd, None);
             push_to_listener(k, fd, local);
         }
+        // httpsim patch: a SYN on a synchronized connection gets a
+        // challenge ACK (RFC 5961, Linux).
+        TcpState::Established
+        | TcpState::FinWait1
+        | TcpState::FinWait2
+        | TcpState::CloseWait
+        | TcpState::Closing
+        | TcpState::LastAck
+            if s.flags.syn && !s.flags.ack =>
+        {
+            let (seq, ack) = {
+                let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
+                (tcb.snd_nxt, tcb.rcv_nxt)
+            };
+            let window = window_for(k, fd);
+            emit(
+                k,
+                local,
+                remote,
+                TcpSegment {
+                    src_port: local.port(),
+                    dst_port: remote.port(),
+                    seq,
+                    ack,
+                    flags: TcpFlags {
+                        ack: true,
+                        ..TcpFlags::default()
+                    },
+                    window,
+                    payload: Bytes::new(),
+                },
+            );
+        }
         // Data / ACK / FIN on an open or half-closed connection.
         TcpState::Established
         | TcpState::FinWait1
@@ -280,6 +333,15 @@ fn handle_on_connection(
         // httpsim patch: a retransmitted SYN means our SYN-ACK was lost;
         // answer it at once as Linux does.
         TcpState::SynReceived if s.flags.syn && !s.flags.ack => emit_handshake(k, fd),
+        // httpsim patch: an ACK that doesn't acknowledge our SYN (e.g. a
+        // challenge ACK from a stale connection on this tuple) is
+        // answered with RST <SEQ=SEG.ACK> (RFC 793), which clears the
+        // stale side so the SYN retransmission gets through.
+        TcpState::SynSent
+            if s.flags.ack && s.ack != k.lookup(fd).unwrap().tcb.as_ref().unwrap().snd_nxt =>
+        {
+            emit_rst(k, local, remote, s)
+        }
         TcpState::SynSent | TcpState::SynReceived => {
             // Handshake still in progress but segment doesn't match
             // the expected SYN-ACK / ACK. Drop for v1 — RST-on-
@@ -473,18 +535,21 @@ fn accept_syn(
     // Count in-progress (SynReceived) children + ready children
     // against backlog. Linux separates SYN backlog from accept backlog;
     // we collapse them for v1.
-    let in_flight = count_children(k, listener_fd, local);
-    let ready = k
-        .lookup(listener_fd)
-        .unwrap()
-        .listen
-        .as_ref()
-        .unwrap()
-        .ready
-        .len();
+    // httpsim patch: half-open children are counted, not scanned for.
+    let (in_flight, ready) = {
+        let listen = k.lookup(listener_fd).unwrap().listen.as_ref().unwrap();
+        (listen.half_open, listen.ready.len())
+    };
+    let _ = local;
     if in_flight + ready >= backlog {
         return; // drop — client will perceive as SYN loss
     }
+    k.lookup_mut(listener_fd)
+        .unwrap()
+        .listen
+        .as_mut()
+        .unwrap()
+        .half_open += 1;
 
     let child = k.sockets.insert(Socket::new(domain, ty));
     let bind_key = BindKey {
@@ -550,6 +615,7 @@ fn push_to_listener(k: &mut Kernel, child: Fd, local: SocketAddr) {
             .as_mut()
             .expect("listener");
         listen.ready.push_back(child);
+        listen.half_open = listen.half_open.saturating_sub(1);
         listen.accept_wakers.drain(..).collect()
     };
     for w in wakers {
@@ -571,7 +637,7 @@ fn wake_connect(k: &mut Kernel, fd: Fd) {
 /// Decide how to close a TCP socket being dropped by the shim. Returns
 /// `true` if the caller should reap the table entry immediately; `false`
 /// means "leave the entry alive so the kernel can keep draining queued
-/// bytes / FIN / ACKs, reap later via `reap_closed`".
+/// bytes / FIN / ACKs, reap later in `segment_dirty`" (httpsim patch).
 ///
 /// RST-worthy cases (unread bytes, or dropping with a live write side)
 /// get an immediate RST and are reaped here. Clean drops on a
@@ -659,7 +725,7 @@ pub(super) fn on_close(k: &mut Kernel, fd: Fd) -> bool {
             // Mark the socket as fd-closed and, if the app hasn't
             // shut the write side yet, queue a FIN. The TCB stays in
             // the table so egress / deliver can finish the close
-            // handshake. `reap_closed` reaps once TCP reaches a
+            // handshake. `segment_dirty` reaps once TCP reaches a
             // terminal state.
             let st = k.sockets.get_mut(fd).unwrap();
             st.fd_closed = true;
@@ -823,33 +889,32 @@ fn find_listener(k: &Kernel, local: SocketAddr) -> Option<Fd> {
         local_addr: wildcard_ip,
         local_port: local.port(),
     };
+    // httpsim patch: the listener index, not a scan of every child
+    // sharing the listener's key.
     for key in [&exact, &wildcard] {
-        for &fd in k.sockets.find_by_bind(key) {
-            if k.sockets.get(fd).unwrap().listen.is_some() {
-                return Some(fd);
-            }
+        if let Some(&fd) = k.sockets.find_listeners(key).first() {
+            return Some(fd);
         }
     }
     None
 }
 
-/// Count child sockets owned by `listener_fd`'s tuple that are still
-/// handshaking (`SynReceived`). Charged against the listener's backlog
-/// alongside the accept-ready queue.
-fn count_children(k: &Kernel, listener_fd: Fd, local: SocketAddr) -> usize {
-    k.sockets
-        .connections_on(local)
-        .filter(|(_, fd)| {
-            if *fd == listener_fd {
-                return false;
+/// Remove a half-open (`SynReceived`) child and release its backlog
+/// slot on the listener.
+// httpsim patch: keeps `ListenState::half_open` exact.
+fn drop_half_open(k: &mut Kernel, fd: Fd) {
+    if let Some(local) = k.lookup(fd).ok().and_then(|st| {
+        st.bound
+            .as_ref()
+            .map(|b| SocketAddr::new(b.local_addr, b.local_port))
+    }) {
+        if let Some(l) = find_listener(k, local) {
+            if let Some(listen) = k.lookup_mut(l).unwrap().listen.as_mut() {
+                listen.half_open = listen.half_open.saturating_sub(1);
             }
-            k.sockets
-                .get(*fd)
-                .and_then(|s| s.tcb.as_ref())
-                .map(|t| t.state == TcpState::SynReceived)
-                .unwrap_or(false)
-        })
-        .count()
+        }
+    }
+    k.remove_socket(fd);
 }
 
 fn emit(k: &mut Kernel, src: SocketAddr, dst: SocketAddr, seg: TcpSegment) {
@@ -934,7 +999,7 @@ fn initial_sequence(k: &mut Kernel) -> u32 {
 /// Copy bytes into the socket's `send_buf`, up to the remaining
 /// capacity. Returns `Pending` (parking write-side waker) when the buffer
 /// is already full. Segmentation and the actual wire emit happen later,
-/// in `segment_all` during `egress`.
+/// in `segment_dirty` during `egress` (httpsim patch).
 pub(super) fn poll_send(
     k: &mut Kernel,
     fd: Fd,
@@ -1196,7 +1261,7 @@ pub(super) fn fire_timers(k: &mut Kernel, now: Instant) {
                     if syn_ack {
                         // Linux drops the request sock: the half-open
                         // child was never visible to the application.
-                        k.remove_socket(fd);
+                        drop_half_open(k, fd);
                     } else {
                         abort_timed_out(k, fd);
                     }
@@ -1216,6 +1281,11 @@ pub(super) fn fire_timers(k: &mut Kernel, now: Instant) {
                 k.set_timer(fd, Some(now + rto));
             }
             TcpState::Closed => {}
+            TcpState::FinWait2 if tcb.timer_kind == TimerKind::FinWait2 => {
+                if st.fd_closed {
+                    k.remove_socket(fd);
+                }
+            }
             _ => {
                 let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
                 let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
@@ -1348,9 +1418,19 @@ fn update_timer(k: &mut Kernel, fd: Fd) {
     let Some(tcb) = k.sockets.get(fd).and_then(|s| s.tcb.as_ref()) else {
         return;
     };
+    let orphan = k.sockets.get(fd).unwrap().fd_closed;
     let want = match tcb.state {
         TcpState::SynSent | TcpState::SynReceived => return,
         TcpState::Closed => None,
+        // httpsim patch: an orphaned FinWait2 socket is dropped after
+        // tcp_fin_timeout, so a peer that never closes cannot pin the
+        // port forever.
+        TcpState::FinWait2 if orphan => {
+            if tcb.timer.is_some() && tcb.timer_kind == TimerKind::FinWait2 {
+                return;
+            }
+            Some((super::now() + super::TCP_FIN_TIMEOUT, TimerKind::FinWait2))
+        }
         _ => {
             let in_flight = tcb.snd_nxt.wrapping_sub(tcb.snd_una);
             let unsent = tcb.send_buf.len().saturating_sub(in_flight as usize);
