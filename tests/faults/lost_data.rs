@@ -6,10 +6,11 @@ use httpsim::{Event, NetAction, RunEnd, Setup};
 
 use crate::Result;
 
-/// The server thinks for 1 s; the link is partitioned from 500 ms to 1500 ms, so the response
-/// it sends at 1 s is lost. turmoil does not retransmit: the stream stalls for good even after
-/// the repair.
-fn response_lost(timeouts: Timeouts) -> Setup {
+/// The server thinks for 1 s; the link is partitioned from 500 ms (and repaired at 1500 ms when
+/// `repair`), so the response it sends at 1 s is lost. TCP retransmits it (200 ms, 400 ms, ...
+/// after the send): with the repair it arrives at the first retransmission after 1500 ms;
+/// without, it never does.
+fn response_lost(timeouts: Timeouts, repair: bool) -> Setup {
     let mut setup = Setup::default();
     setup.world.seed(5).duration(Duration::from_secs(20));
     setup.server.handler = Handler::Delay {
@@ -20,30 +21,47 @@ fn response_lost(timeouts: Timeouts) -> Setup {
     setup.client.pool = PoolConfig::default();
     setup.client.timeouts = timeouts;
     let (a, b) = ("client".to_string(), "server".to_string());
-    setup.faults = vec![
-        (
-            Duration::from_millis(500),
-            NetAction::Partition {
-                a: a.clone(),
-                b: b.clone(),
-                oneway: false,
-            },
-        ),
-        (
+    setup.faults = vec![(
+        Duration::from_millis(500),
+        NetAction::Partition {
+            a: a.clone(),
+            b: b.clone(),
+            oneway: false,
+        },
+    )];
+    if repair {
+        setup.faults.push((
             Duration::from_millis(1500),
             NetAction::Repair {
                 a,
                 b,
                 oneway: false,
             },
-        ),
-    ];
+        ));
+    }
     setup
 }
 
 #[test]
-fn a_response_lost_to_a_partition_is_reported_as_undelivered_on_its_connection() -> Result {
-    let run = response_lost(Timeouts::default()).run();
+fn a_response_lost_to_a_partition_is_retransmitted_and_arrives_after_the_repair() -> Result {
+    let run = response_lost(Timeouts::default(), true).run();
+    assert_eq!(run.end, RunEnd::Completed);
+    let head = crate::first_ms(&run.records, |e| matches!(e, Event::ResponseHead { .. }))
+        .ok_or("the response never arrived")?;
+    // Sent at 1 s; retransmitted at 1.2 s and 1.6 s (200 ms, doubling): the second is after
+    // the repair at 1.5 s.
+    assert!((1500.0..1700.0).contains(&head), "response at {head} ms");
+    let retransmits = crate::all(&run.records, |e| matches!(e, Event::Retransmit { .. }));
+    assert!(
+        retransmits.iter().any(|r| r.host == "server"),
+        "the server retransmitted: {retransmits:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_response_lost_to_a_partition_that_never_heals_is_reported_as_undelivered() -> Result {
+    let run = response_lost(Timeouts::default(), false).run();
     assert_eq!(run.end, RunEnd::DurationReached);
     let und = crate::all(&run.records, |e| matches!(e, Event::Undelivered { .. }));
     let [u] = und.as_slice() else {
@@ -82,10 +100,13 @@ fn a_response_lost_to_a_partition_is_reported_as_undelivered_on_its_connection()
 
 #[test]
 fn a_response_lost_to_a_partition_fails_at_the_response_timeout() -> Result {
-    let run = response_lost(Timeouts {
-        response: Some(Duration::from_secs(4)),
-        ..Timeouts::default()
-    })
+    let run = response_lost(
+        Timeouts {
+            response: Some(Duration::from_secs(4)),
+            ..Timeouts::default()
+        },
+        false,
+    )
     .run();
     assert_eq!(run.end, RunEnd::Completed);
     let failed = crate::all(
