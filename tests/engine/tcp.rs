@@ -44,7 +44,11 @@ fn one_percent_loss_is_recovered_by_retransmission_and_every_get_completes_in_or
             _ => None,
         })
         .collect();
-    assert_eq!(heads, (1..=2000).collect::<Vec<u64>>(), "all, in send order");
+    assert_eq!(
+        heads,
+        (1..=2000).collect::<Vec<u64>>(),
+        "all, in send order"
+    );
     assert!(retransmits(&run) > 0, "losses were retransmitted");
     assert_eq!(run.summary().requests.failed, 0);
     Ok(())

@@ -69,7 +69,9 @@ fn a_twenty_hour_idle_in_your_own_client_code_is_jumped_and_the_next_request_suc
     let mut world = WorldBuilder::new()
         .duration(Duration::from_secs(30 * 3600))
         .build();
-    world.host("server", None, 0, |host| sleepy_server(host, Duration::ZERO));
+    world.host("server", None, 0, |host| {
+        sleepy_server(host, Duration::ZERO)
+    });
     let done = Rc::new(std::cell::Cell::new(0));
     let seen = done.clone();
     world.client("client", None, 0, move |host| async move {
@@ -91,6 +93,10 @@ fn a_twenty_hour_idle_in_your_own_client_code_is_jumped_and_the_next_request_suc
     assert_eq!(end, RunEnd::Completed);
     assert_eq!(done.get(), 2, "both requests answered");
     assert!(world.elapsed() >= Duration::from_secs(20 * 3600));
-    assert!(world.steps() < 1000, "{} driver turns for two idles", world.steps());
+    assert!(
+        world.steps() < 1000,
+        "{} driver turns for two idles",
+        world.steps()
+    );
     Ok(())
 }

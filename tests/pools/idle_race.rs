@@ -154,4 +154,3 @@ fn a_post_caught_in_the_race_is_not_retried() -> Result {
     assert_eq!(attempts, 1, "a written POST is never retried");
     Ok(())
 }
-

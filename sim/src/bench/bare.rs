@@ -186,7 +186,12 @@ pub fn sequential(requests: usize, body_bytes: usize) -> Duration {
                 .get("http://server/".parse().expect("valid URI"))
                 .await
                 .expect("bare request");
-            let body = res.into_body().collect().await.expect("bare body").to_bytes();
+            let body = res
+                .into_body()
+                .collect()
+                .await
+                .expect("bare body")
+                .to_bytes();
             assert_eq!(body.len(), body_bytes, "bare run: short body");
         }
     })

@@ -367,8 +367,16 @@ impl fmt::Display for BenchReport {
             "   {:<28} {:>12.1}",
             "httpsim (run + checks)", p.httpsim_us
         )?;
-        writeln!(f, "   {:<28} {:>12.1}", "bare turmoil-net + hyper", p.bare_us)?;
-        writeln!(f, "   {:<28} {:>12.1}", "hyper over duplex (floor)", p.duplex_us)?;
+        writeln!(
+            f,
+            "   {:<28} {:>12.1}",
+            "bare turmoil-net + hyper", p.bare_us
+        )?;
+        writeln!(
+            f,
+            "   {:<28} {:>12.1}",
+            "hyper over duplex (floor)", p.duplex_us
+        )?;
         writeln!(
             f,
             "   {:<28} {:>12}",

@@ -122,7 +122,11 @@ pub(crate) struct WriteHalf {
 
 impl WriteHalf {
     /// Writes what the send buffer takes of `buf`.
-    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    pub(crate) fn poll_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let host = self.host;
         let Some(wr) = self.inner.as_mut() else {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));

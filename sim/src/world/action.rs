@@ -112,4 +112,3 @@ pub enum RunEnd {
     /// A host's software returned an error.
     HostError(String),
 }
-

@@ -220,7 +220,11 @@ impl Network {
     /// broken one heals with `repair_rate`.
     fn link_broken(&mut self, link: Link) -> bool {
         let key = undirected(link.0, link.1);
-        let fail = self.link_fail_rate.get(&key).copied().unwrap_or(self.fail_rate);
+        let fail = self
+            .link_fail_rate
+            .get(&key)
+            .copied()
+            .unwrap_or(self.fail_rate);
         if self.broken.contains(&key) {
             if self.rng.gen_bool(self.repair_rate.clamp(0.0, 1.0)) {
                 self.broken.remove(&key);
@@ -243,7 +247,7 @@ impl Network {
         let Transport::Tcp(s) = &pkt.payload else {
             return;
         };
-        if !(s.flags.syn && !s.flags.ack) {
+        if !s.flags.syn || s.flags.ack {
             return;
         }
         guard.deliver(Packet {
