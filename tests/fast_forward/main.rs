@@ -34,7 +34,7 @@ pub fn same_with_and_without(label: &str, setup: &Setup) -> Result<Pair> {
     on.world.fast_forward(true);
     let mut off = setup.clone();
     off.world.fast_forward(false);
-    let (on, off) = (on.run(), off.run());
+    let (on, off) = (on.run()?, off.run()?);
     let (a, b) = (trace::to_jsonl(&on.records), trace::to_jsonl(&off.records));
     if a != b {
         let (n, (x, y)) = a

@@ -67,7 +67,7 @@ fn a_setup_with_custom_components_runs_tick_by_tick_unless_told_otherwise() -> R
     }));
     setup.workload.kind = WorkloadKind::Rate(0.1);
     setup.workload.requests = 2;
-    let run = setup.run();
+    let run = setup.run()?;
     assert!(
         run.sim_time >= Duration::from_secs(10),
         "{:?}",

@@ -43,7 +43,7 @@ fn response_lost(timeouts: Timeouts) -> Setup {
 
 #[test]
 fn a_response_lost_to_a_partition_is_reported_as_undelivered_on_its_connection() -> Result {
-    let run = response_lost(Timeouts::default()).run();
+    let run = response_lost(Timeouts::default()).run()?;
     assert_eq!(run.end, RunEnd::DurationReached);
     let und = crate::all(&run.records, |e| matches!(e, Event::Undelivered { .. }));
     let [u] = und.as_slice() else {
@@ -86,7 +86,7 @@ fn a_response_lost_to_a_partition_fails_at_the_response_timeout() -> Result {
         response: Some(Duration::from_secs(4)),
         ..Timeouts::default()
     })
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let failed = crate::all(
         &run.records,

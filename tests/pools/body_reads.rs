@@ -30,7 +30,7 @@ fn a_rate_workload_reading_every_body_gives_the_same_trace_as_before() -> Result
     "#;
     let scenario = httpsim::scenario::parse(Path::new("body-reads.toml"), src)?;
     for (seed, want) in [(1, "aa8d047118e3f60f"), (2, "664c28c704cd8a34")] {
-        let run = httpsim::scenario::run(&scenario, seed);
+        let run = httpsim::scenario::run(&scenario, seed)?;
         assert!(run.passed, "seed {seed}: {run:?}");
         assert_eq!(run.trace_hash, want, "seed {seed}");
     }

@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::check;
 use crate::client::{BodyMode, PoolConfig};
 use crate::server::Handler;
 use crate::workload::WorkloadKind;
@@ -186,13 +185,9 @@ pub fn per_request_setup(requests: usize, body_bytes: usize) -> Setup {
 /// and returns the result with the wall time of all three. Panics if an invariant broke.
 pub fn run_and_check(setup: &Setup) -> (crate::RunResult, Duration) {
     let start = Instant::now();
-    let run = setup.run();
+    let run = setup.run().expect("a benchmark setup is valid");
     let summary = run.summary();
-    let ctx = check::CheckContext::new(&run.records, &summary, setup, &run.end);
-    let verdicts: Vec<_> = check::INVARIANTS
-        .iter()
-        .filter_map(|name| check::check(name, &ctx))
-        .collect();
+    let verdicts = run.check_all();
     let wall = start.elapsed();
     for v in &verdicts {
         assert!(
@@ -264,7 +259,7 @@ fn measure_scale(o: &BenchOptions) -> Scale {
 
 fn measure_idle(o: &BenchOptions) -> Idle {
     let setup = idle::setup(o.idle_requests, o.idle_sockets, o.idle_timeout);
-    let run = setup.run();
+    let run = setup.run().expect("a benchmark setup is valid");
     let summary = run.summary();
     let sim_s = run.sim_time.as_secs_f64();
     let wall_s = run.wall_time.as_secs_f64();

@@ -1,9 +1,8 @@
 //! Scenario file → [`Setup`]: the one place that knows both the file format and the library.
 //!
-//! Defaults are applied here (each is written on its key in [`super::format`]). A key or value
-//! this build cannot run — an invariant the format names that [`crate::check`] does not
-//! implement — is refused with [`ErrorClass::Unsupported`] and its position, never ignored: a
-//! scenario either runs as written or does not run.
+//! Defaults are applied here (each is written on its key in [`super::format`]). Rules over the
+//! resulting [`Setup`] are [`Setup::validate`]'s; the loader runs it after this and maps its
+//! field back to the file.
 
 use std::time::Duration;
 
@@ -21,17 +20,6 @@ use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
 use crate::world::NetAction;
-
-/// Every invariant name the format defines (DESIGN.md); [`crate::check::INVARIANTS`] says which
-/// this build implements.
-pub const FORMAT_INVARIANTS: &[&str] = &[
-    "ordering",
-    "no-stall",
-    "fd-limit",
-    "no-lost-request",
-    "shutdown",
-    "bounded-timeouts",
-];
 
 /// Fault kinds this build applies.
 pub const FAULT_KINDS: &[&str] = &[
@@ -243,29 +231,6 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         setup.world.conn_fault(cf.clone());
     }
 
-    if let Some(names) = f.expect.as_ref().and_then(|e| e.invariants.as_ref()) {
-        for (i, name) in names.iter().enumerate() {
-            let field = format!("expect.invariants[{i}]");
-            if crate::check::INVARIANTS.contains(&name.as_str()) {
-                continue;
-            }
-            return Err(if FORMAT_INVARIANTS.contains(&name.as_str()) {
-                ctx.error(
-                    ErrorClass::Unsupported,
-                    &field,
-                    format!("invariant {name:?} is not in this build"),
-                )
-                .expected(format!("one of {}", crate::check::INVARIANTS.join(", ")))
-            } else {
-                ctx.error(
-                    ErrorClass::Field,
-                    &field,
-                    format!("unknown invariant {name:?}"),
-                )
-                .expected(format!("one of {}", FORMAT_INVARIANTS.join(", ")))
-            });
-        }
-    }
     Ok(setup)
 }
 

@@ -374,7 +374,7 @@ pub struct Expect {
     /// that never ended fails it).
     pub shutdown_duration: Option<Range>,
     /// Invariants that must hold.
-    pub invariants: Option<Vec<String>>,
+    pub invariants: Option<Vec<crate::check::Invariant>>,
 }
 
 /// `first_error = { request, kind, at }`.

@@ -518,8 +518,9 @@ impl World {
         ))
     }
 
-    /// Applies the actions that are due; a turmoil panic while applying one (a host or link
-    /// that does not exist) ends the run as a limit naming the action.
+    /// Applies the actions that are due; a known turmoil limit hit while applying one ends the
+    /// run as a limit naming the action. Any other panic (an action on a host that does not
+    /// exist, which `Setup::validate` refuses) is re-raised.
     fn apply_due_actions(&mut self) -> Option<RunEnd> {
         while let Some((at, action)) = self.actions.get(self.next_action).cloned() {
             if at > self.sim.elapsed() {
@@ -624,5 +625,30 @@ impl WorldBuilder {
     /// The simulation step set by [`WorldBuilder::tick`].
     pub fn tick_len(&self) -> Duration {
         self.tick
+    }
+
+    /// The simulated time limit set by [`WorldBuilder::duration`].
+    pub(crate) fn duration_len(&self) -> Duration {
+        self.duration
+    }
+
+    /// The latency bounds set by [`WorldBuilder::latency`].
+    pub(crate) fn latency_bounds(&self) -> (Duration, Duration) {
+        (self.min_latency, self.max_latency)
+    }
+
+    /// The fail and repair rates.
+    pub(crate) fn rates(&self) -> (f64, f64) {
+        (self.fail_rate, self.repair_rate)
+    }
+
+    /// The per-connection faults.
+    pub(crate) fn conn_faults(&self) -> &[ConnFault] {
+        &self.conn_faults
+    }
+
+    /// The ephemeral port range and the listen-queue length (turmoil's `tcp_capacity`).
+    pub(crate) fn ports(&self) -> (&std::ops::RangeInclusive<u16>, usize) {
+        (&self.ephemeral_ports, self.tcp_capacity)
     }
 }
