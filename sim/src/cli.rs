@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::fmt::ms;
 use crate::report::{markdown, write_reports};
-use crate::scenario::expect::ms;
 use crate::scenario::{self, Outcome, Scenario};
 
 /// Exit code: every expectation held.
@@ -121,6 +121,14 @@ pub struct Console<'a> {
     pub err: &'a mut dyn Write,
     /// Whether standard error is a terminal.
     pub terminal: bool,
+}
+
+impl std::fmt::Debug for Console<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs the command line `args` (the first item is the program name) and returns the exit code.

@@ -26,7 +26,7 @@ mod validate;
 
 pub use error::SetupError;
 pub use run::Run;
-pub use validate::{MAX_CHUNK_BYTES, MAX_DURATION, MAX_REQUESTS};
+pub use validate::{MAX_BODY_BYTES, MAX_CHUNK_BYTES, MAX_DURATION, MAX_REQUESTS, MAX_RUN_BYTES};
 
 /// The former name of [`Run`].
 pub type RunResult = Run;

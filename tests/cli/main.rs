@@ -7,9 +7,11 @@
 //!   key's position.
 //! - `catalog` — the runnable catalog passes with `--check-determinism`, prints valid JSON with
 //!   every contract field, and regenerates the committed `reports/` byte for byte.
+//! - `fuzz` — mutated catalog files exit 0, 1 or 2, never 101 or 134 (`HTTPSIM_FUZZ_CASES`).
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
 
 mod catalog;
+mod fuzz;
 mod malformed;
 mod setup_rules;
 mod verdicts;

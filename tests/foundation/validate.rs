@@ -147,3 +147,28 @@ fn each_rule_names_its_field_and_run_refuses_the_setup() -> Result {
     }
     Ok(())
 }
+
+#[test]
+fn bodies_that_would_not_fit_in_memory_are_refused() -> Result {
+    let mut setup = Setup::default();
+    setup.server.handler = Handler::Fixed {
+        body_bytes: 9_000_000_000_000,
+        chunk_bytes: 1,
+        status: 200,
+    };
+    assert_eq!(
+        setup.validate().err().map(|e| e.field().to_string()),
+        Some("server.handler.body_bytes".into())
+    );
+    setup.server.handler = Handler::Fixed {
+        body_bytes: 64 * 1024 * 1024,
+        chunk_bytes: 16 * 1024,
+        status: 200,
+    };
+    setup.workload.requests = 65;
+    let err = setup.validate().err().ok_or("65 × 64 MiB accepted")?;
+    assert_eq!(err.field(), "workload.requests");
+    setup.workload.requests = 64;
+    setup.validate()?;
+    Ok(())
+}

@@ -81,6 +81,15 @@ pub struct CheckContext<'a> {
     timeline: TimelineCell<'a>,
 }
 
+impl std::fmt::Debug for CheckContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckContext")
+            .field("records", &self.records.len())
+            .field("end", self.end)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where a [`CheckContext`] keeps its timeline.
 enum TimelineCell<'a> {
     Owned(OnceCell<Timeline>),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use hyper::Method;
 
 use super::format::{
-    BodyName, ConnectName, Dur, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
+    BodyName, ConnectName, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
     WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
@@ -19,25 +19,12 @@ use crate::net::{BacklogOverflow, ConnectMode};
 use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
-use crate::world::NetAction;
-
-/// Fault kinds this build applies.
-pub const FAULT_KINDS: &[&str] = &[
-    "partition",
-    "repair",
-    "hold",
-    "release",
-    "crash",
-    "bounce",
-    "latency",
-    "fail-rate",
-];
 
 const DEFAULT_BODY: usize = 4096;
 const DEFAULT_CHUNK: usize = 16 * 1024;
 
 /// Builds the experiment `f` describes, at the file's default seed.
-pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
+pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
     let mut setup = Setup::default();
     let w = &mut setup.world;
     w.seed(f.seed.unwrap_or(1));
@@ -211,10 +198,16 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         }
     }
 
-    let hosts = [setup.server.host.clone(), setup.client.host.clone()];
     for (i, fault) in f.fault.iter().enumerate() {
-        let action = fault_action(fault, i, &hosts, ctx)?;
-        setup.faults.push((fault.at.0, action));
+        let action = fault.action().map_err(|e| {
+            let field = match e.key {
+                "" => format!("fault[{i}]"),
+                key => format!("fault[{i}].{key}"),
+            };
+            ctx.error(ErrorClass::Impossible, &field, e.message)
+                .expected(e.expected)
+        })?;
+        setup.faults.push((fault.at, action));
     }
     // Applied in time order; equal times keep file order.
     setup.faults.sort_by_key(|(at, _)| *at);
@@ -267,122 +260,4 @@ fn handler(h: &HandlerTable) -> Handler {
             status: status.unwrap_or(200),
         },
     }
-}
-
-/// One `[[fault]]` → a network action; checks the keys its kind needs and refuses the others.
-fn fault_action(
-    f: &super::format::Fault,
-    i: usize,
-    hosts: &[String; 2],
-    ctx: &Ctx,
-) -> Result<NetAction, ScenarioError> {
-    let at = |key: &str| format!("fault[{i}].{key}");
-    let kind = f.kind.as_str();
-    if !FAULT_KINDS.contains(&kind) {
-        return Err(ctx
-            .error(
-                ErrorClass::Field,
-                &at("kind"),
-                format!("unknown fault kind {kind:?}"),
-            )
-            .expected(format!("one of {}", FAULT_KINDS.join(", "))));
-    }
-    for h in &f.hosts {
-        if !hosts.contains(h) {
-            return Err(ctx
-                .error(
-                    ErrorClass::Impossible,
-                    &at("hosts"),
-                    format!("no host is called {h:?}"),
-                )
-                .expected(format!(
-                    "the scenario's hosts: {:?}, {:?}",
-                    hosts[0], hosts[1]
-                )));
-        }
-    }
-    let one_host = matches!(kind, "crash" | "bounce");
-    let want = if one_host { 1 } else { 2 };
-    if f.hosts.len() != want {
-        let form = if one_host {
-            "hosts = [\"server\"] (one host)"
-        } else {
-            "hosts = [\"client\", \"server\"] (the two ends of a link)"
-        };
-        return Err(ctx
-            .error(
-                ErrorClass::Impossible,
-                &at("hosts"),
-                format!(
-                    "fault kind {kind:?} takes {want} host(s), got {}",
-                    f.hosts.len()
-                ),
-            )
-            .expected(form));
-    }
-    let refuse = |key: &str| {
-        ctx.error(
-            ErrorClass::Impossible,
-            &at(key),
-            format!("`{key}` does not apply to fault kind {kind:?}"),
-        )
-        .expected("only the keys of that kind (see DESIGN.md, [[fault]])")
-    };
-    if f.oneway.is_some() && !matches!(kind, "partition" | "repair") {
-        return Err(refuse("oneway"));
-    }
-    if f.latency.is_some() && kind != "latency" {
-        return Err(refuse("latency"));
-    }
-    if f.rate.is_some() && kind != "fail-rate" {
-        return Err(refuse("rate"));
-    }
-    if f.fin.is_some() && kind != "crash" {
-        return Err(refuse("fin"));
-    }
-    let a = f.hosts[0].clone();
-    let b = f.hosts.get(1).cloned().unwrap_or_default();
-    let oneway = f.oneway.unwrap_or(false);
-    Ok(match kind {
-        "partition" => NetAction::Partition { a, b, oneway },
-        "repair" => NetAction::Repair { a, b, oneway },
-        "hold" => NetAction::Hold { a, b },
-        "release" => NetAction::Release { a, b },
-        "crash" if f.fin == Some(false) => NetAction::Vanish { host: a },
-        "crash" => NetAction::Crash { host: a },
-        "bounce" => NetAction::Bounce { host: a },
-        "latency" => match f.latency {
-            Some(Dur(latency)) => NetAction::Latency { a, b, latency },
-            None => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Field,
-                        &format!("fault[{i}]"),
-                        "missing field `latency`",
-                    )
-                    .expected(super::format::DURATION_FORM))
-            }
-        },
-        _ => match f.rate {
-            Some(rate) if (0.0..=1.0).contains(&rate) => NetAction::FailRate { a, b, rate },
-            Some(rate) => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Impossible,
-                        &at("rate"),
-                        format!("{rate} is not a probability"),
-                    )
-                    .expected("a number between 0 and 1"))
-            }
-            None => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Field,
-                        &format!("fault[{i}]"),
-                        "missing field `rate`",
-                    )
-                    .expected("a probability between 0 and 1"))
-            }
-        },
-    })
 }

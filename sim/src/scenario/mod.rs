@@ -16,18 +16,18 @@
 // program. Boxing it would only make every `?` noisier.
 #![allow(clippy::result_large_err)]
 
-pub mod convert;
-pub mod error;
+mod convert;
+mod error;
 pub mod expect;
 pub mod format;
-pub mod locate;
-pub mod runner;
-pub mod validate;
+mod locate;
+mod runner;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ErrorClass, ScenarioError};
-pub use runner::{run, Outcome};
+pub use error::{line_col, ErrorClass, ScenarioError};
+pub use runner::{replay_command, run, Outcome};
 
 use crate::setup::{Setup, SetupError};
 
@@ -119,16 +119,16 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// What `validate` and `convert` need to point at a key.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// The file.
-    pub path: &'a Path,
+    pub(crate) path: &'a Path,
     /// Its text.
-    pub src: &'a str,
+    pub(crate) src: &'a str,
 }
 
 impl Ctx<'_> {
     /// An error of `class` about the key at `field`, positioned on it.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         class: ErrorClass,
         field: &str,

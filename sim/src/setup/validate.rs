@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use crate::fmt::duration as show;
+
 use super::{Setup, SetupError};
 use crate::client::{ClientConfig, PoolConfig};
 use crate::net::ConnFaultKind;
@@ -25,6 +27,14 @@ pub const MAX_REQUESTS: u64 = 1_000_000;
 /// The largest response chunk: a chunk above 64 KiB is a buffer of its own, allocated per
 /// response.
 pub const MAX_CHUNK_BYTES: usize = 16 * 1024 * 1024;
+
+/// The largest response body: a body the client does not read waits whole in the simulated
+/// network (senders are not blocked), so every held response costs its size in memory.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The most response bytes one run may ask for in all (`requests` × `body_bytes`): a bound on
+/// what held bodies can take in memory, and on how long a run can take.
+pub const MAX_RUN_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// The longest duration any field may hold (365 days): simulated clocks count microseconds
 /// and add durations to one another; a year keeps every sum far from overflowing.
@@ -61,10 +71,6 @@ fn probability(field: &str, p: f64) -> R {
         || format!("{p} is not a probability"),
         "a number between 0 and 1",
     )
-}
-
-fn show(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 /// A host name httpsim can put in a URI and register with the simulator: letters, digits,
@@ -128,7 +134,25 @@ impl Setup {
         check_server(&self.server)?;
         check_client(&self.client, &self.server.host)?;
         check_workload(&self.workload)?;
-        self.check_faults()
+        self.check_faults()?;
+        self.check_run_bytes()
+    }
+
+    /// `requests` × `body_bytes` within [`MAX_RUN_BYTES`].
+    fn check_run_bytes(&self) -> R {
+        let body = match self.server.handler {
+            Handler::Fixed { body_bytes, .. }
+            | Handler::Delay { body_bytes, .. }
+            | Handler::Cpu { body_bytes, .. } => body_bytes as u64,
+            Handler::Echo { .. } => 0,
+        };
+        let requests = self.workload.requests;
+        rule(
+            requests.saturating_mul(body) <= MAX_RUN_BYTES,
+            "workload.requests",
+            || format!("{requests} responses of {body} bytes: more than 4 GiB in one run"),
+            "requests × body_bytes of at most 4 GiB",
+        )
     }
 
     fn check_world(&self) -> R {
@@ -284,6 +308,18 @@ fn check_handler(h: &Handler) -> R {
         "server.handler.status",
         || format!("{status} is not a final response status"),
         "a status code between 200 and 999",
+    )?;
+    let body = match *h {
+        Handler::Fixed { body_bytes, .. }
+        | Handler::Delay { body_bytes, .. }
+        | Handler::Cpu { body_bytes, .. } => body_bytes,
+        Handler::Echo { .. } => 0,
+    };
+    rule(
+        body <= MAX_BODY_BYTES,
+        "server.handler.body_bytes",
+        || format!("a body of {body} bytes"),
+        "at most 64 MiB",
     )?;
     match *h {
         Handler::Fixed { chunk_bytes, .. } => rule(
