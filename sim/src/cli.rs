@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::fmt::ms;
 use crate::report::{markdown, write_reports};
-use crate::scenario::expect::ms;
 use crate::scenario::{self, Outcome, Scenario};
 use crate::shard::{Manifest, ManifestScenario, Pick, Shard};
 
@@ -142,6 +142,14 @@ pub struct Console<'a> {
     pub err: &'a mut dyn Write,
     /// Whether standard error is a terminal.
     pub terminal: bool,
+}
+
+impl std::fmt::Debug for Console<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console")
+            .field("terminal", &self.terminal)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs the command line `args` (the first item is the program name) and returns the exit code.
@@ -278,7 +286,14 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             if let Some(pb) = &bar {
                 pb.set_message(format!("{} seed {seed}", s.name()));
             }
-            let mut o = scenario::run(s, seed);
+            let mut o = match scenario::run(s, seed) {
+                Ok(o) => o,
+                // Loading validated every setup; a library caller may have changed one since.
+                Err(e) => {
+                    let _ = writeln!(c.err, "error: {}: {e}", s.path.display());
+                    return EXIT_BAD_INPUT;
+                }
+            };
             if args.check_determinism {
                 check_determinism(s, &mut o);
             }
@@ -374,8 +389,9 @@ fn duplicate_name(scenarios: &[Scenario]) -> Option<String> {
 /// to `deterministic` only, not to the expectations, so reports look the same with or without
 /// the check when it holds.
 fn check_determinism(s: &Scenario, o: &mut Outcome) {
-    let again = scenario::run(s, o.seed);
-    let same = again.trace_hash == o.trace_hash && again.records == o.records;
+    // The first run at this seed passed validation, so the second does too.
+    let same = scenario::run(s, o.seed)
+        .is_ok_and(|again| again.trace_hash == o.trace_hash && again.records == o.records);
     o.deterministic = Some(same);
     o.passed &= same;
 }

@@ -1,15 +1,28 @@
 //! Error classification shared by pools, checks and reports.
 //!
 //! Every request error a user sees is sorted into one [`ErrorKind`]; the names are part of the
-//! JSON contract (`requests.errors`, `first_error.kind`).
+//! JSON contract (`requests.errors`, `first_error.kind`). The bottom layer: it imports nothing
+//! of httpsim. Classifying any error ([`ErrorKind::of`]) lives beside `client::ClientError`,
+//! which it recognises.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 
 use serde::{Deserialize, Serialize};
 
-use crate::net::fd::is_emfile;
+/// The raw OS error number of "Too many open files".
+pub const EMFILE: i32 = 24;
+
+/// The error a socket call gets when its host's fd table is full: EMFILE, "Too many open files
+/// (os error 24)", as Linux gives it.
+pub fn emfile() -> io::Error {
+    io::Error::from_raw_os_error(EMFILE)
+}
+
+/// Whether `err` is an EMFILE error.
+pub fn is_emfile(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(EMFILE)
+}
 
 /// The kind of a request error, as reported in traces, JSON and reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -67,41 +80,6 @@ impl ErrorKind {
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => ErrorKind::Reset,
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionAborted => ErrorKind::Closed,
             _ => ErrorKind::Other,
-        }
-    }
-
-    /// Classifies any error by walking its source chain: the innermost I/O error decides, then
-    /// hyper's own categories (a message cut short is `closed`).
-    pub fn of(e: &(dyn StdError + 'static)) -> ErrorKind {
-        let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
-        let mut hyper_kind = None;
-        let mut is_connect = false;
-        while let Some(err) = cur {
-            if let Some(io) = err.downcast_ref::<io::Error>() {
-                let k = ErrorKind::of_io(io);
-                if k != ErrorKind::Other {
-                    return k;
-                }
-            }
-            if let Some(h) = err.downcast_ref::<hyper::Error>() {
-                if h.is_incomplete_message() || h.is_canceled() {
-                    hyper_kind.get_or_insert(ErrorKind::Closed);
-                } else if h.is_timeout() {
-                    hyper_kind.get_or_insert(ErrorKind::Timeout);
-                }
-            }
-            if let Some(c) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
-                is_connect |= c.is_connect();
-            }
-            if let Some(t) = err.downcast_ref::<crate::client::ClientError>() {
-                return t.kind();
-            }
-            cur = err.source();
-        }
-        match hyper_kind {
-            Some(k) => k,
-            None if is_connect => ErrorKind::Connect,
-            None => ErrorKind::Other,
         }
     }
 }

@@ -5,7 +5,8 @@
 //! produces a trace that checks and reports turn into a verdict.
 //!
 //! ## Map of the code
-//! - [`setup`] — an experiment in memory and [`setup::Setup::run`]. **Start here.**
+//! - [`setup`] — an experiment in memory: [`Setup::validate`], [`Setup::run`], and the
+//!   [`Run`] that judges itself. **Start here**, with [`prelude`] for the one import.
 //! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
 //!   strategies (feature `proptest`).
 //! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
@@ -14,6 +15,7 @@
 //! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock and timer
 //!   registry (every timer goes through [`net::clock`]), hyper-util connector. The other door
 //!   to turmoil.
+//! - [`seq`] — the `x-seq` request header that names each workload request (a leaf).
 //! - [`server`] — the hyper server under test: handlers, CPU model, inactivity timeout, accept
 //!   loop, shutdown strategies.
 //! - [`client`] — pools under test behind the [`client::Pool`] trait, and the request driver
@@ -22,6 +24,7 @@
 //! - [`workload`] — when requests are issued.
 //! - [`trace`] — the event log: JSON Lines, text, hash.
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
+//! - [`fmt`](mod@fmt) — times as people read them (reports, messages, trace lines).
 //! - [`error`] — request error kinds shared by everything downstream.
 //! - [`scenario`] — scenario files (TOML format v1): loading, errors, conversion, runs.
 //! - [`report`] — report.md, timeline.svg, trace.jsonl, index.md, junit.xml from runs.
@@ -32,17 +35,22 @@
 //! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil and real loopback.
 
 #![deny(missing_docs)]
+#![warn(missing_debug_implementations, unreachable_pub)]
 
 pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod client;
+mod engine_debug;
 pub mod error;
 pub mod explore;
 pub mod fault;
+pub mod fmt;
 pub mod net;
+pub mod prelude;
 pub mod report;
 pub mod scenario;
+pub mod seq;
 pub mod server;
 pub mod setup;
 pub mod shard;
@@ -52,6 +60,6 @@ pub mod workload;
 pub mod world;
 
 pub use error::ErrorKind;
-pub use setup::{RunResult, Setup};
+pub use setup::{Run, RunResult, Setup, SetupError};
 pub use trace::{Event, Record, Trace};
 pub use world::{NetAction, RunEnd, WorldBuilder};

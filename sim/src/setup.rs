@@ -1,6 +1,11 @@
 //! A complete experiment in memory — world, server, client, workload, faults — and the function
 //! that runs it. The scenario file format (`scenario/`) is one way to write a [`Setup`]; tests
 //! build one directly.
+//!
+//! - [`Setup`] — the experiment; [`Setup::validate`] holds every rule it must satisfy
+//!   ([`SetupError`] names the field), [`Setup::run`] runs it.
+//! - [`Run`] — what a run produced; it judges itself ([`Run::summary`], [`Run::check`],
+//!   [`Run::check_all`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,11 +15,21 @@ use std::time::{Duration, Instant as WallInstant};
 
 use crate::client::driver::{BodyKeeper, Driver};
 use crate::client::{build_pool, ClientConfig, Pool};
-use crate::net::{HostNet, Net};
+use crate::net::HostNet;
 use crate::server::{serve_with, ServerConfig, ShutdownDone};
-use crate::trace::Record;
 use crate::workload::Workload;
-use crate::world::{NetAction, RunEnd, WorldBuilder};
+use crate::world::{NetAction, WorldBuilder};
+
+mod error;
+mod run;
+mod validate;
+
+pub use error::SetupError;
+pub use run::Run;
+pub use validate::{MAX_BODY_BYTES, MAX_CHUNK_BYTES, MAX_DURATION, MAX_REQUESTS, MAX_RUN_BYTES};
+
+/// The former name of [`Run`].
+pub type RunResult = Run;
 
 /// Builds the pool under test on the client host, in place of [`ClientConfig::pool`].
 pub type PoolFactory = Rc<dyn Fn(HostNet) -> Box<dyn Pool>>;
@@ -58,38 +73,11 @@ pub struct Setup {
     pub custom: Custom,
 }
 
-/// What a run produced.
-pub struct RunResult {
-    /// How the simulation ended.
-    pub end: RunEnd,
-    /// Simulated time at the end.
-    pub sim_time: Duration,
-    /// Wall time the run took (for reports only; never part of the trace).
-    pub wall_time: Duration,
-    /// Ordinary simulation steps taken (never part of the trace): with fast-forward, quiet
-    /// periods are jumped over and count none.
-    pub steps: u64,
-    /// The trace.
-    pub records: Vec<Record>,
-    /// The network context (fd peaks per host). Its trace is empty: the records moved to
-    /// [`records`](Self::records).
-    pub net: Net,
-}
-
-impl RunResult {
-    /// The figures of this run.
-    pub fn summary(&self) -> crate::summary::Summary {
-        crate::summary::Summary::from_records(
-            &self.records,
-            self.sim_time.as_micros() as u64,
-            self.net.peak_fds(),
-        )
-    }
-}
-
 impl Setup {
-    /// Runs the experiment once.
-    pub fn run(&self) -> RunResult {
+    /// Runs the experiment once, after [`Setup::validate`]: a setup that breaks a rule does not
+    /// run.
+    pub fn run(&self) -> Result<Run, SetupError> {
+        self.validate()?;
         let wall = WallInstant::now();
         let mut world = self.world.build();
         let server = Arc::new(self.server.clone());
@@ -141,14 +129,10 @@ impl Setup {
         let net = world.net().clone();
         net.trace().seal();
         drop(world);
-        RunResult {
-            end,
-            sim_time,
-            wall_time: wall.elapsed(),
-            steps,
-            // Moved, not copied: `net.trace()` is empty afterwards.
-            records: net.trace().take(),
-            net,
-        }
+        let peak_fds = net.peak_fds();
+        // Moved, not copied: `net.trace()` is empty afterwards.
+        let records = net.trace().take();
+        let times = (sim_time, wall.elapsed(), steps);
+        Ok(Run::new(self.clone(), end, times, records, peak_fds))
     }
 }

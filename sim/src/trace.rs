@@ -8,6 +8,7 @@
 //!
 //! This module deliberately does not interpret events; `check/` and `report/` do.
 
+pub(crate) use crate::fmt::fmt_ms;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -381,6 +382,12 @@ pub struct Trace {
     inner: Arc<Mutex<Log>>,
 }
 
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace").finish_non_exhaustive()
+    }
+}
+
 #[derive(Default)]
 struct Log {
     records: Vec<Record>,
@@ -455,11 +462,6 @@ pub fn hash(records: &[Record]) -> String {
     format!("{h:016x}")
 }
 
-/// Formats microseconds as milliseconds with three decimals.
-pub fn fmt_ms(t_us: u64) -> String {
-    format!("{}.{:03}ms", t_us / 1000, t_us % 1000)
-}
-
 impl fmt::Display for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:>14} {:<8} ", fmt_ms(self.t_us), self.host)?;
@@ -531,6 +533,7 @@ impl fmt::Display for Record {
 }
 
 /// A list of records rendered one per line, for people and snapshots.
+#[derive(Debug)]
 pub struct TraceText<'a>(pub &'a [Record]);
 
 impl fmt::Display for TraceText<'_> {

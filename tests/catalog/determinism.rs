@@ -14,8 +14,8 @@ fn every_catalog_scenario_repeats_itself_at_other_seeds() -> Result {
     for f in &files {
         let s = scenario::load(f)?;
         for seed in [2, 7] {
-            let a = scenario::runner::run(&s, seed);
-            let b = scenario::runner::run(&s, seed);
+            let a = scenario::run(&s, seed)?;
+            let b = scenario::run(&s, seed)?;
             assert_eq!(
                 a.trace_hash,
                 b.trace_hash,

@@ -29,7 +29,7 @@ fn every_runnable_catalog_scenario_keeps_its_trace_and_report() -> Result {
         }
         let rel = std::path::Path::new("scenarios").join(path.file_name().unwrap());
         let s = scenario::load(&rel).unwrap_or_else(|e| panic!("{e}"));
-        let o = scenario::run(&s, s.default_seed());
+        let o = scenario::run(&s, s.default_seed()).unwrap_or_else(|e| panic!("{e}"));
         assert!(
             o.passed,
             "{}: the catalog's expectations hold\n{:#?}",

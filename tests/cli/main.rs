@@ -3,12 +3,17 @@
 //!
 //! - `malformed` — every kind of bad input exits 2 naming file, line, column, key and the
 //!   expected form; nothing runs, nothing panics.
+//! - `setup_rules` — each rule of `Setup::validate` through a scenario file: exit 2 with the
+//!   key's position.
 //! - `catalog` — the runnable catalog passes with `--check-determinism`, prints valid JSON with
 //!   every contract field, and regenerates the committed `reports/` byte for byte.
+//! - `fuzz` — mutated catalog files exit 0, 1 or 2, never 101 or 134 (`HTTPSIM_FUZZ_CASES`).
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
 
 mod catalog;
+mod fuzz;
 mod malformed;
+mod setup_rules;
 mod verdicts;
 
 use std::ffi::OsString;

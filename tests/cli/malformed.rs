@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use crate::{httpsim, Result, GOOD};
 
 /// Writes `text` as `name` in a fresh folder and runs `httpsim run` on it.
-fn run_file(name: &str, text: &str) -> Result<(crate::Ran, PathBuf, tempfile::TempDir)> {
+pub(crate) fn run_file(name: &str, text: &str) -> Result<(crate::Ran, PathBuf, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join(name);
     std::fs::write(&path, text)?;
@@ -18,7 +18,13 @@ fn run_file(name: &str, text: &str) -> Result<(crate::Ran, PathBuf, tempfile::Te
 }
 
 /// Asserts a bad-input exit: code 2, `file:line:col` of the problem, every `needle`, nothing run.
-fn assert_bad(ran: &crate::Ran, path: &std::path::Path, line: usize, col: usize, needles: &[&str]) {
+pub(crate) fn assert_bad(
+    ran: &crate::Ran,
+    path: &std::path::Path,
+    line: usize,
+    col: usize,
+    needles: &[&str],
+) {
     assert_eq!(ran.code, 2, "exit 2 on bad input; stderr:\n{}", ran.err);
     let at = format!("{}:{line}:{col}", path.display());
     assert!(ran.err.contains(&at), "names {at}; stderr:\n{}", ran.err);

@@ -22,7 +22,7 @@ fn sequential_gets(loss: f64) -> httpsim::RunResult {
     };
     setup.workload.kind = WorkloadKind::Sequential;
     setup.workload.requests = 2000;
-    setup.run()
+    setup.run().expect("a valid setup")
 }
 
 fn retransmits(run: &httpsim::RunResult) -> usize {
@@ -79,7 +79,7 @@ fn a_64_kib_response_held_unread_blocks_the_servers_write() -> Result {
     setup.client.pool = PoolConfig::Agent(AgentConfig::default());
     setup.workload.requests = 1;
     setup.workload.body = BodyMode::Hold;
-    let run = setup.run();
+    let run = setup.run()?;
     let blocked = run
         .records
         .iter()

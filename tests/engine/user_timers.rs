@@ -45,7 +45,7 @@ fn ten_parallel_requests_to_a_handler_sleeping_120_s_with_tokio_all_complete_at_
         Box::pin(sleepy_server(host, Duration::from_secs(120)))
     }));
     let wall = std::time::Instant::now();
-    let run = setup.run();
+    let run = setup.run()?;
     eprintln!("10 × sleep(120 s): {:?} wall", wall.elapsed());
     assert_eq!(run.end, RunEnd::Completed);
     let heads: Vec<u64> = run

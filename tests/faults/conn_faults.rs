@@ -54,7 +54,7 @@ fn fault_note(records: &[Record]) -> Option<String> {
 
 #[test]
 fn bandwidth_of_10_kb_per_second_turns_a_100_kb_body_into_10_seconds() -> Result {
-    let fast = one_get(100_000, None).run();
+    let fast = one_get(100_000, None).run()?;
     let (t_fast, _, _) = body_end(&fast.records)?;
     let run = one_get(
         100_000,
@@ -62,7 +62,7 @@ fn bandwidth_of_10_kb_per_second_turns_a_100_kb_body_into_10_seconds() -> Result
             bytes_per_sec: 10_000,
         }),
     )
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let (t, how, bytes) = body_end(&run.records)?;
     assert_eq!((how, bytes), (BodyEnd::Read, 100_000));
@@ -81,7 +81,7 @@ fn bandwidth_of_10_kb_per_second_turns_a_100_kb_body_into_10_seconds() -> Result
 
 #[test]
 fn latency_with_jitter_delays_every_response_by_latency_plus_up_to_jitter() -> Result {
-    let base = head_ms(&one_get(1000, None).run().records)?;
+    let base = head_ms(&one_get(1000, None).run()?.records)?;
     let run = one_get(
         1000,
         to_client(ConnFaultKind::Latency {
@@ -89,7 +89,7 @@ fn latency_with_jitter_delays_every_response_by_latency_plus_up_to_jitter() -> R
             jitter: Duration::from_millis(100),
         }),
     )
-    .run();
+    .run()?;
     let head = head_ms(&run.records)?;
     eprintln!("latency: head at {head} ms, {base} ms without");
     assert!(
@@ -109,7 +109,7 @@ fn slicer_sends_a_body_in_small_pieces_with_delays() -> Result {
             delay: Duration::from_millis(10),
         }),
     )
-    .run();
+    .run()?;
     let (t, how, bytes) = body_end(&run.records)?;
     assert_eq!((how, bytes), (BodyEnd::Read, 10_000));
     // ~10 100 bytes with the head, in pieces of 80..=120 bytes, 10 ms apart: 0.8 s to 1.3 s.
@@ -128,7 +128,7 @@ fn slow_close_delays_the_fin_the_peer_sees() -> Result {
         setup.server.idle_timeout = Some(Duration::from_secs(1));
         setup.workload.kind = WorkloadKind::Rate(0.1);
         setup.workload.requests = 2;
-        let run = setup.run();
+        let run = setup.run()?;
         let closed = crate::first_ms(&run.records, |e| matches!(e, Event::Closed { conn: 1, .. }))
             .ok_or("the server never closed")?;
         let fin = run
@@ -169,7 +169,7 @@ fn reset_after_1000_bytes_fails_the_request_with_an_rst() -> Result {
             after: None,
         }),
     )
-    .run();
+    .run()?;
     // The RST arrives right behind the first 1000 bytes and, as on Linux, discards what the
     // client had not read yet: the request fails with `reset`, no head.
     let failed = crate::all(
@@ -216,7 +216,7 @@ fn reset_after_bytes_mid_body_cuts_the_body_the_client_is_reading() -> Result {
         },
         Direction::ToClient,
     ));
-    let run = setup.run();
+    let run = setup.run()?;
     let (_, how, bytes) = body_end(&run.records)?;
     assert_eq!(how, BodyEnd::Failed);
     assert!((1000..5000).contains(&bytes), "read {bytes} bytes of body");
@@ -237,7 +237,7 @@ fn reset_after_a_time_fails_a_slow_request_with_reset() -> Result {
         body_bytes: 100,
         status: 200,
     };
-    let run = setup.run();
+    let run = setup.run()?;
     let failed = crate::all(&run.records, |e| matches!(e, Event::RequestFailed { .. }));
     let [f] = failed.as_slice() else {
         return Err(format!("expected one failure, got {failed:?}").into());
@@ -256,7 +256,7 @@ fn reset_after_a_time_fails_a_slow_request_with_reset() -> Result {
 
 #[test]
 fn limit_data_closes_the_direction_after_1000_bytes() -> Result {
-    let run = one_get(10_000, to_client(ConnFaultKind::LimitData { bytes: 1000 })).run();
+    let run = one_get(10_000, to_client(ConnFaultKind::LimitData { bytes: 1000 })).run()?;
     let (_, how, bytes) = body_end(&run.records)?;
     assert_eq!(how, BodyEnd::Failed);
     assert!(bytes < 1000, "read {bytes} bytes");
@@ -284,7 +284,7 @@ fn half_open_leaves_the_reader_waiting_until_its_timeout() -> Result {
         total: Some(Duration::from_secs(3)),
         ..Timeouts::default()
     };
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let (t, how, _) = body_end(&run.records)?;
     assert_eq!(how, BodyEnd::Failed);
@@ -307,7 +307,7 @@ fn half_open_leaves_the_reader_waiting_until_its_timeout() -> Result {
 
 #[test]
 fn a_probable_fault_hits_some_connections_the_same_ones_for_the_same_seed() -> Result {
-    let slow_requests = |seed: u64| -> Vec<u64> {
+    let slow_requests = |seed: u64| -> Result<Vec<u64>> {
         let mut setup = Setup::default();
         setup.world.seed(seed).conn_fault(ConnFault {
             fault: ConnFaultKind::Latency {
@@ -320,7 +320,7 @@ fn a_probable_fault_hits_some_connections_the_same_ones_for_the_same_seed() -> R
         setup.client.pool = PoolConfig::None;
         setup.workload.kind = WorkloadKind::Sequential;
         setup.workload.requests = 40;
-        let run = setup.run();
+        let run = setup.run()?;
         let mut start = 0;
         let mut slow = Vec::new();
         for r in &run.records {
@@ -330,11 +330,15 @@ fn a_probable_fault_hits_some_connections_the_same_ones_for_the_same_seed() -> R
                 _ => {}
             }
         }
-        slow
+        Ok(slow)
     };
-    let a = slow_requests(21);
+    let a = slow_requests(21)?;
     assert!((8..=32).contains(&a.len()), "{} of 40 slowed", a.len());
-    assert_eq!(a, slow_requests(21), "same seed, same connections");
-    assert_ne!(a, slow_requests(22), "another seed draws other connections");
+    assert_eq!(a, slow_requests(21)?, "same seed, same connections");
+    assert_ne!(
+        a,
+        slow_requests(22)?,
+        "another seed draws other connections"
+    );
     Ok(())
 }

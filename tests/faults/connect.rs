@@ -49,7 +49,7 @@ fn connect_across_a_partition_times_out_at_the_connect_timeout_by_default() -> R
         connect: Some(Duration::from_secs(2)),
         ..Timeouts::default()
     };
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     assert_eq!(failure(&run)?, (2_000_000, "timeout".to_string()));
     Ok(())
@@ -58,7 +58,7 @@ fn connect_across_a_partition_times_out_at_the_connect_timeout_by_default() -> R
 #[test]
 fn connect_across_a_partition_without_timeout_gives_up_after_127_seconds_of_syn_retries() -> Result
 {
-    let run = partitioned_from_the_start(None).run();
+    let run = partitioned_from_the_start(None).run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let (t, kind) = failure(&run)?;
     assert_eq!((t, kind.as_str()), (127_000_000, "timeout"));
@@ -73,7 +73,7 @@ fn connect_across_a_partition_without_timeout_gives_up_after_127_seconds_of_syn_
 #[test]
 fn connect_across_a_partition_succeeds_at_the_syn_retransmission_after_it_heals() -> Result {
     // SYNs at 0, 1 s, 3 s, 7 s: the partition heals at 2.5 s, the SYN at 3 s gets through.
-    let run = partitioned_from_the_start(Some(Duration::from_millis(2500))).run();
+    let run = partitioned_from_the_start(Some(Duration::from_millis(2500))).run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let connected = crate::first_ms(&run.records, |e| matches!(e, Event::Connected { .. }))
         .ok_or("never connected")?;
@@ -89,7 +89,7 @@ fn connect_across_a_partition_succeeds_at_the_syn_retransmission_after_it_heals(
 fn turmoil_mode_refuses_a_connect_across_a_partition_at_once() -> Result {
     let mut setup = partitioned_from_the_start(None);
     setup.world.connect_mode(ConnectMode::Refuse);
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let (t, kind) = failure(&run)?;
     assert_eq!(t, 0);

@@ -31,7 +31,7 @@ fn a_vanished_server_fails_the_next_request_at_the_response_timeout() -> Result 
         response: Some(Duration::from_secs(3)),
         ..Timeouts::default()
     })
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     // The client never heard of the crash: no peer-closed on its socket.
     assert!(
@@ -64,7 +64,7 @@ fn a_vanished_server_fails_the_next_request_at_the_response_timeout() -> Result 
 
 #[test]
 fn a_vanished_server_without_timeout_leaves_the_request_waiting_on_the_named_socket() -> Result {
-    let run = vanishing_server(Timeouts::default()).run();
+    let run = vanishing_server(Timeouts::default()).run()?;
     assert_eq!(run.end, RunEnd::DurationReached);
     let conn = run
         .records
@@ -119,7 +119,7 @@ fn a_crash_with_fin_closes_the_pooled_socket_and_the_next_request_is_refused() -
             host: "server".into(),
         },
     )];
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let crash_close = crate::all(
         &run.records,

@@ -22,7 +22,7 @@ fn running_out_of_ephemeral_ports_fails_connects_instead_of_panicking() -> Resul
     setup.client.pool = PoolConfig::None;
     setup.workload.kind = WorkloadKind::Parallel;
     setup.workload.requests = 120;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed, "no panic, no limit");
     let s = run.summary();
     assert_eq!(s.requests.completed, 84);
@@ -59,7 +59,7 @@ fn a_full_listen_queue_drops_syns_instead_of_panicking() -> Result {
     setup.client.timeouts.total = Some(Duration::from_secs(2));
     setup.workload.kind = WorkloadKind::Parallel;
     setup.workload.requests = 20;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed, "no panic, no limit");
     let s = run.summary();
     assert_eq!(s.requests.failed, 20);
@@ -73,7 +73,7 @@ fn a_full_listen_queue_drops_syns_instead_of_panicking() -> Result {
 }
 
 #[test]
-fn a_fault_naming_an_unknown_host_ends_the_run_with_a_finding_not_a_panic() -> Result {
+fn a_fault_naming_an_unknown_host_is_refused_before_the_run() -> Result {
     let mut setup = Setup::default();
     setup.workload.kind = WorkloadKind::Rate(1.0);
     setup.workload.requests = 3;
@@ -85,14 +85,11 @@ fn a_fault_naming_an_unknown_host_ends_the_run_with_a_finding_not_a_panic() -> R
             oneway: false,
         },
     )];
-    let run = setup.run();
-    let RunEnd::Limit(message) = &run.end else {
-        return Err(format!("expected a limit, got {:?}", run.end).into());
+    let Err(e) = setup.run() else {
+        return Err("a fault on an unknown host must not run".into());
     };
-    assert!(
-        message.starts_with("fault \"partition client <-> cache\" at 1500.000ms cannot be applied"),
-        "{message}"
-    );
+    assert_eq!(e.field(), "fault[0].hosts");
+    assert_eq!(e.message(), "no host is called \"cache\"");
     Ok(())
 }
 
@@ -117,8 +114,8 @@ fn the_same_seed_under_faults_gives_the_same_trace() -> Result {
         s.workload.requests = 100;
         s
     };
-    let a = setup().run();
-    let b = setup().run();
+    let a = setup().run()?;
+    let b = setup().run()?;
     assert_eq!(
         httpsim::trace::hash(&a.records),
         httpsim::trace::hash(&b.records)

@@ -44,7 +44,7 @@ fn response_lost(timeouts: Timeouts, repair: bool) -> Setup {
 
 #[test]
 fn a_response_lost_to_a_partition_is_retransmitted_and_arrives_after_the_repair() -> Result {
-    let run = response_lost(Timeouts::default(), true).run();
+    let run = response_lost(Timeouts::default(), true).run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let head = crate::first_ms(&run.records, |e| matches!(e, Event::ResponseHead { .. }))
         .ok_or("the response never arrived")?;
@@ -61,7 +61,7 @@ fn a_response_lost_to_a_partition_is_retransmitted_and_arrives_after_the_repair(
 
 #[test]
 fn a_response_lost_to_a_partition_that_never_heals_is_reported_as_undelivered() -> Result {
-    let run = response_lost(Timeouts::default(), false).run();
+    let run = response_lost(Timeouts::default(), false).run()?;
     assert_eq!(run.end, RunEnd::DurationReached);
     let und = crate::all(&run.records, |e| matches!(e, Event::Undelivered { .. }));
     let [u] = und.as_slice() else {
@@ -107,7 +107,7 @@ fn a_response_lost_to_a_partition_fails_at_the_response_timeout() -> Result {
         },
         false,
     )
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let failed = crate::all(
         &run.records,

@@ -7,7 +7,7 @@
 //! - `crash` — a server that vanishes without FIN under an idle pooled socket.
 //! - `lost_data` — a segment lost to a partition stalls its stream; the trace names it.
 //! - `connect` — connect across a partition: SYN retransmission (default) or turmoil's refusal.
-//! - `limits` — turmoil's panics (ports exhausted, listen queue full, unknown hosts) are
+//! - `limits` — turmoil's panics (ports exhausted, listen queue full) are
 //!   prevented or become findings; the same seed under faults gives the same trace.
 //! - `conn_faults` — each per-connection fault and its effect in the trace.
 

@@ -153,7 +153,7 @@ fn assert_sequential_guarantees(records: &[Record], n: u64) -> Result<(usize, us
 fn sequential_posts_under_partitions_arrive_in_order_and_once() -> Result {
     let mut setup = post_setup(WorkloadKind::Sequential, 11);
     setup.faults = hard_schedule(Duration::from_millis(300));
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let (ok, failed) = assert_sequential_guarantees(&run.records, 200)?;
     // The schedule must bite: some requests fail, some are retried, most succeed.
@@ -180,7 +180,7 @@ fn concurrent_posts_under_partitions_reorder_and_the_reorderings_are_listed() ->
     let mut setup = post_setup(WorkloadKind::Parallel, 11);
     // The first partition cuts the burst while it is in flight.
     setup.faults = hard_schedule(Duration::from_millis(8));
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let seqs = server_seqs(&run.records);
     let late = out_of_order(&seqs);
@@ -236,7 +236,7 @@ proptest! {
         let mut setup = post_setup(WorkloadKind::Sequential, seed);
         setup.workload.requests = 40;
         setup.faults = p.schedule("client", "server").0;
-        let run = setup.run();
+        let run = setup.run()?;
         prop_assert_eq!(&run.end, &RunEnd::Completed);
         assert_sequential_guarantees(&run.records, 40).map_err(|e| TestCaseError::fail(e.to_string()))?;
     }

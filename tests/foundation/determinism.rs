@@ -21,10 +21,10 @@ fn setup(seed: u64) -> Setup {
 fn same_seed_same_trace_over_fifty_seeds() -> Result {
     let mut hashes = BTreeSet::new();
     for seed in 0..50 {
-        let a = trace::to_jsonl(&setup(seed).run().records);
-        let b = trace::to_jsonl(&setup(seed).run().records);
+        let a = trace::to_jsonl(&setup(seed).run()?.records);
+        let b = trace::to_jsonl(&setup(seed).run()?.records);
         assert_eq!(a, b, "seed {seed} gave two different traces");
-        hashes.insert(trace::hash(&setup(seed).run().records));
+        hashes.insert(trace::hash(&setup(seed).run()?.records));
     }
     assert!(
         hashes.len() > 40,

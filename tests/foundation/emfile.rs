@@ -20,7 +20,7 @@ fn burst() -> Setup {
 
 #[test]
 fn burst_without_pool_hits_emfile_at_request_243() -> Result {
-    let run = burst().run();
+    let run = burst().run()?;
     assert_eq!(run.end, RunEnd::Completed, "nothing hangs, nothing panics");
 
     let first_emfile = run.records.iter().find_map(|r| match &r.event {
@@ -29,7 +29,7 @@ fn burst_without_pool_hits_emfile_at_request_243() -> Result {
     });
     assert_eq!(first_emfile, Some(243));
 
-    let peak = run.net.peak_fds()["client"];
+    let peak = run.peak_fds["client"];
     assert_eq!(
         peak, 256,
         "open fds reach the limit exactly and never pass it"

@@ -25,7 +25,7 @@ fn two_thousand_sequential_gets_share_one_connection() -> Result {
     setup.workload.kind = WorkloadKind::Sequential;
     setup.workload.requests = 2000;
 
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let mut heads = 0;
     let mut conns = BTreeSet::new();

@@ -19,7 +19,7 @@ fn three_keep_alive_requests_trace() -> Result {
     };
     s.server.idle_timeout = Some(Duration::from_secs(5));
     s.workload.requests = 3;
-    let run = s.run();
+    let run = s.run()?;
     insta::assert_snapshot!(TraceText(&run.records).to_string());
     Ok(())
 }

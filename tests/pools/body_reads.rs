@@ -30,7 +30,7 @@ fn a_rate_workload_reading_every_body_gives_the_same_trace_as_before() -> Result
     "#;
     let scenario = httpsim::scenario::parse(Path::new("body-reads.toml"), src)?;
     for (seed, want) in [(1, "7da0ff77b58a1634"), (2, "9b7cd1a2c18d5076")] {
-        let run = httpsim::scenario::run(&scenario, seed);
+        let run = httpsim::scenario::run(&scenario, seed)?;
         assert!(run.passed, "seed {seed}: {run:?}");
         assert_eq!(run.trace_hash, want, "seed {seed}");
     }

@@ -29,7 +29,7 @@ fn burst(pool: PoolConfig) -> Setup {
 }
 
 fn last_head_us(setup: &Setup) -> Result<(u64, usize)> {
-    let run = setup.run();
+    let run = setup.run()?;
     dump(&run.records);
     assert_eq!(run.end, RunEnd::Completed);
     let h = heads(&run.records);
@@ -76,8 +76,8 @@ fn an_agent_run_is_byte_identical_across_runs() -> Result {
         .world
         .seed(11)
         .latency(Duration::from_millis(1), Duration::from_millis(15));
-    let a = setup.run();
-    let b = setup.run();
+    let a = setup.run()?;
+    let b = setup.run()?;
     assert_eq!(
         httpsim::trace::hash(&a.records),
         httpsim::trace::hash(&b.records)

@@ -32,7 +32,7 @@ fn burst(requests: u64) -> Setup {
 
 #[test]
 fn a_burst_of_600_requests_to_one_host_is_answered_in_full() -> Result {
-    let run = burst(600).run();
+    let run = burst(600).run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let s = run.summary();
     assert_eq!((s.requests.completed, s.requests.failed), (600, 0));

@@ -33,7 +33,7 @@ fn setup(body: BodyMode) -> Setup {
 
 #[test]
 fn held_bodies_stall_five_sockets_until_the_server_idle_timeout() -> Result {
-    let run = setup(BodyMode::Hold).run();
+    let run = setup(BodyMode::Hold).run()?;
     dump(&run.records);
     assert_eq!(run.end, RunEnd::Completed);
     let times: Vec<u64> = heads(&run.records).iter().map(|h| h.1).collect();
@@ -55,7 +55,7 @@ fn held_bodies_stall_five_sockets_until_the_server_idle_timeout() -> Result {
 
 #[test]
 fn read_bodies_keep_five_sockets_flowing() -> Result {
-    let run = setup(BodyMode::Read).run();
+    let run = setup(BodyMode::Read).run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let times: Vec<u64> = heads(&run.records).iter().map(|h| h.1).collect();
     assert_eq!(times.len(), 20);

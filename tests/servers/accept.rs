@@ -50,14 +50,14 @@ fn count(run: &RunResult, pred: impl Fn(&Event) -> bool) -> usize {
 
 #[test]
 fn three_hundred_connects_at_an_fd_limit_of_one_hundred_all_get_served() -> Result {
-    let run = burst().run();
+    let run = burst().run()?;
     assert_eq!(run.end, RunEnd::Completed, "nothing hangs");
     let emfiles = count(
         &run,
         |e| matches!(e, Event::AcceptFailed { kind, .. } if kind == "emfile"),
     );
     assert!(emfiles > 0, "accept EMFILE is traced");
-    assert_eq!(run.net.peak_fds()["server"], 100);
+    assert_eq!(run.peak_fds["server"], 100);
     let ended = endings(&run);
     assert_eq!(ended.len(), 300, "every request ends");
     assert!(ended.values().all(|h| h == "response"), "{ended:?}");
@@ -79,7 +79,7 @@ fn three_hundred_connects_at_an_fd_limit_of_one_hundred_all_get_served() -> Resu
 fn connects_beyond_a_full_backlog_wait_by_default() -> Result {
     let mut setup = burst();
     setup.server.backlog = 50;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     assert!(count(&run, |e| matches!(e, Event::BacklogFull { .. })) > 0);
     let ended = endings(&run);
@@ -93,7 +93,7 @@ fn connects_beyond_a_full_backlog_are_refused_when_asked() -> Result {
     let mut setup = burst();
     setup.server.backlog = 50;
     setup.server.backlog_overflow = BacklogOverflow::Refuse;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let refused = count(
         &run,

@@ -34,7 +34,7 @@ fn ten_requests_waiting_four_seconds_asynchronously_all_finish_at_four_seconds()
         body_bytes: 1024,
         status: 200,
     })
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let heads = head_times(&run);
     assert_eq!(heads.len(), 10);
@@ -56,7 +56,7 @@ fn ten_requests_burning_one_second_of_cpu_finish_one_per_second() -> Result {
         body_bytes: 1024,
         status: 200,
     })
-    .run();
+    .run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let heads = head_times(&run);
     assert_eq!(heads.len(), 10);
@@ -82,7 +82,7 @@ fn a_cpu_burn_blocks_reading_on_other_connections() -> Result {
         status: 200,
     });
     setup.workload.requests = 2;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let heads = head_times(&run);
     assert_eq!(heads.len(), 2);

@@ -28,7 +28,7 @@ fn inactivity_timeout_closes_a_socket_while_the_client_holds_its_response_unread
     };
     setup.server.idle_timeout = Some(Duration::from_secs(5));
     setup.workload.body = BodyMode::HoldThenRead(Duration::from_secs(10));
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let close = run
         .records
@@ -90,7 +90,7 @@ fn max_requests_per_socket_closes_every_second_response() -> Result {
     setup.server.max_requests_per_socket = Some(2);
     setup.workload.kind = WorkloadKind::Sequential;
     setup.workload.requests = 6;
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let closes: Vec<bool> = run
         .records

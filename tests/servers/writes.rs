@@ -26,7 +26,7 @@ fn a_response_of_many_small_chunks_leaves_in_one_write_and_arrives_whole() -> Re
         };
         setup.workload.kind = WorkloadKind::Parallel;
         setup.workload.requests = 12;
-        let run = setup.run();
+        let run = setup.run()?;
         assert_eq!(run.end, RunEnd::Completed, "{chunks} chunks");
         let mut heads = BTreeMap::new();
         let mut ends = BTreeMap::new();

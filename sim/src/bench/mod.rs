@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::check;
 use crate::client::{BodyMode, PoolConfig};
 use crate::server::Handler;
 use crate::workload::WorkloadKind;
@@ -219,13 +218,9 @@ pub fn per_request_setup(requests: usize, body_bytes: usize) -> Setup {
 /// and returns the result with the wall time of all three. Panics if an invariant broke.
 pub fn run_and_check(setup: &Setup) -> (crate::RunResult, Duration) {
     let start = Instant::now();
-    let run = setup.run();
+    let run = setup.run().expect("a benchmark setup is valid");
     let summary = run.summary();
-    let ctx = check::CheckContext::new(&run.records, &summary, setup, &run.end);
-    let verdicts: Vec<_> = check::INVARIANTS
-        .iter()
-        .filter_map(|name| check::check(name, &ctx))
-        .collect();
+    let verdicts = run.check_all();
     let wall = start.elapsed();
     for v in &verdicts {
         assert!(
@@ -300,7 +295,7 @@ fn measure_scale(o: &BenchOptions) -> Scale {
 
 fn measure_idle(o: &BenchOptions) -> Idle {
     let setup = idle::setup(o.idle_requests, o.idle_sockets, o.idle_timeout);
-    let run = setup.run();
+    let run = setup.run().expect("a benchmark setup is valid");
     let summary = run.summary();
     let sim_s = run.sim_time.as_secs_f64();
     let wall_s = run.wall_time.as_secs_f64();
@@ -320,7 +315,7 @@ fn measure_idle(o: &BenchOptions) -> Idle {
 fn measure_idle_user(o: &BenchOptions) -> IdleUser {
     let nap = o.idle_timeout;
     let setup = idle::user_setup(o.idle_requests, nap);
-    let run = setup.run();
+    let run = setup.run().expect("a benchmark setup is valid");
     let summary = run.summary();
     let sim_s = run.sim_time.as_secs_f64();
     let wall_s = run.wall_time.as_secs_f64();

@@ -50,7 +50,7 @@ pub fn setup(n: usize) -> Setup {
 /// Runs one httpsim scale point in this process.
 pub fn run_httpsim(n: usize) -> ScalePoint {
     let start = Instant::now();
-    let run = setup(n).run();
+    let run = setup(n).run().expect("a benchmark setup is valid");
     let wall = start.elapsed();
     assert_eq!(run.end, RunEnd::Completed, "scale point {n}: {:?}", run.end);
     ScalePoint {

@@ -8,9 +8,9 @@
 //! them). A connect timeout alone is not judged: the trace does not say when a pooled connect
 //! started.
 
-use super::timeline::secs;
 use super::{CheckContext, Violation};
 use crate::client::BodyMode;
+use crate::fmt::secs;
 
 /// Violations of the bounded-timeouts invariant.
 pub fn check(ctx: &CheckContext) -> Vec<Violation> {

@@ -13,7 +13,8 @@
 use std::collections::BTreeMap;
 
 use super::ranges;
-use super::timeline::{secs, Timeline};
+use super::timeline::Timeline;
+use crate::fmt::secs;
 use crate::trace::{CloseReason, ConnId, ReqId};
 
 /// Faults in force at some point of the window `[from, to)`, described.

@@ -12,8 +12,8 @@
 //!    or hangs there shows a pool or accept loop that stayed broken after the storm passed.
 
 use super::diagnose::req_words;
-use super::timeline::secs;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::trace::Event;
 
 /// Violations of the fd-limit invariant.

@@ -4,8 +4,9 @@
 //! found; each violation names the requests and sockets involved and the time window, so a
 //! report can say what went wrong without re-running anything.
 //!
-//! - [`check`] — evaluates one invariant by name (the names of the scenario format's
-//!   `invariants = [...]`). Start here.
+//! - [`Invariant`] — the invariants as an enum (the names of the scenario format's
+//!   `invariants = [...]`); [`Run::check`](crate::setup::Run::check) evaluates one over a run.
+//!   Start here. [`check`] evaluates one by name over a [`CheckContext`].
 //! - One file per invariant: [`ordering`], [`no_stall`], [`shutdown`], [`fd_limit`],
 //!   [`no_lost_request`], [`bounded_timeouts`]. Each module doc states its rules exactly.
 //! - [`timeline`] — the trace indexed by request and connection (what every check reads).
@@ -19,6 +20,7 @@
 pub mod bounded_timeouts;
 pub mod diagnose;
 pub mod fd_limit;
+mod invariant;
 pub mod no_lost_request;
 pub mod no_stall;
 pub mod ordering;
@@ -34,6 +36,8 @@ use crate::summary::Summary;
 use crate::trace::{ConnId, Record, ReqId};
 use crate::world::RunEnd;
 use timeline::Timeline;
+
+pub use invariant::{Invariant, UnknownInvariant};
 
 /// One way a run broke an invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -73,7 +77,23 @@ pub struct CheckContext<'a> {
     pub end: &'a RunEnd,
     /// The timeline of the trace, built on first use and shared by every check (it is most of
     /// a check's cost: each building its own made the six checks cost more than the run).
-    timeline: OnceCell<Timeline>,
+    /// Owned, or lent by a [`Run`](crate::setup::Run) that keeps it across checks.
+    timeline: TimelineCell<'a>,
+}
+
+impl std::fmt::Debug for CheckContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckContext")
+            .field("records", &self.records.len())
+            .field("end", self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a [`CheckContext`] keeps its timeline.
+enum TimelineCell<'a> {
+    Owned(OnceCell<Timeline>),
+    Lent(&'a OnceCell<Timeline>),
 }
 
 impl<'a> CheckContext<'a> {
@@ -89,48 +109,47 @@ impl<'a> CheckContext<'a> {
             summary,
             setup,
             end,
-            timeline: OnceCell::new(),
+            timeline: TimelineCell::Owned(OnceCell::new()),
+        }
+    }
+
+    /// The context of one run whose timeline lives in `timeline`, built there on first use and
+    /// kept for the next context (how a [`Run`](crate::setup::Run) indexes its trace once).
+    pub(crate) fn with_timeline(
+        records: &'a [Record],
+        summary: &'a Summary,
+        setup: &'a Setup,
+        end: &'a RunEnd,
+        timeline: &'a OnceCell<Timeline>,
+    ) -> Self {
+        Self {
+            records,
+            summary,
+            setup,
+            end,
+            timeline: TimelineCell::Lent(timeline),
         }
     }
 
     /// The trace as connections and requests (seen from the setup's server host).
     pub fn timeline(&self) -> &Timeline {
-        self.timeline
-            .get_or_init(|| Timeline::new(self.records, &self.setup.server.host))
+        let cell = match &self.timeline {
+            TimelineCell::Owned(cell) => cell,
+            TimelineCell::Lent(cell) => cell,
+        };
+        cell.get_or_init(|| Timeline::new(self.records, &self.setup.server.host))
     }
 }
 
-/// The names [`check`] knows.
-pub const INVARIANTS: &[&str] = &[
-    "ordering",
-    "no-stall",
-    "shutdown",
-    "fd-limit",
-    "no-lost-request",
-    "bounded-timeouts",
-];
-
-/// Evaluates the invariant called `name`; `None` when no such invariant exists.
+/// Evaluates the invariant called `name`; `None` when no such invariant exists. The typed form
+/// is [`Invariant::check`].
 pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
-    let violations = match name {
-        "ordering" => ordering::check(ctx),
-        "no-stall" => no_stall::check(ctx),
-        "shutdown" => shutdown::check(ctx),
-        "bounded-timeouts" => bounded_timeouts::check(ctx),
-        "fd-limit" => fd_limit::check(ctx),
-        "no-lost-request" => no_lost_request::check(ctx),
-        _ => return None,
-    };
-    Some(InvariantResult {
-        name: name.to_string(),
-        passed: violations.is_empty(),
-        violations,
-    })
+    name.parse::<Invariant>().ok().map(|i| i.check(ctx))
 }
 
-/// Evaluates every invariant in [`INVARIANTS`].
+/// Evaluates every invariant of [`Invariant::ALL`].
 pub fn check_all(ctx: &CheckContext) -> Vec<InvariantResult> {
-    INVARIANTS.iter().filter_map(|n| check(n, ctx)).collect()
+    Invariant::ALL.iter().map(|i| i.check(ctx)).collect()
 }
 
 /// Writes sorted ids compactly: `1-5, 8, 10-12`.

@@ -7,8 +7,8 @@
 //! that ends twice (two heads, a head and an error, two final errors) is a violation too.
 
 use super::diagnose::why_waiting;
-use super::timeline::secs;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::trace::ReqId;
 
 /// Violations of the no-lost-request invariant.

@@ -18,8 +18,8 @@
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
-use super::timeline::secs;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
 use crate::trace::{Event, ReqId};

@@ -17,8 +17,9 @@
 
 use std::collections::BTreeMap;
 
-use super::timeline::{secs, Timeline};
+use super::timeline::Timeline;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::trace::ReqId;
 use crate::workload::WorkloadKind;
 

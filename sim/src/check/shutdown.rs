@@ -19,8 +19,8 @@
 
 use std::time::Duration;
 
-use super::timeline::secs;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::setup::Setup;
 
 /// What a shutdown was asked to do.

@@ -404,13 +404,3 @@ impl<T> std::ops::Index<&u64> for IdMap<T> {
         self.get(id).expect("no facts for this id")
     }
 }
-
-/// Formats µs as seconds for messages: `180 s`, `2.5 s`, `0.012 s`.
-pub fn secs(us: u64) -> String {
-    if us.is_multiple_of(1_000_000) {
-        format!("{} s", us / 1_000_000)
-    } else {
-        let s = format!("{:.3}", us as f64 / 1e6);
-        format!("{} s", s.trim_end_matches('0').trim_end_matches('.'))
-    }
-}

@@ -13,6 +13,12 @@ pub struct AgentPool {
     agent: Agent<SimConnector, RequestBody>,
 }
 
+impl std::fmt::Debug for AgentPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentPool").finish_non_exhaustive()
+    }
+}
+
 impl AgentPool {
     /// An Agent on `host` with `config`; `connect_timeout` bounds each connect.
     pub fn new(

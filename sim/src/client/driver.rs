@@ -98,6 +98,12 @@ pub struct BodyKeeper {
     readers: RefCell<Vec<Rc<ReadSlot>>>,
 }
 
+impl std::fmt::Debug for BodyKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BodyKeeper").finish_non_exhaustive()
+    }
+}
+
 /// The end of one body read, as a join handle would report it.
 #[derive(Default)]
 struct ReadSlot {
@@ -180,7 +186,7 @@ impl RequestSpec {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
         let headers = req.headers_mut();
-        headers.insert(crate::server::SEQ_NAME.clone(), self.id.into());
+        headers.insert(crate::seq::SEQ_NAME.clone(), self.id.into());
         if !self.body.is_empty() {
             headers.insert(http::header::CONTENT_LENGTH, self.body.len().into());
         }
@@ -202,6 +208,15 @@ pub struct Driver {
     pub body: BodyMode,
     /// Bodies held and being read.
     pub keeper: BodyKeeper,
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("timeouts", &self.timeouts)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Driver {

@@ -31,6 +31,12 @@ pub struct HyperUtilPool {
     client: Client<SimConnector, RequestBody>,
 }
 
+impl std::fmt::Debug for HyperUtilPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HyperUtilPool").finish_non_exhaustive()
+    }
+}
+
 impl HyperUtilPool {
     /// A client on `host`. `idle_timeout`: how long idle sockets stay pooled (`None`: forever).
     pub fn new(

@@ -123,6 +123,43 @@ impl ClientError {
     }
 }
 
+impl ErrorKind {
+    /// Classifies any error by walking its source chain: the innermost I/O error decides, then
+    /// hyper's own categories (a message cut short is `closed`).
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> ErrorKind {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        let mut hyper_kind = None;
+        let mut is_connect = false;
+        while let Some(err) = cur {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                let k = ErrorKind::of_io(io);
+                if k != ErrorKind::Other {
+                    return k;
+                }
+            }
+            if let Some(h) = err.downcast_ref::<hyper::Error>() {
+                if h.is_incomplete_message() || h.is_canceled() {
+                    hyper_kind.get_or_insert(ErrorKind::Closed);
+                } else if h.is_timeout() {
+                    hyper_kind.get_or_insert(ErrorKind::Timeout);
+                }
+            }
+            if let Some(c) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
+                is_connect |= c.is_connect();
+            }
+            if let Some(t) = err.downcast_ref::<ClientError>() {
+                return t.kind();
+            }
+            cur = err.source();
+        }
+        match hyper_kind {
+            Some(k) => k,
+            None if is_connect => ErrorKind::Connect,
+            None => ErrorKind::Other,
+        }
+    }
+}
+
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.message)

@@ -18,6 +18,12 @@ pub struct NoPool {
     connect_timeout: Option<Duration>,
 }
 
+impl std::fmt::Debug for NoPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoPool").finish_non_exhaustive()
+    }
+}
+
 impl NoPool {
     /// Dials from `host`.
     pub fn new(host: HostNet, connect_timeout: Option<Duration>) -> Self {

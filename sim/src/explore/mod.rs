@@ -193,7 +193,13 @@ impl Explorer {
     pub fn run(&self, case: &Case, seed: u64) -> Result<(Scenario, Outcome), ScenarioError> {
         let text = self.text(case, seed, "")?;
         let s = scenario::parse(&self.finding_path(seed), &text)?;
-        let o = scenario::run(&s, seed);
+        let o = scenario::run(&s, seed).map_err(|e| {
+            ScenarioError::new(
+                scenario::ErrorClass::Impossible,
+                &self.scenario.path,
+                e.to_string(),
+            )
+        })?;
         Ok((s, o))
     }
 

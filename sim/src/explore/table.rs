@@ -89,7 +89,7 @@ pub const CONN_KINDS: &[&str] = &["latency", "reset", "half-open", "slow-close"]
 pub const MAX_COUNT: u32 = 64;
 
 /// Checks the `[explore]` table of `f`, if any, pointing at the offending key.
-pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> Result<(), ScenarioError> {
+pub(crate) fn validate(f: &ScenarioFile, ctx: &Ctx) -> Result<(), ScenarioError> {
     let Some(t) = &f.explore else {
         return Ok(());
     };

@@ -26,8 +26,11 @@
 //! rate = 0.01
 //! ```
 //!
-//! Link kinds take exactly two hosts; `crash` and `bounce` take one or more. Unknown keys and
-//! keys that do not belong to the kind are errors.
+//! Link kinds take exactly two different hosts; `crash` and `bounce` take exactly one. Unknown
+//! keys and keys that do not belong to the kind are errors; `oneway = false` and `fin = true`,
+//! being the defaults, are accepted on any kind. The scenario format reads this struct
+//! directly: this file is the one model of a `[[fault]]` (docs/SCENARIOS.md). Whether the hosts
+//! exist is [`Setup::validate`](crate::setup::Setup::validate)'s rule.
 
 use std::fmt;
 use std::time::Duration;
@@ -37,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::NetAction;
 
 /// What a [`FaultEntry`] does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKind {
     /// Drop every message between the two hosts (or one way, with `oneway`).
@@ -48,9 +51,9 @@ pub enum FaultKind {
     Hold,
     /// Deliver held messages and stop holding.
     Release,
-    /// Stop the hosts' software. With `fin = false` their sockets vanish silently.
+    /// Stop the host's software. With `fin = false` its sockets vanish silently.
     Crash,
-    /// Restart the hosts' software.
+    /// Restart the host's software.
     Bounce,
     /// Set the latency of the link (`latency`).
     Latency,
@@ -58,10 +61,60 @@ pub enum FaultKind {
     FailRate,
 }
 
+impl FaultKind {
+    /// Every kind, in the order error messages list them.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Partition,
+        FaultKind::Repair,
+        FaultKind::Hold,
+        FaultKind::Release,
+        FaultKind::Crash,
+        FaultKind::Bounce,
+        FaultKind::Latency,
+        FaultKind::FailRate,
+    ];
+
+    /// The name the scenario format uses (`fail-rate`).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Partition => "partition",
+            FaultKind::Repair => "repair",
+            FaultKind::Hold => "hold",
+            FaultKind::Release => "release",
+            FaultKind::Crash => "crash",
+            FaultKind::Bounce => "bounce",
+            FaultKind::Latency => "latency",
+            FaultKind::FailRate => "fail-rate",
+        }
+    }
+
+    /// Whether this kind acts on a link between two hosts (rather than on one host).
+    pub fn is_link(self) -> bool {
+        !matches!(self, FaultKind::Crash | FaultKind::Bounce)
+    }
+}
+
 impl fmt::Display for FaultKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = serde_json::to_value(self).unwrap_or_default();
-        f.write_str(v.as_str().unwrap_or("?"))
+        f.write_str(self.name())
+    }
+}
+
+/// Read from its name; an unknown name lists the known ones (the scenario loader shows the
+/// part after "expected" as the expected form).
+impl<'de> Deserialize<'de> for FaultKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        FaultKind::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                serde::de::Error::custom(format!(
+                    "unknown fault kind {name:?}, expected one of {}",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -86,7 +139,7 @@ pub struct FaultEntry {
     pub at: Duration,
     /// What happens.
     pub kind: FaultKind,
-    /// The hosts it applies to: two for link kinds, one or more for `crash` and `bounce`.
+    /// The hosts it applies to: two for link kinds, one for `crash` and `bounce`.
     pub hosts: Vec<String>,
     /// `partition` / `repair` only: only `hosts[0]` → `hosts[1]`. The default is `false`.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -122,99 +175,107 @@ impl FaultEntry {
         }
     }
 
-    /// The world actions this entry stands for (one per host for `crash` / `bounce`).
-    pub fn actions(&self) -> Result<Vec<NetAction>, FaultError> {
-        let err = |msg: String| FaultError {
+    /// The world action this entry stands for, or what is wrong with it.
+    pub fn action(&self) -> Result<NetAction, FaultError> {
+        let err = |key: &'static str, message: String, expected: &str| FaultError {
             at: self.at,
             kind: self.kind,
-            message: msg,
+            key,
+            message,
+            expected: expected.to_string(),
         };
-        let link = matches!(
-            self.kind,
-            FaultKind::Partition
-                | FaultKind::Repair
-                | FaultKind::Hold
-                | FaultKind::Release
-                | FaultKind::Latency
-                | FaultKind::FailRate
-        );
-        if link && self.hosts.len() != 2 {
-            return Err(err(format!(
-                "expected exactly two hosts, e.g. hosts = [\"client\", \"server\"]; got {}",
-                self.hosts.len()
-            )));
-        }
-        if !link && self.hosts.is_empty() {
+        let (want, form) = if self.kind.is_link() {
+            (
+                2,
+                "hosts = [\"client\", \"server\"] (the two ends of a link)",
+            )
+        } else {
+            (1, "hosts = [\"server\"] (one host)")
+        };
+        if self.hosts.len() != want {
             return Err(err(
-                "expected one or more hosts, e.g. hosts = [\"server\"]".into()
+                "hosts",
+                format!(
+                    "fault kind \"{}\" takes {want} host(s), got {}",
+                    self.kind,
+                    self.hosts.len()
+                ),
+                form,
             ));
         }
-        if link && self.hosts[0] == self.hosts[1] {
-            return Err(err(format!(
-                "a link joins two different hosts; got {:?} twice",
-                self.hosts[0]
-            )));
+        if want == 2 && self.hosts[0] == self.hosts[1] {
+            return Err(err(
+                "hosts",
+                format!(
+                    "a link joins two different hosts; got {:?} twice",
+                    self.hosts[0]
+                ),
+                form,
+            ));
         }
+        let refuse = |key: &'static str| {
+            err(
+                key,
+                format!("`{key}` does not apply to fault kind \"{}\"", self.kind),
+                "only the keys of that kind (see docs/SCENARIOS.md, [[fault]])",
+            )
+        };
         if self.oneway && !matches!(self.kind, FaultKind::Partition | FaultKind::Repair) {
-            return Err(err("`oneway` applies to partition and repair only".into()));
+            return Err(refuse("oneway"));
         }
         if !self.fin && self.kind != FaultKind::Crash {
-            return Err(err("`fin` applies to crash only".into()));
+            return Err(refuse("fin"));
         }
-        if self.latency.is_some() != (self.kind == FaultKind::Latency) {
-            return Err(err(if self.kind == FaultKind::Latency {
-                "expected `latency`, e.g. latency = \"250ms\"".into()
-            } else {
-                "`latency` applies to kind = \"latency\" only".into()
-            }));
+        if self.latency.is_some() && self.kind != FaultKind::Latency {
+            return Err(refuse("latency"));
         }
-        if self.rate.is_some() != (self.kind == FaultKind::FailRate) {
-            return Err(err(if self.kind == FaultKind::FailRate {
-                "expected `rate`, a probability, e.g. rate = 0.01".into()
-            } else {
-                "`rate` applies to kind = \"fail-rate\" only".into()
-            }));
+        if self.rate.is_some() && self.kind != FaultKind::FailRate {
+            return Err(refuse("rate"));
         }
-        if let Some(r) = self.rate {
-            if !(0.0..=1.0).contains(&r) {
-                return Err(err(format!("`rate` must be within [0, 1]; got {r}")));
-            }
-        }
-        let (a, b) = if link {
-            (self.hosts[0].clone(), self.hosts[1].clone())
-        } else {
-            (String::new(), String::new())
-        };
+        let a = self.hosts[0].clone();
+        let b = self.hosts.get(1).cloned().unwrap_or_default();
         let oneway = self.oneway;
         Ok(match self.kind {
-            FaultKind::Partition => vec![NetAction::Partition { a, b, oneway }],
-            FaultKind::Repair => vec![NetAction::Repair { a, b, oneway }],
-            FaultKind::Hold => vec![NetAction::Hold { a, b }],
-            FaultKind::Release => vec![NetAction::Release { a, b }],
-            FaultKind::Latency => vec![NetAction::Latency {
-                a,
-                b,
-                latency: self.latency.unwrap_or_default(),
-            }],
-            FaultKind::FailRate => vec![NetAction::FailRate {
-                a,
-                b,
-                rate: self.rate.unwrap_or_default(),
-            }],
-            FaultKind::Crash => self
-                .hosts
-                .iter()
-                .map(|h| match self.fin {
-                    true => NetAction::Crash { host: h.clone() },
-                    false => NetAction::Vanish { host: h.clone() },
-                })
-                .collect(),
-            FaultKind::Bounce => self
-                .hosts
-                .iter()
-                .map(|h| NetAction::Bounce { host: h.clone() })
-                .collect(),
+            FaultKind::Partition => NetAction::Partition { a, b, oneway },
+            FaultKind::Repair => NetAction::Repair { a, b, oneway },
+            FaultKind::Hold => NetAction::Hold { a, b },
+            FaultKind::Release => NetAction::Release { a, b },
+            FaultKind::Crash if self.fin => NetAction::Crash { host: a },
+            FaultKind::Crash => NetAction::Vanish { host: a },
+            FaultKind::Bounce => NetAction::Bounce { host: a },
+            FaultKind::Latency => match self.latency {
+                Some(latency) => NetAction::Latency { a, b, latency },
+                None => {
+                    return Err(err(
+                        "",
+                        "missing field `latency`".into(),
+                        "latency = \"250ms\", a duration",
+                    ))
+                }
+            },
+            FaultKind::FailRate => match self.rate {
+                Some(rate) if (0.0..=1.0).contains(&rate) => NetAction::FailRate { a, b, rate },
+                Some(rate) => {
+                    return Err(err(
+                        "rate",
+                        format!("{rate} is not a probability"),
+                        "a number between 0 and 1",
+                    ))
+                }
+                None => {
+                    return Err(err(
+                        "",
+                        "missing field `rate`".into(),
+                        "rate = 0.01, a probability between 0 and 1",
+                    ))
+                }
+            },
         })
+    }
+
+    /// [`FaultEntry::action`] as a list (one action per entry).
+    pub fn actions(&self) -> Result<Vec<NetAction>, FaultError> {
+        self.action().map(|a| vec![a])
     }
 
     /// The entry that stands for `action` at `at` (the inverse of [`FaultEntry::actions`] for a
@@ -257,19 +318,27 @@ pub struct FaultError {
     pub at: Duration,
     /// The entry's kind.
     pub kind: FaultKind,
-    /// What is wrong and what was expected.
+    /// The offending key of the entry (`hosts`, `rate`); empty for the entry as a whole (a
+    /// missing key).
+    pub key: &'static str,
+    /// What is wrong.
     pub message: String,
+    /// What would be right.
+    pub expected: String,
 }
 
 impl fmt::Display for FaultError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[[fault]] at = \"{}\", kind = \"{}\": {}",
+            "[[fault]] at = \"{}\", kind = \"{}\": ",
             humantime::format_duration(self.at),
             self.kind,
-            self.message
-        )
+        )?;
+        if !self.key.is_empty() {
+            write!(f, "`{}`: ", self.key)?;
+        }
+        write!(f, "{}; expected {}", self.message, self.expected)
     }
 }
 
@@ -284,9 +353,7 @@ impl Schedule {
     pub fn from_entries(entries: &[FaultEntry]) -> Result<Self, FaultError> {
         let mut out = Vec::new();
         for e in entries {
-            for a in e.actions()? {
-                out.push((e.at, a));
-            }
+            out.push((e.at, e.action()?));
         }
         out.sort_by_key(|(t, _)| *t);
         Ok(Schedule(out))

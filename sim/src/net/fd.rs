@@ -12,18 +12,7 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-/// The raw OS error number of "Too many open files".
-pub const EMFILE: i32 = 24;
-
-/// Returns the error a socket call gets when the fd table is full.
-pub fn emfile() -> io::Error {
-    io::Error::from_raw_os_error(EMFILE)
-}
-
-/// Whether `err` is an EMFILE error.
-pub fn is_emfile(err: &io::Error) -> bool {
-    err.raw_os_error() == Some(EMFILE)
-}
+pub use crate::error::{emfile, is_emfile, EMFILE};
 
 #[derive(Debug)]
 struct Table {

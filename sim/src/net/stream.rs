@@ -503,7 +503,7 @@ fn request_seq(buf: &[u8]) -> Option<u64> {
         return None;
     }
     // Line by line (every header line starts after a `\r\n`) up to the blank line that ends
-    // the head: the first `x-seq:` line, in any case.
+    // the head: the first `x-seq:` line, in any case (`crate::seq`).
     let mut from = method_end;
     loop {
         let nl = from + buf[from..].iter().position(|b| *b == b'\n')?;
@@ -512,8 +512,8 @@ fn request_seq(buf: &[u8]) -> Option<u64> {
             if line.starts_with(b"\r\n") {
                 return None;
             }
-            if line.len() >= 6 && line[..6].eq_ignore_ascii_case(b"x-seq:") {
-                let digits = line[6..].iter().skip_while(|b| **b == b' ');
+            if let Some(value) = crate::seq::header_line_value(line) {
+                let digits = value.iter().skip_while(|b| **b == b' ');
                 let (mut n, mut any) = (0u64, false);
                 for d in digits.take_while(|b| b.is_ascii_digit()) {
                     n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;

@@ -5,9 +5,9 @@
 use std::fmt::Write;
 
 use crate::check::ranges;
-use crate::scenario::expect::ms;
+use crate::fmt::fmt_ms;
+use crate::fmt::ms;
 use crate::scenario::{Outcome, Scenario};
-use crate::trace::fmt_ms;
 
 /// The verdict word.
 pub fn verdict(passed: bool) -> &'static str {

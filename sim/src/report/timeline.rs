@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use svg::node::element::{Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
-use crate::scenario::expect::ms;
+use crate::fmt::ms;
 use crate::scenario::Outcome;
 use crate::trace::{CloseReason, ConnId, Event, ReqId};
 

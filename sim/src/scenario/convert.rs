@@ -1,16 +1,15 @@
 //! Scenario file → [`Setup`]: the one place that knows both the file format and the library.
 //!
-//! Defaults are applied here (each is written on its key in [`super::format`]). A key or value
-//! this build cannot run — an invariant the format names that [`crate::check`] does not
-//! implement — is refused with [`ErrorClass::Unsupported`] and its position, never ignored: a
-//! scenario either runs as written or does not run.
+//! Defaults are applied here (each is written on its key in [`super::format`]). Rules over the
+//! resulting [`Setup`] are [`Setup::validate`]'s; the loader runs it after this and maps its
+//! field back to the file.
 
 use std::time::Duration;
 
 use hyper::Method;
 
 use super::format::{
-    BodyName, ConnectName, Dur, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
+    BodyName, ConnectName, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
     WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
@@ -20,36 +19,12 @@ use crate::net::{BacklogOverflow, ConnectMode};
 use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
-use crate::world::NetAction;
-
-/// Every invariant name the format defines (DESIGN.md); [`crate::check::INVARIANTS`] says which
-/// this build implements.
-pub const FORMAT_INVARIANTS: &[&str] = &[
-    "ordering",
-    "no-stall",
-    "fd-limit",
-    "no-lost-request",
-    "shutdown",
-    "bounded-timeouts",
-];
-
-/// Fault kinds this build applies.
-pub const FAULT_KINDS: &[&str] = &[
-    "partition",
-    "repair",
-    "hold",
-    "release",
-    "crash",
-    "bounce",
-    "latency",
-    "fail-rate",
-];
 
 const DEFAULT_BODY: usize = 4096;
 const DEFAULT_CHUNK: usize = 16 * 1024;
 
 /// Builds the experiment `f` describes, at the file's default seed.
-pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
+pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
     let mut setup = Setup::default();
     let w = &mut setup.world;
     w.seed(f.seed.unwrap_or(1));
@@ -226,10 +201,16 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         }
     }
 
-    let hosts = [setup.server.host.clone(), setup.client.host.clone()];
     for (i, fault) in f.fault.iter().enumerate() {
-        let action = fault_action(fault, i, &hosts, ctx)?;
-        setup.faults.push((fault.at.0, action));
+        let action = fault.action().map_err(|e| {
+            let field = match e.key {
+                "" => format!("fault[{i}]"),
+                key => format!("fault[{i}].{key}"),
+            };
+            ctx.error(ErrorClass::Impossible, &field, e.message)
+                .expected(e.expected)
+        })?;
+        setup.faults.push((fault.at, action));
     }
     // Applied in time order; equal times keep file order.
     setup.faults.sort_by_key(|(at, _)| *at);
@@ -246,29 +227,6 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
         setup.world.conn_fault(cf.clone());
     }
 
-    if let Some(names) = f.expect.as_ref().and_then(|e| e.invariants.as_ref()) {
-        for (i, name) in names.iter().enumerate() {
-            let field = format!("expect.invariants[{i}]");
-            if crate::check::INVARIANTS.contains(&name.as_str()) {
-                continue;
-            }
-            return Err(if FORMAT_INVARIANTS.contains(&name.as_str()) {
-                ctx.error(
-                    ErrorClass::Unsupported,
-                    &field,
-                    format!("invariant {name:?} is not in this build"),
-                )
-                .expected(format!("one of {}", crate::check::INVARIANTS.join(", ")))
-            } else {
-                ctx.error(
-                    ErrorClass::Field,
-                    &field,
-                    format!("unknown invariant {name:?}"),
-                )
-                .expected(format!("one of {}", FORMAT_INVARIANTS.join(", ")))
-            });
-        }
-    }
     Ok(setup)
 }
 
@@ -305,122 +263,4 @@ fn handler(h: &HandlerTable) -> Handler {
             status: status.unwrap_or(200),
         },
     }
-}
-
-/// One `[[fault]]` → a network action; checks the keys its kind needs and refuses the others.
-fn fault_action(
-    f: &super::format::Fault,
-    i: usize,
-    hosts: &[String; 2],
-    ctx: &Ctx,
-) -> Result<NetAction, ScenarioError> {
-    let at = |key: &str| format!("fault[{i}].{key}");
-    let kind = f.kind.as_str();
-    if !FAULT_KINDS.contains(&kind) {
-        return Err(ctx
-            .error(
-                ErrorClass::Field,
-                &at("kind"),
-                format!("unknown fault kind {kind:?}"),
-            )
-            .expected(format!("one of {}", FAULT_KINDS.join(", "))));
-    }
-    for h in &f.hosts {
-        if !hosts.contains(h) {
-            return Err(ctx
-                .error(
-                    ErrorClass::Impossible,
-                    &at("hosts"),
-                    format!("no host is called {h:?}"),
-                )
-                .expected(format!(
-                    "the scenario's hosts: {:?}, {:?}",
-                    hosts[0], hosts[1]
-                )));
-        }
-    }
-    let one_host = matches!(kind, "crash" | "bounce");
-    let want = if one_host { 1 } else { 2 };
-    if f.hosts.len() != want {
-        let form = if one_host {
-            "hosts = [\"server\"] (one host)"
-        } else {
-            "hosts = [\"client\", \"server\"] (the two ends of a link)"
-        };
-        return Err(ctx
-            .error(
-                ErrorClass::Impossible,
-                &at("hosts"),
-                format!(
-                    "fault kind {kind:?} takes {want} host(s), got {}",
-                    f.hosts.len()
-                ),
-            )
-            .expected(form));
-    }
-    let refuse = |key: &str| {
-        ctx.error(
-            ErrorClass::Impossible,
-            &at(key),
-            format!("`{key}` does not apply to fault kind {kind:?}"),
-        )
-        .expected("only the keys of that kind (see DESIGN.md, [[fault]])")
-    };
-    if f.oneway.is_some() && !matches!(kind, "partition" | "repair") {
-        return Err(refuse("oneway"));
-    }
-    if f.latency.is_some() && kind != "latency" {
-        return Err(refuse("latency"));
-    }
-    if f.rate.is_some() && kind != "fail-rate" {
-        return Err(refuse("rate"));
-    }
-    if f.fin.is_some() && kind != "crash" {
-        return Err(refuse("fin"));
-    }
-    let a = f.hosts[0].clone();
-    let b = f.hosts.get(1).cloned().unwrap_or_default();
-    let oneway = f.oneway.unwrap_or(false);
-    Ok(match kind {
-        "partition" => NetAction::Partition { a, b, oneway },
-        "repair" => NetAction::Repair { a, b, oneway },
-        "hold" => NetAction::Hold { a, b },
-        "release" => NetAction::Release { a, b },
-        "crash" if f.fin == Some(false) => NetAction::Vanish { host: a },
-        "crash" => NetAction::Crash { host: a },
-        "bounce" => NetAction::Bounce { host: a },
-        "latency" => match f.latency {
-            Some(Dur(latency)) => NetAction::Latency { a, b, latency },
-            None => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Field,
-                        &format!("fault[{i}]"),
-                        "missing field `latency`",
-                    )
-                    .expected(super::format::DURATION_FORM))
-            }
-        },
-        _ => match f.rate {
-            Some(rate) if (0.0..=1.0).contains(&rate) => NetAction::FailRate { a, b, rate },
-            Some(rate) => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Impossible,
-                        &at("rate"),
-                        format!("{rate} is not a probability"),
-                    )
-                    .expected("a number between 0 and 1"))
-            }
-            None => {
-                return Err(ctx
-                    .error(
-                        ErrorClass::Field,
-                        &format!("fault[{i}]"),
-                        "missing field `rate`",
-                    )
-                    .expected("a probability between 0 and 1"))
-            }
-        },
-    })
 }

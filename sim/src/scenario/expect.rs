@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::format::{Expect, Range};
 use crate::check::InvariantResult;
+use crate::fmt::ms;
 use crate::summary::Summary;
 use crate::world::RunEnd;
 
@@ -245,21 +246,5 @@ fn bounds(r: &Range) -> String {
         (Some(a), None) => format!("at least {}", d(a.0)),
         (None, Some(b)) => format!("at most {}", d(b.0)),
         (None, None) => "anything".into(),
-    }
-}
-
-/// A millisecond count as people read it: `850ms`, `4.012s`, `3m 10.000s`.
-pub fn ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms < 60_000 {
-        format!("{}.{:03}s", ms / 1000, ms % 1000)
-    } else {
-        format!(
-            "{}m {}.{:03}s",
-            ms / 60_000,
-            (ms % 60_000) / 1000,
-            ms % 1000
-        )
     }
 }

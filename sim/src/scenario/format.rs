@@ -63,9 +63,10 @@ pub struct ScenarioFile {
     pub client: Option<Client>,
     /// What the client does.
     pub workload: Option<WorkloadTable>,
-    /// Scheduled faults, in any order.
+    /// Scheduled faults, in any order: [`crate::fault::FaultEntry`], the one model of a
+    /// `[[fault]]` (its doc says which keys each kind takes).
     #[serde(default)]
-    pub fault: Vec<Fault>,
+    pub fault: Vec<crate::fault::FaultEntry>,
     /// Per-connection faults (`[[conn_fault]]`): `direction = "to-server" | "to-client"`,
     /// `probability` (default 1), and `fault = { kind = "latency" | "bandwidth" | "slicer" |
     /// "slow-close" | "reset" | "limit-data" | "half-open", ... }` (see `net::conn_fault`).
@@ -337,28 +338,6 @@ pub enum BodyName {
     Hold,
 }
 
-/// One `[[fault]]`. Which keys a kind needs is checked in [`super::convert`].
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    /// When it applies. Required.
-    pub at: Dur,
-    /// `partition | repair | hold | release | crash | bounce | latency | fail-rate`. Required.
-    pub kind: String,
-    /// For `crash`: whether the crashed host's sockets send FIN (turmoil's crash). `false`
-    /// makes them vanish: peers see neither FIN nor RST (half-open). The default is `true`.
-    pub fin: Option<bool>,
-    /// The two hosts of a link fault, or the one host of `crash`/`bounce`.
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// Partition or repair one direction only (first host → second). The default is `false`.
-    pub oneway: Option<bool>,
-    /// The new latency, for `kind = "latency"`.
-    pub latency: Option<Dur>,
-    /// The new failure probability, for `kind = "fail-rate"`.
-    pub rate: Option<f64>,
-}
-
 /// `[expect]`: every key present is a check; all must hold.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -380,7 +359,7 @@ pub struct Expect {
     /// that never ended fails it).
     pub shutdown_duration: Option<Range>,
     /// Invariants that must hold.
-    pub invariants: Option<Vec<String>>,
+    pub invariants: Option<Vec<crate::check::Invariant>>,
 }
 
 /// `first_error = { request, kind, at }`.

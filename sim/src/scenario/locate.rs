@@ -9,7 +9,7 @@ use toml_edit::{ImDocument, Item, Table};
 /// Byte range of the value at `path` (`client.fd_in_use`, `fault[1].kind`) in `src`; when the
 /// path does not exist, the range of its deepest existing ancestor; `None` when `src` does not
 /// parse (it did once already, so only for a caller's mistake).
-pub fn span(src: &str, path: &str) -> Option<Range<usize>> {
+pub(crate) fn span(src: &str, path: &str) -> Option<Range<usize>> {
     let doc = ImDocument::parse(src).ok()?;
     let mut cur = Node::Item(doc.as_item());
     let mut best: Option<Range<usize>> = None;

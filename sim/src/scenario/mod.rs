@@ -16,20 +16,20 @@
 // program. Boxing it would only make every `?` noisier.
 #![allow(clippy::result_large_err)]
 
-pub mod convert;
-pub mod error;
+mod convert;
+mod error;
 pub mod expect;
 pub mod format;
-pub mod locate;
-pub mod runner;
-pub mod validate;
+mod locate;
+mod runner;
+mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{ErrorClass, ScenarioError};
-pub use runner::{run, Outcome};
+pub use error::{line_col, ErrorClass, ScenarioError};
+pub use runner::{replay_command, run, Outcome};
 
-use crate::setup::Setup;
+use crate::setup::{Setup, SetupError};
 
 /// A loaded scenario, ready to run.
 #[derive(Clone, Debug)]
@@ -87,13 +87,20 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     let de = toml::Deserializer::new(src);
     let file: format::ScenarioFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
+        let field_path = field.clone();
         let inner = e.into_inner();
         let (message, expected) = split_expected(inner.message());
-        let mut err = ScenarioError::new(ErrorClass::Field, path, message).field(field);
+        let mut err = ScenarioError::new(ErrorClass::Field, path, message).field(field_path);
         if let Some(x) = expected {
             err = err.expected(x);
         }
-        match inner.span() {
+        // toml places an error inside an array on the whole array; an element's own span is
+        // more precise.
+        let element = field
+            .ends_with(']')
+            .then(|| locate::span(src, &field))
+            .flatten();
+        match element.or(inner.span()) {
             Some(span) => err.at_offset(src, span.start),
             None => err,
         }
@@ -102,6 +109,9 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     validate::validate(&file, &ctx)?;
     crate::explore::table::validate(&file, &ctx)?;
     let setup = convert::convert(&file, &ctx)?;
+    setup
+        .validate()
+        .map_err(|e| ctx.setup_error(e, &fault_origins(&file)))?;
     Ok(Scenario {
         path: path.to_path_buf(),
         file,
@@ -110,16 +120,16 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
 }
 
 /// What `validate` and `convert` need to point at a key.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     /// The file.
-    pub path: &'a Path,
+    pub(crate) path: &'a Path,
     /// Its text.
-    pub src: &'a str,
+    pub(crate) src: &'a str,
 }
 
 impl Ctx<'_> {
     /// An error of `class` about the key at `field`, positioned on it.
-    pub fn error(
+    pub(crate) fn error(
         &self,
         class: ErrorClass,
         field: &str,
@@ -131,6 +141,36 @@ impl Ctx<'_> {
             None => err,
         }
     }
+
+    /// `e` as an error of this file: its field renamed from the setup's `fault[i]` to the
+    /// file's (`origins[i]` is the `[[fault]]` entry setup fault `i` came from) and positioned.
+    fn setup_error(&self, e: SetupError, origins: &[usize]) -> ScenarioError {
+        let e = match e
+            .field()
+            .strip_prefix("fault[")
+            .and_then(|r| r.split_once(']'))
+        {
+            Some((i, rest)) => match i.parse::<usize>().ok().and_then(|i| origins.get(i)) {
+                Some(origin) => {
+                    let field = format!("fault[{origin}]{rest}");
+                    e.with_field(field)
+                }
+                None => e,
+            },
+            None => e,
+        };
+        self.error(ErrorClass::Impossible, e.field(), e.message())
+            .expected(e.expected())
+    }
+}
+
+/// For each fault of the converted setup, the index of the `[[fault]]` entry it came from:
+/// [`convert`] makes one action per entry and sorts them by time, keeping file order for equal
+/// times.
+fn fault_origins(file: &format::ScenarioFile) -> Vec<usize> {
+    let mut origins: Vec<usize> = (0..file.fault.len()).collect();
+    origins.sort_by_key(|&i| file.fault[i].at);
+    origins
 }
 
 fn first_line(s: &str) -> String {

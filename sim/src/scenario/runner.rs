@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::expect::{self, Expectation};
 use super::Scenario;
-use crate::check::{self, CheckContext, InvariantResult};
+use crate::check::InvariantResult;
+use crate::setup::SetupError;
 use crate::summary::Summary;
 use crate::trace::{self, Record};
 use crate::world::RunEnd;
@@ -47,20 +48,20 @@ pub struct Outcome {
     pub records: Vec<Record>,
 }
 
-/// Runs `scenario` once at `seed`.
-pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
+/// Runs `scenario` once at `seed`. Its setup was validated when it was loaded, so an error
+/// here means the caller changed [`Scenario::setup`] since.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     let mut setup = scenario.setup.clone();
     setup.world.seed(seed);
-    let result = setup.run();
-    let summary = result.summary();
-    let ctx = CheckContext::new(&result.records, &summary, &setup, &result.end);
+    let result = setup.run()?;
     let expect = scenario.file.expect.clone().unwrap_or_default();
     let invariants: Vec<InvariantResult> = expect
         .invariants
         .iter()
         .flatten()
-        .filter_map(|name| check::check(name, &ctx))
+        .map(|&invariant| result.check(invariant))
         .collect();
+    let summary = result.summary().clone();
     let duration = scenario
         .file
         .duration
@@ -68,7 +69,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
     let expectations = expect::evaluate(&expect, &summary, &result.end, duration, &invariants);
     let passed = expectations.iter().all(|e| e.passed) && invariants.iter().all(|i| i.passed);
     let file = scenario.path.to_string_lossy().replace('\\', "/");
-    Outcome {
+    Ok(Outcome {
         name: scenario.name().to_string(),
         replay: replay_command(&file, seed),
         file,
@@ -89,7 +90,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
         expectations,
         deterministic: None,
         records: result.records,
-    }
+    })
 }
 
 /// The one command that replays a run of `file` at `seed`.

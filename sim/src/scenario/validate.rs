@@ -4,13 +4,15 @@
 
 use std::time::Duration;
 
+use crate::fmt::duration as show;
+
 use super::format::{HandlerTable, PoolTable, Range, ScenarioFile, WorkloadKindName};
 use super::{Ctx, ErrorClass, ScenarioError};
 
 type R = Result<(), ScenarioError>;
 
 /// Checks every cross-key rule of the format.
-pub fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
+pub(crate) fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
     if f.name.trim().is_empty() {
         return Err(bad(
             ctx,
@@ -197,10 +199,6 @@ fn bad(
 ) -> ScenarioError {
     ctx.error(ErrorClass::Impossible, field, message)
         .expected(expected)
-}
-
-fn show(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 fn range(ctx: &Ctx, field: &str, r: &Range) -> R {

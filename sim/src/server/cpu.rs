@@ -58,6 +58,12 @@ pub struct HostCpu {
     inner: Rc<Inner>,
 }
 
+impl std::fmt::Debug for HostCpu {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCpu").finish_non_exhaustive()
+    }
+}
+
 impl HostCpu {
     /// A free CPU.
     pub fn new() -> Self {
@@ -115,6 +121,12 @@ pub struct Gated<F> {
     cpu: HostCpu,
     token: CpuToken,
     fut: Pin<Box<F>>,
+}
+
+impl<F> std::fmt::Debug for Gated<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gated").finish_non_exhaustive()
+    }
 }
 
 impl<F: Future> Future for Gated<F> {

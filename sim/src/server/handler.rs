@@ -118,13 +118,11 @@ pub fn chunked_body(len: usize, chunk: usize) -> ResponseBody {
         // One chunk: a full body, which hyper writes with its end in one step.
         return full_body(fill(len));
     }
-    let mut frames = Vec::with_capacity(len.div_ceil(chunk));
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(chunk);
-        frames.push(Ok::<_, BoxError>(Frame::data(fill(n))));
-        left -= n;
-    }
+    // Made as they are sent: a body of many chunks costs no memory up front.
+    let frames = (0..len.div_ceil(chunk)).map(move |i| {
+        let n = (len - i * chunk).min(chunk);
+        Ok::<_, BoxError>(Frame::data(fill(n)))
+    });
     StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
 }
 

@@ -193,17 +193,4 @@ pub async fn idle_expired(handle: &StreamHandle, timeout: Duration) {
     }
 }
 
-/// The header every workload request carries with its request number, so the server side of a
-/// trace can say which request arrived (`Event::ServerRequest { seq }`).
-pub const SEQ_HEADER: &str = "x-seq";
-
-/// [`SEQ_HEADER`] as a header name (a `&str` key is parsed and hashed on every lookup).
-pub(crate) static SEQ_NAME: http::HeaderName = http::HeaderName::from_static(SEQ_HEADER);
-
-/// The request number a request carries in [`SEQ_HEADER`], if any.
-pub fn request_seq<B>(req: &hyper::Request<B>) -> Option<u64> {
-    req.headers()
-        .get(&SEQ_NAME)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.parse().ok())
-}
+pub use crate::seq::{request_seq, SEQ_HEADER};

@@ -170,6 +170,41 @@ impl WorldBuilder {
         self.tick.max(Duration::from_millis(1))
     }
 
+    /// The tick exactly as set (validation refuses a zero tick).
+    pub(crate) fn tick_set(&self) -> Duration {
+        self.tick
+    }
+
+    /// The simulated time limit set by [`WorldBuilder::duration`].
+    pub(crate) fn duration_len(&self) -> Duration {
+        self.duration
+    }
+
+    /// The latency bounds set by [`WorldBuilder::latency`].
+    pub(crate) fn latency_bounds(&self) -> (Duration, Duration) {
+        (self.min_latency, self.max_latency)
+    }
+
+    /// The fail and repair rates.
+    pub(crate) fn rates(&self) -> (f64, f64) {
+        (self.fail_rate, self.repair_rate)
+    }
+
+    /// The per-packet loss rate.
+    pub(crate) fn loss_rate(&self) -> f64 {
+        self.loss
+    }
+
+    /// The per-connection faults.
+    pub(crate) fn conn_faults(&self) -> &[ConnFault] {
+        &self.conn_faults
+    }
+
+    /// The ephemeral port range and the kernel's listen backlog (`tcp_capacity`).
+    pub(crate) fn ports(&self) -> (&std::ops::RangeInclusive<u16>, usize) {
+        (&self.ephemeral_ports, self.tcp_capacity)
+    }
+
     /// Builds a world. May be called more than once; each world is independent.
     pub fn build(&self) -> World {
         World::new(self)

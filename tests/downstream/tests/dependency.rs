@@ -5,7 +5,7 @@ use std::time::Duration;
 use httpsim::{client::PoolConfig, workload::WorkloadKind, Event, RunEnd, Setup};
 
 #[test]
-fn burst_without_pool_hits_emfile_at_request_243() {
+fn burst_without_pool_hits_emfile_at_request_243() -> Result<(), Box<dyn std::error::Error>> {
     let mut setup = Setup::default();
     setup.world.seed(3).duration(Duration::from_secs(120));
     setup.client.pool = PoolConfig::None; // one connection per request
@@ -14,12 +14,13 @@ fn burst_without_pool_hits_emfile_at_request_243() {
     setup.workload.kind = WorkloadKind::Parallel;
     setup.workload.requests = 2000;
 
-    let run = setup.run();
+    let run = setup.run()?;
     assert_eq!(run.end, RunEnd::Completed);
     let first_emfile = run.records.iter().find_map(|r| match &r.event {
         Event::RequestFailed { req, kind, .. } if kind == "emfile" => Some(*req),
         _ => None,
     });
     assert_eq!(first_emfile, Some(243));
-    assert_eq!(run.net.peak_fds()["client"], 256);
+    assert_eq!(run.peak_fds["client"], 256);
+    Ok(())
 }

@@ -38,7 +38,7 @@ fn ten_requests_to_a_handler_sleeping_120_s_all_complete_at_120_s() {
     setup.workload.requests = 10;
     setup.custom.server = Some(Rc::new(|host| Box::pin(slow_server(host))));
 
-    let run = setup.run();
+    let run = setup.run().expect("a valid setup");
     println!("simulated {:?} in {:?} wall", run.sim_time, run.wall_time);
     assert_eq!(run.end, RunEnd::Completed);
     let heads: Vec<u64> = run

@@ -97,6 +97,12 @@ pub struct Agent<C: Connect, B: 'static> {
     inner: Rc<Inner<C, B>>,
 }
 
+impl<C: Connect, B: 'static> std::fmt::Debug for Agent<C, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent").finish_non_exhaustive()
+    }
+}
+
 impl<C: Connect, B: 'static> Clone for Agent<C, B> {
     fn clone(&self) -> Self {
         Self {

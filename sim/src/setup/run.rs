@@ -1,0 +1,118 @@
+//! What a run produced, and its verdicts: a [`Run`] judges itself.
+//!
+//! A run keeps the setup it ran under, so [`Run::summary`], [`Run::check`] and
+//! [`Run::check_all`] need nothing else. The summary and the trace's timeline (the index every
+//! check reads) are built once, on first use, and shared by every later call.
+
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use super::Setup;
+use crate::check::timeline::Timeline;
+use crate::check::{CheckContext, Invariant, InvariantResult};
+use crate::summary::Summary;
+use crate::trace::Record;
+use crate::world::RunEnd;
+
+/// What one run of a [`Setup`] produced. Made by [`Setup::run`].
+pub struct Run {
+    /// How the simulation ended.
+    pub end: RunEnd,
+    /// Simulated time at the end.
+    pub sim_time: Duration,
+    /// Wall time the run took (for reports only; never part of the trace).
+    pub wall_time: Duration,
+    /// Ordinary simulation steps taken (never part of the trace): with fast-forward, quiet
+    /// periods are jumped over and count none.
+    pub steps: u64,
+    /// The trace.
+    pub records: Vec<Record>,
+    /// The most fds each host had open at once (its baseline included).
+    pub peak_fds: BTreeMap<String, usize>,
+    setup: Setup,
+    summary: OnceCell<Summary>,
+    timeline: OnceCell<Timeline>,
+}
+
+impl Run {
+    pub(super) fn new(
+        setup: Setup,
+        end: RunEnd,
+        times: (Duration, Duration, u64),
+        records: Vec<Record>,
+        peak_fds: BTreeMap<String, usize>,
+    ) -> Self {
+        let (sim_time, wall_time, steps) = times;
+        Self {
+            end,
+            sim_time,
+            wall_time,
+            steps,
+            records,
+            peak_fds,
+            setup,
+            summary: OnceCell::new(),
+            timeline: OnceCell::new(),
+        }
+    }
+
+    /// The setup this run ran under.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The figures of this run (counts, first error, longest stall, fd peaks).
+    pub fn summary(&self) -> &Summary {
+        self.summary.get_or_init(|| {
+            Summary::from_records(
+                &self.records,
+                self.sim_time.as_micros() as u64,
+                self.peak_fds.clone(),
+            )
+        })
+    }
+
+    /// What a check may look at, over this run's cached summary and timeline.
+    pub fn context(&self) -> CheckContext<'_> {
+        CheckContext::with_timeline(
+            &self.records,
+            self.summary(),
+            &self.setup,
+            &self.end,
+            &self.timeline,
+        )
+    }
+
+    /// The verdict of one invariant over this run.
+    ///
+    /// ```
+    /// use httpsim::check::Invariant;
+    ///
+    /// let run = httpsim::Setup::default().run()?;
+    /// assert!(run.check(Invariant::Ordering).passed);
+    /// # Ok::<(), httpsim::setup::SetupError>(())
+    /// ```
+    pub fn check(&self, invariant: Invariant) -> InvariantResult {
+        invariant.check(&self.context())
+    }
+
+    /// The verdicts of every invariant ([`Invariant::ALL`]), in that order.
+    pub fn check_all(&self) -> Vec<InvariantResult> {
+        let ctx = self.context();
+        Invariant::ALL.iter().map(|i| i.check(&ctx)).collect()
+    }
+}
+
+impl fmt::Debug for Run {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("end", &self.end)
+            .field("sim_time", &self.sim_time)
+            .field("steps", &self.steps)
+            .field("records", &self.records.len())
+            .field("peak_fds", &self.peak_fds)
+            .finish_non_exhaustive()
+    }
+}
