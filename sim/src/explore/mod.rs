@@ -8,7 +8,7 @@
 //! - [`draw`] — a seed's [`draw::Case`]: scheduled faults as episodes, per-connection faults,
 //!   a drawn server idle timeout.
 //! - [`shrink`] — fewer faults, earlier, shorter, smaller; deterministic.
-//! - [`write`] — the base file edited into the case's standalone scenario file.
+//! - [`write`](mod@write) — the base file edited into the case's standalone scenario file.
 //! - [`command`] — `httpsim explore`.
 //!
 //! A run *fails* when its verdict does: an invariant named in `[expect]` broke, or another
@@ -18,6 +18,9 @@
 //!
 //! Every run explore makes is a run of the text [`write::render`] produced, parsed like any
 //! scenario file: the written finding replays exactly what explore ran.
+
+// Errors are `ScenarioError`s, big and rare, as in `scenario` (see there).
+#![allow(clippy::result_large_err)]
 
 pub mod command;
 pub mod draw;

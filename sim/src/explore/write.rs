@@ -19,7 +19,7 @@ use crate::fault::{ConnFault, ConnFaultKind, Direction, FaultEntry};
 pub fn dur(d: Duration) -> String {
     let ms = d.as_millis();
     if d == Duration::from_millis(ms as u64) {
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             format!("{}s", ms / 1000)
         } else {
             format!("{ms}ms")
