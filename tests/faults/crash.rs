@@ -92,7 +92,7 @@ fn a_vanished_server_without_timeout_leaves_the_request_waiting_on_the_named_soc
     // The no-stall check turns that into a verdict that names the socket.
     let summary = run.summary();
     let setup = vanishing_server(Timeouts::default());
-    let ctx = CheckContext::new(&run.records, &summary, &setup, &run.end);
+    let ctx = CheckContext::new(&run.records, summary, &setup, &run.end);
     let verdict = check::check("no-stall", &ctx).ok_or("no-stall exists")?;
     assert!(!verdict.passed);
     let named = format!("request 2 was written on conn {conn} at 2 s");

@@ -159,7 +159,7 @@ fn held_bodies_stall_is_diagnosed_as_sockets_held_by_unread_bodies() -> Result {
     let checks: [Check; 1] = [("no-stall", &no_stall::check)];
     let (run, verdict) = verdict(&s, &checks);
     let summary = run.summary();
-    let ctx = CheckContext::new(&run.records, &summary, &s, &run.end);
+    let ctx = CheckContext::new(&run.records, summary, &s, &run.end);
     let violations = no_stall::check(&ctx);
     assert!(verdict.is_err());
     assert_eq!(violations.len(), 3, "three gaps of 180 s: {violations:#?}");

@@ -92,7 +92,8 @@ impl std::fmt::Debug for CheckContext<'_> {
 
 /// Where a [`CheckContext`] keeps its timeline.
 enum TimelineCell<'a> {
-    Owned(OnceCell<Timeline>),
+    /// Boxed: a context that lends its cell stays small.
+    Owned(Box<OnceCell<Timeline>>),
     Lent(&'a OnceCell<Timeline>),
 }
 
@@ -109,7 +110,7 @@ impl<'a> CheckContext<'a> {
             summary,
             setup,
             end,
-            timeline: TimelineCell::Owned(OnceCell::new()),
+            timeline: TimelineCell::Owned(Box::default()),
         }
     }
 
@@ -133,7 +134,7 @@ impl<'a> CheckContext<'a> {
 
     /// The trace as connections and requests (seen from the setup's server host).
     pub fn timeline(&self) -> &Timeline {
-        let cell = match &self.timeline {
+        let cell: &OnceCell<Timeline> = match &self.timeline {
             TimelineCell::Owned(cell) => cell,
             TimelineCell::Lent(cell) => cell,
         };
