@@ -96,6 +96,12 @@ impl ErrorKind {
             if let Some(t) = err.downcast_ref::<crate::client::ClientError>() {
                 return t.kind();
             }
+            // A caller's own timeouts: `tokio::time::timeout` and tower's `Timeout` layer.
+            if err.is::<tokio::time::error::Elapsed>()
+                || err.is::<tower::timeout::error::Elapsed>()
+            {
+                return ErrorKind::Timeout;
+            }
             cur = err.source();
         }
         match hyper_kind {

@@ -93,7 +93,9 @@ impl Setup {
         let wall = WallInstant::now();
         // Fast-forward is safe when every component is httpsim's own (all their timers go
         // through `net::clock`); custom components may use tokio timers directly.
-        let own = self.custom.pool.is_none() && self.custom.server.is_none();
+        let own = self.custom.pool.is_none()
+            && self.custom.server.is_none()
+            && !matches!(self.server.handler, crate::server::Handler::Service(_));
         let mut world = self.world.clone().fast_forward_default(own).build();
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);

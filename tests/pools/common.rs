@@ -183,6 +183,7 @@ pub fn get(id: u64) -> httpsim::client::driver::RequestSpec {
         id,
         method: http::Method::GET,
         uri: http::Uri::from_static("http://server:80/"),
+        headers: http::HeaderMap::new(),
         body: bytes::Bytes::new(),
     }
 }

@@ -8,6 +8,7 @@
 //!   `invariants = [...]`). Start here.
 //! - One file per invariant: [`ordering`], [`no_stall`], [`shutdown`], [`fd_limit`],
 //!   [`no_lost_request`], [`bounded_timeouts`]. Each module doc states its rules exactly.
+//! - [`judge`] — whether a check has the events it needs; if not, it *cannot judge*.
 //! - [`timeline`] — the trace indexed by request and connection (what every check reads).
 //! - [`diagnose`] — the sentence that says why requests waited ("all 5 sockets to server:80
 //!   were held by responses whose bodies were never read").
@@ -19,6 +20,7 @@
 pub mod bounded_timeouts;
 pub mod diagnose;
 pub mod fd_limit;
+pub mod judge;
 pub mod no_lost_request;
 pub mod no_stall;
 pub mod ordering;
@@ -55,8 +57,13 @@ pub struct Violation {
 pub struct InvariantResult {
     /// The invariant's name.
     pub name: String,
-    /// Whether it held.
+    /// Whether it held (`false` when it could not be judged).
     pub passed: bool,
+    /// `pass`, `violation` or `cannot-judge`.
+    pub verdict: judge::Verdict,
+    /// Why it could not be judged (`cannot judge: …`), when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What broke it (empty when it held).
     pub violations: Vec<Violation>,
 }
@@ -71,6 +78,9 @@ pub struct CheckContext<'a> {
     pub setup: &'a Setup,
     /// How the run ended.
     pub end: &'a RunEnd,
+    /// The `no-stall` bound when the caller gives one (scenario: `expect.no_stall_bound`);
+    /// `None` for [`no_stall::default_bound`].
+    pub no_stall_bound: Option<std::time::Duration>,
     /// The timeline of the trace, built on first use and shared by every check (it is most of
     /// a check's cost: each building its own made the six checks cost more than the run).
     timeline: OnceCell<Timeline>,
@@ -89,6 +99,7 @@ impl<'a> CheckContext<'a> {
             summary,
             setup,
             end,
+            no_stall_bound: None,
             timeline: OnceCell::new(),
         }
     }
@@ -112,6 +123,18 @@ pub const INVARIANTS: &[&str] = &[
 
 /// Evaluates the invariant called `name`; `None` when no such invariant exists.
 pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
+    if !INVARIANTS.contains(&name) {
+        return None;
+    }
+    if let Some(reason) = judge::cannot_judge(name, ctx) {
+        return Some(InvariantResult {
+            name: name.to_string(),
+            passed: false,
+            verdict: judge::Verdict::CannotJudge,
+            reason: Some(reason),
+            violations: vec![],
+        });
+    }
     let violations = match name {
         "ordering" => ordering::check(ctx),
         "no-stall" => no_stall::check(ctx),
@@ -124,6 +147,11 @@ pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
     Some(InvariantResult {
         name: name.to_string(),
         passed: violations.is_empty(),
+        verdict: match violations.is_empty() {
+            true => judge::Verdict::Pass,
+            false => judge::Verdict::Violation,
+        },
+        reason: None,
         violations,
     })
 }

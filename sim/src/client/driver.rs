@@ -167,6 +167,8 @@ pub struct RequestSpec {
     pub method: Method,
     /// Absolute URI, e.g. `http://server:80/`.
     pub uri: http::Uri,
+    /// Headers of the caller's own (none by default).
+    pub headers: http::HeaderMap,
     /// Body to send (POSTs carry `seq=<id>`).
     pub body: Bytes,
 }
@@ -180,6 +182,9 @@ impl RequestSpec {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
         let headers = req.headers_mut();
+        if !self.headers.is_empty() {
+            headers.clone_from(&self.headers);
+        }
         headers.insert(crate::server::SEQ_NAME.clone(), self.id.into());
         if !self.body.is_empty() {
             headers.insert(http::header::CONTENT_LENGTH, self.body.len().into());
@@ -222,7 +227,16 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let send = self.pool.send(spec.id, spec.build());
+            // The client's own retries (through `adapt::Attempts`) number on from here.
+            let scope = Rc::new(super::adapt::AttemptScope {
+                req: spec.id,
+                host: self.host.clone(),
+                attempt: Cell::new(attempt),
+                method: spec.method.to_string(),
+                calls: Cell::new(0),
+                failed: RefCell::new(None),
+            });
+            let send = super::adapt::ATTEMPT.scope(scope.clone(), self.pool.send(spec.id, spec.build()));
             let res = match head_limit {
                 Some(t) => match crate::net::clock::timeout(t, send).await {
                     Ok(r) => r,
@@ -235,6 +249,7 @@ impl Driver {
                 },
                 None => send.await,
             };
+            attempt = scope.attempt.get();
             match res {
                 Ok(res) => {
                     let conn = res.extensions().get::<ConnInfo>().map(|c| c.conn);

@@ -221,6 +221,15 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
             }
             w.path = p.clone();
         }
+        if !wl.request.is_empty() {
+            w.request = crate::workload::RequestSource::Cycle(super::request::convert(
+                &wl.request,
+                ctx,
+            )?);
+        }
+    }
+    if let Some(e) = &f.expect {
+        super::request::check_status(e, ctx)?;
     }
 
     let hosts = [setup.server.host.clone(), setup.client.host.clone()];

@@ -53,8 +53,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Outcome {
     setup.world.seed(seed);
     let result = setup.run();
     let summary = result.summary();
-    let ctx = CheckContext::new(&result.records, &summary, &setup, &result.end);
     let expect = scenario.file.expect.clone().unwrap_or_default();
+    let mut ctx = CheckContext::new(&result.records, &summary, &setup, &result.end);
+    ctx.no_stall_bound = expect.no_stall_bound.map(|d| d.0);
     let invariants: Vec<InvariantResult> = expect
         .invariants
         .iter()
