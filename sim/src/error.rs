@@ -97,8 +97,7 @@ impl ErrorKind {
                 return t.kind();
             }
             // A caller's own timeouts: `tokio::time::timeout` and tower's `Timeout` layer.
-            if err.is::<tokio::time::error::Elapsed>()
-                || err.is::<tower::timeout::error::Elapsed>()
+            if err.is::<tokio::time::error::Elapsed>() || err.is::<tower::timeout::error::Elapsed>()
             {
                 return ErrorKind::Timeout;
             }

@@ -6,6 +6,8 @@
 //!
 //! ## Map of the code
 //! - [`setup`] — an experiment in memory and [`setup::Setup::run`]. **Start here.**
+//! - [`verdict`] — [`Setup::check`]: run, judge by named invariants, fail with a replay
+//!   command that works in your own crate (`HTTPSIM_SEED=7 cargo test name`).
 //! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
 //!   strategies (feature `proptest`).
 //! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
@@ -32,21 +34,25 @@
 
 pub mod bench;
 pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 pub mod error;
 pub mod fault;
 pub mod net;
+#[cfg(feature = "cli")]
 pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod setup;
 pub mod summary;
 pub mod trace;
+pub mod verdict;
 pub mod workload;
 pub mod world;
 
 pub use error::ErrorKind;
 pub use setup::{RunResult, Setup};
 pub use trace::{Event, Record, Trace};
+pub use verdict::{CheckOptions, Verdict};
 pub use world::{NetAction, RunEnd, WorldBuilder};

@@ -79,7 +79,10 @@ impl Workload {
     ///         .unwrap()
     /// });
     /// ```
-    pub fn each_request(&mut self, make: impl Fn(u64) -> http::Request<Bytes> + 'static) -> &mut Self {
+    pub fn each_request(
+        &mut self,
+        make: impl Fn(u64) -> http::Request<Bytes> + 'static,
+    ) -> &mut Self {
         self.request = RequestSource::Fn(MakeRequest(Rc::new(make)));
         self
     }
@@ -213,7 +216,11 @@ fn absolute(path: &str, authority: &str) -> http::Uri {
     }
     format!("http://{authority}{path}")
         .parse()
-        .unwrap_or_else(|_| format!("http://{authority}/").parse().expect("a valid authority"))
+        .unwrap_or_else(|_| {
+            format!("http://{authority}/")
+                .parse()
+                .expect("a valid authority")
+        })
 }
 
 /// The end of one request task, as its join handle would report it.

@@ -40,9 +40,7 @@ pub fn cannot_judge(name: &str, ctx: &CheckContext) -> Option<String> {
                  server of your own (custom.server) is invisible to this check; serve your \
                  application with `setup.server.service(...)` instead";
     match name {
-        "ordering"
-            if answered && !on_server(|e| matches!(e, Event::ServerRequest { .. })) =>
-        {
+        "ordering" if answered && !on_server(|e| matches!(e, Event::ServerRequest { .. })) => {
             Some(format!("cannot judge: {blind}"))
         }
         "shutdown"

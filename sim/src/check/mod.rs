@@ -7,7 +7,7 @@
 //! - [`check`] — evaluates one invariant by name (the names of the scenario format's
 //!   `invariants = [...]`). Start here.
 //! - One file per invariant: [`ordering`], [`no_stall`], [`shutdown`], [`fd_limit`],
-//!   [`no_lost_request`], [`bounded_timeouts`]. Each module doc states its rules exactly.
+//!   [`no_lost_request`], [`bounded_timeouts`], [`idle_reuse`]. Each module doc states its rules exactly.
 //! - [`judge`] — whether a check has the events it needs; if not, it *cannot judge*.
 //! - [`timeline`] — the trace indexed by request and connection (what every check reads).
 //! - [`diagnose`] — the sentence that says why requests waited ("all 5 sockets to server:80
@@ -20,6 +20,7 @@
 pub mod bounded_timeouts;
 pub mod diagnose;
 pub mod fd_limit;
+pub mod idle_reuse;
 pub mod judge;
 pub mod no_lost_request;
 pub mod no_stall;
@@ -119,6 +120,7 @@ pub const INVARIANTS: &[&str] = &[
     "fd-limit",
     "no-lost-request",
     "bounded-timeouts",
+    "no-idle-reuse-race",
 ];
 
 /// Evaluates the invariant called `name`; `None` when no such invariant exists.
@@ -142,6 +144,7 @@ pub fn check(name: &str, ctx: &CheckContext) -> Option<InvariantResult> {
         "bounded-timeouts" => bounded_timeouts::check(ctx),
         "fd-limit" => fd_limit::check(ctx),
         "no-lost-request" => no_lost_request::check(ctx),
+        "no-idle-reuse-race" => idle_reuse::check(ctx),
         _ => return None,
     };
     Some(InvariantResult {

@@ -236,7 +236,8 @@ impl Driver {
                 calls: Cell::new(0),
                 failed: RefCell::new(None),
             });
-            let send = super::adapt::ATTEMPT.scope(scope.clone(), self.pool.send(spec.id, spec.build()));
+            let send =
+                super::adapt::ATTEMPT.scope(scope.clone(), self.pool.send(spec.id, spec.build()));
             let res = match head_limit {
                 Some(t) => match crate::net::clock::timeout(t, send).await {
                     Ok(r) => r,

@@ -166,7 +166,11 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
             let reason = i.reason.as_deref().unwrap_or_default();
             let _ = writeln!(m, "\n`{}`: {reason}", i.name);
         }
-        for i in o.invariants.iter().filter(|i| !i.passed && i.reason.is_none()) {
+        for i in o
+            .invariants
+            .iter()
+            .filter(|i| !i.passed && i.reason.is_none())
+        {
             let _ = writeln!(m, "\n### Violations of `{}`\n", i.name);
             for v in &i.violations {
                 let _ = write!(

@@ -31,6 +31,7 @@ pub const FORMAT_INVARIANTS: &[&str] = &[
     "no-lost-request",
     "shutdown",
     "bounded-timeouts",
+    "no-idle-reuse-race",
 ];
 
 /// Fault kinds this build applies.
@@ -222,10 +223,8 @@ pub fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioError> {
             w.path = p.clone();
         }
         if !wl.request.is_empty() {
-            w.request = crate::workload::RequestSource::Cycle(super::request::convert(
-                &wl.request,
-                ctx,
-            )?);
+            w.request =
+                crate::workload::RequestSource::Cycle(super::request::convert(&wl.request, ctx)?);
         }
     }
     if let Some(e) = &f.expect {

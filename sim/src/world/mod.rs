@@ -625,4 +625,9 @@ impl WorldBuilder {
     pub fn tick_len(&self) -> Duration {
         self.tick
     }
+
+    /// The seed set by [`WorldBuilder::seed`] (a replay command prints it).
+    pub fn seed_value(&self) -> u64 {
+        self.seed
+    }
 }
