@@ -1,4 +1,4 @@
-//! The `httpsim` command line (DESIGN.md, "The CLI contract"), callable in-process so tests
+//! The `httpsim` command line (docs/CLI.md), callable in-process so tests
 //! drive exactly the code the binary runs: [`main_with`] takes the arguments and the two output
 //! streams and returns the exit code.
 //!

@@ -4,6 +4,27 @@
 //! latency, partitions, fd limits and faults. Every run is a function of its setup and seed and
 //! produces a trace that checks and reports turn into a verdict.
 //!
+//! Your own application, served by httpsim's server and judged by its checks:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! // Any tower service: an axum `Router`, a `service_fn`, a tower stack.
+//! let app = hyper::service::service_fn(|_req| async {
+//!     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
+//!         bytes::Bytes::from("hello"),
+//!     )))
+//! });
+//! let mut setup = httpsim::Setup::default();
+//! setup.server.service(app);
+//! setup.server.idle_timeout = Some(Duration::from_secs(5));
+//! setup.workload.requests = 5;
+//! let verdict = setup.check(&["ordering", "no-stall", "no-lost-request"]);
+//! verdict.assert_holds(); // on failure: every violation, and `HTTPSIM_SEED=1 cargo test NAME`
+//! assert_eq!(verdict.summary.statuses["200"], 5);
+//! ```
+//!
 //! ## Map of the code
 //! - [`setup`] — an experiment in memory and [`setup::Setup::run`]. **Start here.**
 //! - [`verdict`] — [`Setup::check`]: run, judge by named invariants, fail with a replay

@@ -2,7 +2,7 @@
 //!
 //! These are the numbers the JSON contract names (`requests`, `first_error`, `longest_stall_ms`,
 //! `last_completion_ms`, `max_open_fds`, `shutdown`) and the `[expect]` table checks. Definitions
-//! (DESIGN.md):
+//! (docs/CLI.md):
 //! - a request is *completed* when its response head arrived, *failed* when its last attempt
 //!   ended in an error (a retried attempt is not a failure the caller sees);
 //! - *pending* from its first attempt's start until it completed or failed;

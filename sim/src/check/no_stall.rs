@@ -1,7 +1,7 @@
 //! **no-stall**: no interval longer than a bound during which requests are pending and nothing
 //! progresses, unless a configured timeout explains it.
 //!
-//! *Progress* is what the summary's `longest_stall_ms` counts (DESIGN.md): a request attempt
+//! *Progress* is what the summary's `longest_stall_ms` counts (docs/CLI.md): a request attempt
 //! starts, a response head arrives, or an attempt fails. Every interval without progress while at
 //! least one request is pending is a candidate; one longer than the bound is a violation unless
 //! it is *explained*:

@@ -22,7 +22,7 @@ use crate::setup::Setup;
 use crate::workload::WorkloadKind;
 use crate::world::NetAction;
 
-/// Every invariant name the format defines (DESIGN.md); [`crate::check::INVARIANTS`] says which
+/// Every invariant name the format defines (docs/SCENARIOS.md); [`crate::check::INVARIANTS`] says which
 /// this build implements.
 pub const FORMAT_INVARIANTS: &[&str] = &[
     "ordering",
@@ -369,7 +369,7 @@ fn fault_action(
             &at(key),
             format!("`{key}` does not apply to fault kind {kind:?}"),
         )
-        .expected("only the keys of that kind (see DESIGN.md, [[fault]])")
+        .expected("only the keys of that kind (see docs/SCENARIOS.md, [[fault]])")
     };
     if f.oneway.is_some() && !matches!(kind, "partition" | "repair") {
         return Err(refuse("oneway"));

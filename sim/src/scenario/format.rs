@@ -1,4 +1,4 @@
-//! The scenario file format, v1, as typed serde structs: one struct per table of DESIGN.md.
+//! The scenario file format, v1, as typed serde structs: one struct per table of docs/SCENARIOS.md.
 //!
 //! This is a contract: files written against it must keep working. Every struct rejects unknown
 //! keys, every duration is a human string (`"250ms"`, `"3s"`, `"2m"`, `"30h"`), and every key is

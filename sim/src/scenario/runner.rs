@@ -1,6 +1,6 @@
 //! One run of a scenario at one seed → an [`Outcome`]: the figures, the invariant and
 //! expectation verdicts, the trace and its hash. `Outcome` serialises to the JSON contract of
-//! DESIGN.md (one object per run).
+//! docs/CLI.md (one object per run).
 
 use serde::Serialize;
 
