@@ -97,6 +97,9 @@ impl Setup {
             && self.custom.server.is_none()
             && !matches!(self.server.handler, crate::server::Handler::Service(_));
         let mut world = self.world.clone().fast_forward_default(own).build();
+        // `serve` takes an `Arc`; a config holding your own service (an `Rc`) is not `Send`,
+        // which is fine: every host of a run lives on this one thread.
+        #[allow(clippy::arc_with_non_send_sync)]
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
         // The run ends only once a scheduled shutdown has finished (a custom server cannot

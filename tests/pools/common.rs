@@ -130,6 +130,7 @@ impl Rig {
         use std::rc::Rc;
 
         let mut world = self.world.build();
+        #[allow(clippy::arc_with_non_send_sync)] // one thread; see setup.rs
         let server = std::sync::Arc::new(self.server.clone());
         let name = server.host.clone();
         match self.software.clone() {
