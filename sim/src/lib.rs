@@ -10,8 +10,8 @@
 //! use std::convert::Infallible;
 //! use std::time::Duration;
 //!
-//! // Any tower service: an axum `Router`, a `service_fn`, a tower stack.
-//! let app = hyper::service::service_fn(|_req| async {
+//! // Any tower service: an axum `Router`, a `tower::service_fn`, a tower stack.
+//! let app = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
 //!     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
 //!         bytes::Bytes::from("hello"),
 //!     )))

@@ -50,7 +50,7 @@ pub enum Handler {
         /// Status code.
         status: u16,
     },
-    /// Your own application: any tower service (an axum `Router`, a `service_fn`, a tower
+    /// Your own application: any tower service (an axum `Router`, a `tower::service_fn`, a tower
     /// stack), served by httpsim's server with every other server setting applying to it (see
     /// [`super::service`]).
     Service(super::Service),

@@ -83,7 +83,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// Serves your own application: any tower service taking `Request<hyper::body::Incoming>`
-    /// (an axum `Router`, a `hyper::service::service_fn`, a tower stack), in place of the
+    /// (an axum `Router`, a `tower::service_fn`, a tower stack), in place of the
     /// [`handler`](Self::handler). Every other setting applies to it unchanged.
     pub fn service<S, B>(&mut self, svc: S) -> &mut Self
     where

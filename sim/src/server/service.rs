@@ -1,5 +1,5 @@
 //! Your own application as the server under test: any `tower::Service` that hyper could serve
-//! (an axum `Router`, a `hyper::service::service_fn`, a tower stack), run *inside* httpsim's
+//! (an axum `Router`, a `tower::service_fn`, a tower stack), run *inside* httpsim's
 //! server.
 //!
 //! Everything around the application stays httpsim's: the listener (port, backlog, overflow,
@@ -48,7 +48,7 @@ impl Service {
     /// use std::convert::Infallible;
     /// use httpsim::server::Service;
     ///
-    /// let hello = hyper::service::service_fn(|_req| async {
+    /// let hello = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
     ///     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
     ///         bytes::Bytes::from("hello"),
     ///     )))
