@@ -10,7 +10,7 @@
 //! - [`Attempts`] — a tower layer to put *under* your own retry layer, so each of its attempts
 //!   shows in the trace as an attempt of the request (`attempt = 2, 3, …`).
 //!
-//! Every adapter is a [`PoolFactory`](crate::setup::PoolFactory): set it with
+//! Every adapter is a [`PoolFactory`]: set it with
 //! `setup.custom.pool = Some(adapter)`. Errors are classified through their whole source chain
 //! ([`crate::ErrorKind::of`]): tokio's and tower's `Elapsed` and hyper's timeouts are `timeout`;
 //! I/O kinds are `refused`, `reset`, `closed`, `emfile`.
