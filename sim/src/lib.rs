@@ -44,6 +44,7 @@
 //! - [`check`] — invariants over a trace, each violation explained.
 //! - [`workload`] — when requests are issued.
 //! - [`trace`] — the event log: JSON Lines, text, hash.
+//! - [`progress`] — how far a long run has got (display only).
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
 //! - [`error`] — request error kinds shared by everything downstream.
 //! - [`scenario`] — scenario files (TOML format v1): loading, errors, conversion, runs.
@@ -61,6 +62,7 @@ pub mod client;
 pub mod error;
 pub mod fault;
 pub mod net;
+pub mod progress;
 #[cfg(feature = "cli")]
 pub mod report;
 pub mod scenario;

@@ -262,6 +262,7 @@ impl Driver {
                     let status = res.status().as_u16();
                     let deadline = started.zip(self.timeouts.total).map(|(s, t)| s + t);
                     self.handle_body(spec.id, res.into_body(), deadline);
+                    crate::progress::note_end(crate::net::clock::now_us());
                     return Outcome::Response(status);
                 }
                 Err(e) => {
@@ -275,6 +276,7 @@ impl Driver {
                         retrying,
                     });
                     if !retrying {
+                        crate::progress::note_end(crate::net::clock::now_us());
                         return Outcome::Failed(e);
                     }
                     if !self.retry.backoff.is_zero() {
