@@ -6,9 +6,11 @@
 //! - `catalog` — the runnable catalog passes with `--check-determinism`, prints valid JSON with
 //!   every contract field, and regenerates the committed `reports/` byte for byte.
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
+//! - `own_requests` — `[[workload.request]]` and `[expect] status`: sent, counted, refused when bad.
 
 mod catalog;
 mod malformed;
+mod own_requests;
 mod verdicts;
 
 use std::ffi::OsString;
