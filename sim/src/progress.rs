@@ -24,5 +24,8 @@ pub fn reset() {
 
 /// `(simulated µs of the latest request end, requests ended)` since the last [`reset`].
 pub fn snapshot() -> (u64, u64) {
-    (SIM_US.load(Ordering::Relaxed), ENDED.load(Ordering::Relaxed))
+    (
+        SIM_US.load(Ordering::Relaxed),
+        ENDED.load(Ordering::Relaxed),
+    )
 }

@@ -50,7 +50,13 @@ fn own_requests_are_sent_cycled_and_counted_by_status() -> Result {
     let methods: Vec<&str> = trace
         .lines()
         .filter(|l| l.contains("\"server_request\""))
-        .map(|l| if l.contains("\"PUT\"") { "PUT" } else { "PATCH" })
+        .map(|l| {
+            if l.contains("\"PUT\"") {
+                "PUT"
+            } else {
+                "PATCH"
+            }
+        })
         .collect();
     assert_eq!(methods, ["PUT", "PATCH", "PUT", "PATCH", "PUT"]);
     Ok(())
@@ -61,7 +67,8 @@ fn a_status_expectation_that_misses_fails_the_run() -> Result {
     let (ran, _, _) = run(&OWN.replace("201 = 5", "201 = 4"))?;
     assert_eq!(ran.code, 1, "{}", ran.err);
     assert!(
-        ran.out.contains("5 responses with status 201 (expected exactly 4)"),
+        ran.out
+            .contains("5 responses with status 201 (expected exactly 4)"),
         "{}",
         ran.out
     );
@@ -71,8 +78,18 @@ fn a_status_expectation_that_misses_fails_the_run() -> Result {
 #[test]
 fn bad_requests_and_statuses_are_refused_with_their_position() -> Result {
     for (from, to, line, needle) in [
-        ("method = \"PATCH\"", "method = \"NO WAY\"", 12, "workload.request[1].method"),
-        ("path = \"/items/2\"", "path = \"items\"", 13, "workload.request[1].path"),
+        (
+            "method = \"PATCH\"",
+            "method = \"NO WAY\"",
+            12,
+            "workload.request[1].method",
+        ),
+        (
+            "path = \"/items/2\"",
+            "path = \"items\"",
+            13,
+            "workload.request[1].path",
+        ),
         ("503 = { max = 0 }", "99 = 1", 15, "expect.status.99"),
         ("503 = { max = 0 }", "503 = { most = 1 }", 15, "most"),
         ("body = '{\"a\":1}'", "bdy = 'x'", 10, "bdy"),
@@ -81,7 +98,11 @@ fn bad_requests_and_statuses_are_refused_with_their_position() -> Result {
         assert_eq!(ran.code, 2, "{to}: {}", ran.err);
         let at = format!("{}:{line}:", path.display());
         assert!(ran.err.contains(&at), "{to}: names {at}; {}", ran.err);
-        assert!(ran.err.contains(needle), "{to}: mentions {needle}; {}", ran.err);
+        assert!(
+            ran.err.contains(needle),
+            "{to}: mentions {needle}; {}",
+            ran.err
+        );
     }
     Ok(())
 }
