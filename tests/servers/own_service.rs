@@ -53,6 +53,7 @@ fn close_idle_shutdown_lets_your_in_flight_request_finish() {
 fn a_custom_server_that_records_nothing_cannot_be_judged_for_ordering() {
     let mut setup = Setup::default();
     setup.workload.requests = 3;
+    #[allow(clippy::arc_with_non_send_sync)] // one thread; see setup.rs
     let config = std::sync::Arc::new(setup.server.clone());
     // httpsim's server with its events dropped: stands for a server run by hand.
     setup.custom.server = Some(std::rc::Rc::new(move |host| {
