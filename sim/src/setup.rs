@@ -71,6 +71,9 @@ pub struct RunResult {
     pub steps: u64,
     /// The trace.
     pub records: Vec<Record>,
+    /// Response bodies by request, read to their end under
+    /// [`BodyMode::Keep`](crate::client::BodyMode::Keep) (empty otherwise).
+    pub bodies: std::collections::BTreeMap<crate::trace::ReqId, bytes::Bytes>,
     /// The network context (fd peaks per host). Its trace is empty: the records moved to
     /// [`records`](Self::records).
     pub net: Net,
@@ -119,6 +122,8 @@ impl Setup {
         let client = self.client.clone();
         let workload = self.workload.clone();
         let authority = format!("{}:{}", self.server.host, self.server.port);
+        let bodies: Rc<std::cell::RefCell<_>> = Default::default();
+        let bodies_out = bodies.clone();
         let (name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
         world.client(&name, limit, in_use, move |host| async move {
             let driver = Rc::new(Driver {
@@ -133,6 +138,7 @@ impl Setup {
                 keeper: BodyKeeper::default(),
             });
             workload.run(driver.clone(), &authority).await;
+            *bodies.borrow_mut() = driver.keeper.take_kept();
             if await_shutdown {
                 // The client process lives on with its pool (idle keep-alive sockets included)
                 // until the server has shut down, as a long-running client would.
@@ -154,6 +160,7 @@ impl Setup {
             sim_time,
             wall_time: wall.elapsed(),
             steps,
+            bodies: bodies_out.take(),
             // Moved, not copied: `net.trace()` is empty afterwards.
             records: net.trace().take(),
             net,

@@ -81,6 +81,9 @@ pub enum BodyMode {
     Hold,
     /// Keep it unread for a while, then read it to the end.
     HoldThenRead(Duration),
+    /// Read it to the end and keep its bytes in the run's results
+    /// ([`crate::RunResult::bodies`]), to assert on what your server answered.
+    Keep,
 }
 
 /// Bodies the caller keeps unread, and body reads still running; shared by every request of a
@@ -96,6 +99,8 @@ pub struct BodyKeeper {
     /// finished task's memory until the end of the run, which cost ~4 % of the per-request
     /// benchmark in cache misses.
     readers: RefCell<Vec<Rc<ReadSlot>>>,
+    /// Bodies read to their end under [`BodyMode::Keep`], by request.
+    kept: RefCell<std::collections::BTreeMap<ReqId, Bytes>>,
 }
 
 /// The end of one body read, as a join handle would report it.
@@ -146,6 +151,11 @@ impl BodyKeeper {
     /// Drops every held body (the caller gives them up).
     pub fn release_held(&self) {
         self.held.borrow_mut().clear();
+    }
+
+    /// The bodies kept under [`BodyMode::Keep`], by request; the keeper forgets them.
+    pub fn take_kept(&self) -> std::collections::BTreeMap<ReqId, Bytes> {
+        std::mem::take(&mut *self.kept.borrow_mut())
     }
 }
 
@@ -303,7 +313,7 @@ impl Driver {
                 });
             }
             BodyMode::Hold => self.keeper.held.borrow_mut().push(body),
-            BodyMode::Read | BodyMode::HoldThenRead(_) => {
+            BodyMode::Read | BodyMode::HoldThenRead(_) | BodyMode::Keep => {
                 let delay = match self.body {
                     BodyMode::HoldThenRead(d) => d,
                     _ => Duration::ZERO,
@@ -311,12 +321,19 @@ impl Driver {
                 let host = self.host.clone();
                 let slot = Rc::new(ReadSlot::default());
                 let done = ReadDone(slot.clone());
+                // Only a kept body's task holds the driver (a reference more changes nothing
+                // else: the run's other bodies end as before).
+                let keeper = (self.body == BodyMode::Keep).then(|| self.clone());
                 tokio::task::spawn_local(async move {
                     let _done = done;
                     if !delay.is_zero() {
                         crate::net::clock::sleep(delay).await;
                     }
-                    let (how, bytes, err) = read_to_end(body, deadline).await;
+                    let mut kept = keeper.as_ref().map(|_| Vec::new());
+                    let (how, bytes, err) = read_to_end(body, deadline, kept.as_mut()).await;
+                    if let (Some(d), Some(k)) = (&keeper, kept) {
+                        d.keeper.kept.borrow_mut().insert(req, Bytes::from(k));
+                    }
                     if let Some(e) = err {
                         host.record(Event::BodyError {
                             req,
@@ -337,6 +354,7 @@ impl Driver {
 async fn read_to_end(
     mut body: ResponseBody,
     deadline: Option<tokio::time::Instant>,
+    mut keep: Option<&mut Vec<u8>>,
 ) -> (BodyEnd, u64, Option<ClientError>) {
     let mut bytes = 0u64;
     loop {
@@ -359,6 +377,9 @@ async fn read_to_end(
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     bytes += d.len() as u64;
+                    if let Some(k) = keep.as_deref_mut() {
+                        k.extend_from_slice(d);
+                    }
                 }
             }
             Some(Err(e)) => {

@@ -13,6 +13,7 @@ fn the_503s_are_counted_by_status() {
     let mut setup = common::team_setup(flags);
     setup.workload.requests = 6;
     setup.workload.path = "/items".into();
+    setup.workload.body = httpsim::client::BodyMode::Keep; // keep bodies to assert on them
 
     let verdict = setup.check(&["no-lost-request"]);
     verdict.assert_holds();
@@ -20,4 +21,5 @@ fn the_503s_are_counted_by_status() {
     assert_eq!(verdict.summary.requests.completed, 6);
     assert_eq!(verdict.summary.statuses.get("200"), None);
     assert_eq!(verdict.summary.statuses["503"], 6, "{verdict}");
+    assert_eq!(verdict.run.bodies[&6], "try later");
 }
