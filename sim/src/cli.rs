@@ -1,4 +1,4 @@
-//! The `httpsim` command line (DESIGN.md, "The CLI contract"), callable in-process so tests
+//! The `httpsim` command line (docs/CLI.md), callable in-process so tests
 //! drive exactly the code the binary runs: [`main_with`] takes the arguments and the two output
 //! streams and returns the exit code.
 //!
@@ -264,7 +264,7 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             ""
         }
     );
-    let bar = (c.terminal && total > 1).then(|| {
+    let bar = c.terminal.then(|| {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs {msg}")
@@ -272,6 +272,8 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
         );
         pb
     });
+    // A run that takes more than a couple of seconds says how far it got.
+    let watch = bar.clone().map(LongRunWatch::start);
 
     let mut shown: Vec<(&Scenario, Outcome)> = Vec::new();
     let mut all: Vec<Outcome> = Vec::new();
@@ -283,8 +285,12 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             if !shard.owns(pair - 1) {
                 continue;
             }
+            let label = format!("{} seed {seed}", s.name());
             if let Some(pb) = &bar {
-                pb.set_message(format!("{} seed {seed}", s.name()));
+                pb.set_message(label.clone());
+            }
+            if let Some(w) = &watch {
+                w.begin(label);
             }
             let mut o = match scenario::run(s, seed) {
                 Ok(o) => o,
@@ -319,6 +325,7 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             shown.push((s, p));
         }
     }
+    drop(watch);
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
@@ -425,4 +432,59 @@ fn text_line(o: &Outcome) -> String {
         s.push_str(&format!("\n  replay: {}", o.replay));
     }
     s
+}
+
+/// Shows, on a terminal, how far a run that has taken more than two seconds has got (simulated
+/// time, requests ended), from a thread that only reads [`crate::progress`].
+struct LongRunWatch {
+    state: std::sync::Arc<std::sync::Mutex<(String, std::time::Instant, bool)>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LongRunWatch {
+    fn start(pb: indicatif::ProgressBar) -> Self {
+        let state = std::sync::Arc::new(std::sync::Mutex::new((
+            String::new(),
+            std::time::Instant::now(),
+            false,
+        )));
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(250));
+            let Ok(s) = shared.lock() else { return };
+            if s.2 {
+                return;
+            }
+            if s.1.elapsed() > std::time::Duration::from_secs(2) {
+                let (sim_us, ended) = crate::progress::snapshot();
+                pb.set_message(format!(
+                    "{}: {:.1}s simulated, {ended} requests ended",
+                    s.0,
+                    sim_us as f64 / 1e6
+                ));
+            }
+        });
+        Self {
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    fn begin(&self, label: String) {
+        crate::progress::reset();
+        if let Ok(mut s) = self.state.lock() {
+            *s = (label, std::time::Instant::now(), false);
+        }
+    }
+}
+
+impl Drop for LongRunWatch {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.2 = true;
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }

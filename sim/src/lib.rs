@@ -4,9 +4,32 @@
 //! latency, partitions, fd limits and faults. Every run is a function of its setup and seed and
 //! produces a trace that checks and reports turn into a verdict.
 //!
+//! Your own application, served by httpsim's server and judged by its checks:
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! // Any tower service: an axum `Router`, a `tower::service_fn`, a tower stack.
+//! let app = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+//!     Ok::<_, Infallible>(http::Response::new(http_body_util::Full::new(
+//!         bytes::Bytes::from("hello"),
+//!     )))
+//! });
+//! let mut setup = httpsim::Setup::default();
+//! setup.server.service(app);
+//! setup.server.idle_timeout = Some(Duration::from_secs(5));
+//! setup.workload.requests = 5;
+//! let verdict = setup.check(&["ordering", "no-stall", "no-lost-request"]);
+//! verdict.assert_holds(); // on failure: every violation, and `HTTPSIM_SEED=1 cargo test NAME`
+//! assert_eq!(verdict.summary.statuses["200"], 5);
+//! ```
+//!
 //! ## Map of the code
 //! - [`setup`] — an experiment in memory: [`Setup::validate`], [`Setup::run`], and the
 //!   [`Run`] that judges itself. **Start here**, with [`prelude`] for the one import.
+//! - [`verdict`] — [`Setup::check`]: run, judge by named invariants, fail with a replay
+//!   command that works in your own crate (`HTTPSIM_SEED=7 cargo test name`).
 //! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
 //!   strategies (feature `proptest`).
 //! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
@@ -23,6 +46,7 @@
 //! - [`check`] — invariants over a trace, each violation explained.
 //! - [`workload`] — when requests are issued.
 //! - [`trace`] — the event log: JSON Lines, text, hash.
+//! - [`progress`] — how far a long run has got (display only).
 //! - [`summary`] — the figures of a run (counts, first error, longest stall), from its trace.
 //! - [`fmt`](mod@fmt) — times as people read them (reports, messages, trace lines).
 //! - [`error`] — request error kinds shared by everything downstream.
@@ -39,6 +63,7 @@
 
 pub mod bench;
 pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 mod engine_debug;
@@ -48,6 +73,8 @@ pub mod fault;
 pub mod fmt;
 pub mod net;
 pub mod prelude;
+pub mod progress;
+#[cfg(feature = "cli")]
 pub mod report;
 pub mod scenario;
 pub mod seq;
@@ -56,10 +83,12 @@ pub mod setup;
 pub mod shard;
 pub mod summary;
 pub mod trace;
+pub mod verdict;
 pub mod workload;
 pub mod world;
 
 pub use error::ErrorKind;
 pub use setup::{Run, RunResult, Setup, SetupError};
 pub use trace::{Event, Record, Trace};
+pub use verdict::{CheckOptions, Verdict};
 pub use world::{NetAction, RunEnd, WorldBuilder};

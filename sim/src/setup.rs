@@ -80,6 +80,9 @@ impl Setup {
         self.validate()?;
         let wall = WallInstant::now();
         let mut world = self.world.build();
+        // `serve` takes an `Arc`; a config holding your own service (an `Rc`) is not `Send`,
+        // which is fine: every host of a run lives on this one thread.
+        #[allow(clippy::arc_with_non_send_sync)]
         let server = Arc::new(self.server.clone());
         let (name, limit, in_use) = (server.host.clone(), server.fd_limit, server.fd_in_use);
         // The run ends only once a scheduled shutdown has finished (a custom server cannot
@@ -99,6 +102,8 @@ impl Setup {
         let client = self.client.clone();
         let workload = self.workload.clone();
         let authority = format!("{}:{}", self.server.host, self.server.port);
+        let bodies: Rc<std::cell::RefCell<_>> = Default::default();
+        let bodies_out = bodies.clone();
         let (name, limit, in_use) = (client.host.clone(), client.fd_limit, client.fd_in_use);
         world.client(&name, limit, in_use, move |host| async move {
             let driver = Rc::new(Driver {
@@ -113,6 +118,7 @@ impl Setup {
                 keeper: BodyKeeper::default(),
             });
             workload.run(driver.clone(), &authority).await;
+            *bodies.borrow_mut() = driver.keeper.take_kept();
             if await_shutdown {
                 // The client process lives on with its pool (idle keep-alive sockets included)
                 // until the server has shut down, as a long-running client would.
@@ -133,6 +139,6 @@ impl Setup {
         // Moved, not copied: `net.trace()` is empty afterwards.
         let records = net.trace().take();
         let times = (sim_time, wall.elapsed(), steps);
-        Ok(Run::new(self.clone(), end, times, records, peak_fds))
+        Ok(Run::new(self.clone(), end, times, records, peak_fds).with_bodies(bodies_out.take()))
     }
 }

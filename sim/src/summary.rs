@@ -2,7 +2,7 @@
 //!
 //! These are the numbers the JSON contract names (`requests`, `first_error`, `longest_stall_ms`,
 //! `last_completion_ms`, `max_open_fds`, `shutdown`) and the `[expect]` table checks. Definitions
-//! (DESIGN.md):
+//! (docs/CLI.md):
 //! - a request is *completed* when its response head arrived, *failed* when its last attempt
 //!   ended in an error (a retried attempt is not a failure the caller sees);
 //! - *pending* from its first attempt's start until it completed or failed;
@@ -80,6 +80,8 @@ pub struct Summary {
     pub last_completion_ms: u64,
     /// Peak open fds per host.
     pub max_open_fds: BTreeMap<String, usize>,
+    /// Response heads by status code (`"200": 8`).
+    pub statuses: BTreeMap<String, u64>,
     /// The shutdown, if one started.
     pub shutdown: Option<ShutdownSpan>,
     /// Requests that first reached the server after a request sent later had reached it (by
@@ -127,8 +129,9 @@ impl Summary {
                     }
                     Some((*req, false))
                 }
-                Event::ResponseHead { req, .. } => {
+                Event::ResponseHead { req, status, .. } => {
                     s.requests.completed += 1;
+                    *s.statuses.entry(status.to_string()).or_default() += 1;
                     s.last_completion_ms = r.t_us / 1000;
                     Some((*req, true))
                 }

@@ -1,12 +1,25 @@
 //! What the client side asks for, and when.
+//!
+//! - [`Workload`] — how many requests, when (sequential, parallel, rate), and what the caller
+//!   does with bodies. Start here.
+//! - [`request`] — which requests: httpsim's default, a list of yours, or a function of the
+//!   request number.
+//!
+//! A workload runs in memory bounded by what is in flight, not by how many requests it sends:
+//! requests are built one at a time and nothing is kept per finished request (the trace aside).
 
+pub mod request;
+
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::Method;
 
-use crate::client::driver::{Driver, Outcome, RequestSpec};
+pub use request::{MakeRequest, RequestSource, RequestTemplate};
+
+use crate::client::driver::{Driver, RequestSpec};
 use crate::client::BodyMode;
 
 /// When requests are issued.
@@ -34,6 +47,9 @@ pub struct Workload {
     pub body: BodyMode,
     /// Path requested. The default is `/`.
     pub path: String,
+    /// Which requests are sent. The default is [`RequestSource::Default`]: [`method`](Self::method)
+    /// to [`path`](Self::path).
+    pub request: RequestSource,
 }
 
 impl Default for Workload {
@@ -44,71 +60,201 @@ impl Default for Workload {
             method: Method::GET,
             body: BodyMode::Read,
             path: "/".into(),
+            request: RequestSource::Default,
         }
     }
 }
 
 impl Workload {
-    fn spec(&self, id: u64, uri: &http::Uri) -> RequestSpec {
-        let body = if self.method == Method::POST {
-            Bytes::from(format!("seq={id}"))
-        } else {
-            Bytes::new()
-        };
-        RequestSpec {
-            id,
-            method: self.method.clone(),
-            uri: uri.clone(),
-            body,
+    /// Sends the requests `make` builds from each request number (from 1) instead of the
+    /// default ones: any method, URI (a path goes to the server under test), headers and body.
+    ///
+    /// ```
+    /// let mut setup = httpsim::Setup::default();
+    /// setup.workload.requests = 4;
+    /// setup.workload.each_request(|n| {
+    ///     http::Request::put(format!("/items/{n}"))
+    ///         .header("content-type", "application/json")
+    ///         .body(bytes::Bytes::from(format!("{{\"n\":{n}}}")))
+    ///         .unwrap()
+    /// });
+    /// ```
+    pub fn each_request(
+        &mut self,
+        make: impl Fn(u64) -> http::Request<Bytes> + 'static,
+    ) -> &mut Self {
+        self.request = RequestSource::Fn(MakeRequest(Rc::new(make)));
+        self
+    }
+
+    fn spec(&self, id: u64, base: &http::Uri, authority: &str) -> RequestSpec {
+        match &self.request {
+            RequestSource::Default => {
+                let body = if self.method == Method::POST {
+                    Bytes::from(format!("seq={id}"))
+                } else {
+                    Bytes::new()
+                };
+                RequestSpec {
+                    id,
+                    method: self.method.clone(),
+                    uri: base.clone(),
+                    headers: http::HeaderMap::new(),
+                    body,
+                }
+            }
+            RequestSource::Cycle(list) if !list.is_empty() => {
+                let t = &list[((id - 1) % list.len() as u64) as usize];
+                RequestSpec {
+                    id,
+                    method: t.method.clone(),
+                    uri: absolute(&t.path, authority),
+                    headers: t.headers.clone(),
+                    body: t.body.clone(),
+                }
+            }
+            RequestSource::Cycle(_) => RequestSpec {
+                id,
+                method: self.method.clone(),
+                uri: base.clone(),
+                headers: http::HeaderMap::new(),
+                body: Bytes::new(),
+            },
+            RequestSource::Fn(make) => {
+                let (parts, body) = (make.0)(id).into_parts();
+                let uri = if parts.uri.scheme().is_some() {
+                    parts.uri
+                } else {
+                    absolute(
+                        parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+                        authority,
+                    )
+                };
+                RequestSpec {
+                    id,
+                    method: parts.method,
+                    uri,
+                    headers: parts.headers,
+                    body,
+                }
+            }
         }
     }
 
     /// Issues every request through `driver` to `authority` (`host:port`) and waits until each
     /// has a response head or has failed, and every body read has finished. Held bodies are
-    /// given up at the end.
-    pub async fn run(&self, driver: Rc<Driver>, authority: &str) -> Vec<Outcome> {
-        // Parsed once: every request of a workload goes to the same URI.
+    /// given up at the end. Memory stays bounded by the requests in flight: a request is built
+    /// when it is issued and nothing is kept once it has ended.
+    pub async fn run(&self, driver: Rc<Driver>, authority: &str) {
+        // Parsed once: every default request goes to the same URI.
         let uri: http::Uri = match format!("http://{authority}{}", self.path).parse() {
             Ok(uri) => uri,
             // `Setup::validate` refuses such host names and paths; a workload run on its own
             // issues nothing rather than panic.
-            Err(_) => return Vec::new(),
+            Err(_) => return,
         };
-        // Reserved up to a bound: `requests` may be large, and memory grows as requests run.
-        let capacity = self.requests.min(4096) as usize;
-        let outcomes = match self.kind {
+        match self.kind {
             WorkloadKind::Sequential => {
-                let mut out = Vec::with_capacity(capacity);
                 for id in 1..=self.requests {
-                    out.push(driver.execute(&self.spec(id, &uri)).await);
+                    driver.execute(&self.spec(id, &uri, authority)).await;
                 }
-                out
             }
             WorkloadKind::Parallel | WorkloadKind::Rate(_) => {
                 let gap = match self.kind {
                     WorkloadKind::Rate(r) if r > 0.0 => Some(Duration::from_secs_f64(1.0 / r)),
                     _ => None,
                 };
-                let mut handles = Vec::with_capacity(capacity);
+                // Requests still running, and the one waiting for them: no handle kept per
+                // request. Awaited as join handles would be, oldest first: the order in which
+                // this task wakes decides how its sockets close at the end of a run.
+                let slots: Rc<std::cell::RefCell<std::collections::VecDeque<Rc<Done>>>> =
+                    Default::default();
                 for id in 1..=self.requests {
                     if let (Some(gap), true) = (gap, id > 1) {
                         crate::net::clock::sleep(gap).await;
                     }
                     let driver = driver.clone();
-                    let spec = self.spec(id, &uri);
-                    handles.push(tokio::task::spawn_local(async move {
-                        driver.execute(&spec).await
-                    }));
+                    let spec = self.spec(id, &uri, authority);
+                    let done = Rc::new(Done::default());
+                    let mark = DoneOnDrop(done.clone());
+                    tokio::task::spawn_local(async move {
+                        let _mark = mark;
+                        driver.execute(&spec).await;
+                    });
+                    let mut slots = slots.borrow_mut();
+                    slots.push_back(done);
+                    // A long run forgets finished requests at the front, so it keeps about what
+                    // is in flight. Only past a bound: awaiting a finished request still takes
+                    // a unit of tokio's budget, and so decides when this task yields at the end
+                    // (the traces of ordinary runs stay as they were).
+                    if slots.len() > PRUNE_AT {
+                        while slots.front().is_some_and(|d| d.done.get()) {
+                            slots.pop_front();
+                        }
+                    }
                 }
-                let mut out = Vec::with_capacity(handles.len());
-                for h in handles {
-                    out.push(h.await.expect("request task is never cancelled"));
+                loop {
+                    let next = slots.borrow_mut().pop_front();
+                    match next {
+                        Some(d) => std::future::poll_fn(|cx| d.poll(cx)).await,
+                        None => break,
+                    }
                 }
-                out
             }
-        };
+        }
         driver.keeper.wait_reads().await;
         driver.keeper.release_held();
-        outcomes
+    }
+}
+
+/// Requests remembered before finished ones are forgotten (see [`Workload::run`]).
+const PRUNE_AT: usize = 1 << 16;
+
+/// `path` (or an absolute URI) as an absolute URI on `authority`.
+fn absolute(path: &str, authority: &str) -> http::Uri {
+    if path.starts_with("http://") || path.starts_with("https://") {
+        if let Ok(u) = path.parse() {
+            return u;
+        }
+    }
+    format!("http://{authority}{path}")
+        .parse()
+        .unwrap_or_else(|_| {
+            format!("http://{authority}/")
+                .parse()
+                .expect("a valid authority")
+        })
+}
+
+/// The end of one request task, as its join handle would report it.
+#[derive(Default)]
+struct Done {
+    done: Cell<bool>,
+    waiter: Cell<Option<std::task::Waker>>,
+}
+
+impl Done {
+    /// As `JoinHandle::poll`: one unit of tokio's cooperative budget per poll that finds it done.
+    fn poll(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        if self.done.get() {
+            coop.made_progress();
+            std::task::Poll::Ready(())
+        } else {
+            self.waiter.set(Some(cx.waker().clone()));
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// Held by a request task: marks it done when the task ends (or is dropped with its host).
+struct DoneOnDrop(Rc<Done>);
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        self.0.done.set(true);
+        if let Some(w) = self.0.waiter.take() {
+            w.wake();
+        }
     }
 }

@@ -9,11 +9,13 @@
 //!   every contract field, and regenerates the committed `reports/` byte for byte.
 //! - `fuzz` — mutated catalog files exit 0, 1 or 2, never 101 or 134 (`HTTPSIM_FUZZ_CASES`).
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
+//! - `own_requests` — `[[workload.request]]` and `[expect] status`: sent, counted, refused when bad.
 
 mod catalog;
 mod fuzz;
 mod malformed;
 mod setup_rules;
+mod own_requests;
 mod verdicts;
 
 use std::ffi::OsString;

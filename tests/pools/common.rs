@@ -130,6 +130,7 @@ impl Rig {
         use std::rc::Rc;
 
         let mut world = self.world.build();
+        #[allow(clippy::arc_with_non_send_sync)] // one thread; see setup.rs
         let server = std::sync::Arc::new(self.server.clone());
         let name = server.host.clone();
         match self.software.clone() {
@@ -183,6 +184,7 @@ pub fn get(id: u64) -> httpsim::client::driver::RequestSpec {
         id,
         method: http::Method::GET,
         uri: http::Uri::from_static("http://server:80/"),
+        headers: http::HeaderMap::new(),
         body: bytes::Bytes::new(),
     }
 }

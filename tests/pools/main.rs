@@ -12,6 +12,7 @@
 //! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
 //! - `many_waiters` — hyper-util's pool with hundreds of checkouts to one host at once.
+//! - `own_client` — your own hyper-util client and retry wrapper through `client::adapt`.
 
 mod agent_rules;
 mod body;
@@ -22,6 +23,7 @@ mod idle_race;
 mod invariants;
 mod many_waiters;
 mod outside;
+mod own_client;
 mod stall;
 mod timeout;
 

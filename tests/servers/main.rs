@@ -5,9 +5,11 @@
 //! - `accept` — an fd-limited server under a connect burst: EMFILE back-off, backlog overflow.
 //! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
 //! - `writes` — how responses leave the server: many-chunk bodies in one write.
+//! - `own_service` — a tower service of yours inside this server: settings and checks apply.
 
 mod accept;
 mod concurrency;
+mod own_service;
 mod shutdown;
 mod timeouts;
 mod writes;

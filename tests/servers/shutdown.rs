@@ -120,6 +120,7 @@ fn run(strategy: ShutdownStrategy, deadline: Option<Duration>) -> Run {
     let mut world = WorldBuilder::new()
         .duration(Duration::from_secs(60))
         .build();
+    #[allow(clippy::arc_with_non_send_sync)] // one thread; see setup.rs
     let config = Arc::new(ServerConfig {
         handler: Handler::Delay {
             delay: Duration::from_secs(3),

@@ -8,7 +8,9 @@ fn main() {
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let terminal = stderr.is_terminal();
-    let (mut out, mut err) = (stdout.lock(), stderr.lock());
+    // Standard error is locked per write, not for the whole run: the progress bar is drawn on
+    // it from a watcher thread while a long run goes on (see `cli`).
+    let (mut out, mut err) = (stdout.lock(), stderr);
     let code = httpsim::cli::main_with(
         std::env::args_os(),
         &mut httpsim::cli::Console {

@@ -10,8 +10,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
-    bounded_timeouts, fd_limit, no_lost_request, no_stall, ordering, shutdown, CheckContext,
-    InvariantResult,
+    bounded_timeouts, fd_limit, idle_reuse, judge, no_lost_request, no_stall, ordering, shutdown,
+    CheckContext, InvariantResult,
 };
 
 /// One invariant over a run's trace. Each module of [`crate::check`] states its rules exactly.
@@ -30,18 +30,21 @@ pub enum Invariant {
     NoLostRequest,
     /// [`bounded_timeouts`]: a request with a timeout never outlives it.
     BoundedTimeouts,
+    /// [`idle_reuse`]: no request fails on a pooled socket the server closed as idle.
+    NoIdleReuseRace,
 }
 
 impl Invariant {
     /// Every invariant, in the order [`Run::check_all`](crate::setup::Run::check_all) reports
     /// them.
-    pub const ALL: [Invariant; 6] = [
+    pub const ALL: [Invariant; 7] = [
         Invariant::Ordering,
         Invariant::NoStall,
         Invariant::Shutdown,
         Invariant::FdLimit,
         Invariant::NoLostRequest,
         Invariant::BoundedTimeouts,
+        Invariant::NoIdleReuseRace,
     ];
 
     /// The name the scenario format and the JSON output use (`no-stall`).
@@ -53,11 +56,22 @@ impl Invariant {
             Invariant::FdLimit => "fd-limit",
             Invariant::NoLostRequest => "no-lost-request",
             Invariant::BoundedTimeouts => "bounded-timeouts",
+            Invariant::NoIdleReuseRace => "no-idle-reuse-race",
         }
     }
 
-    /// Evaluates this invariant over `ctx`.
+    /// Evaluates this invariant over `ctx`: a verdict, or "cannot judge" when the trace lacks
+    /// the events it needs (see [`judge`]).
     pub fn check(self, ctx: &CheckContext) -> InvariantResult {
+        if let Some(reason) = judge::cannot_judge(self.name(), ctx) {
+            return InvariantResult {
+                name: self.name().to_string(),
+                passed: false,
+                verdict: judge::Verdict::CannotJudge,
+                reason: Some(reason),
+                violations: vec![],
+            };
+        }
         let violations = match self {
             Invariant::Ordering => ordering::check(ctx),
             Invariant::NoStall => no_stall::check(ctx),
@@ -65,10 +79,16 @@ impl Invariant {
             Invariant::FdLimit => fd_limit::check(ctx),
             Invariant::NoLostRequest => no_lost_request::check(ctx),
             Invariant::BoundedTimeouts => bounded_timeouts::check(ctx),
+            Invariant::NoIdleReuseRace => idle_reuse::check(ctx),
         };
         InvariantResult {
             name: self.name().to_string(),
             passed: violations.is_empty(),
+            verdict: match violations.is_empty() {
+                true => judge::Verdict::Pass,
+                false => judge::Verdict::Violation,
+            },
+            reason: None,
             violations,
         }
     }

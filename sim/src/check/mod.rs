@@ -8,7 +8,8 @@
 //!   `invariants = [...]`); [`Run::check`](crate::setup::Run::check) evaluates one over a run.
 //!   Start here. [`check`] evaluates one by name over a [`CheckContext`].
 //! - One file per invariant: [`ordering`], [`no_stall`], [`shutdown`], [`fd_limit`],
-//!   [`no_lost_request`], [`bounded_timeouts`]. Each module doc states its rules exactly.
+//!   [`no_lost_request`], [`bounded_timeouts`], [`idle_reuse`]. Each module doc states its rules exactly.
+//! - [`judge`] — whether a check has the events it needs; if not, it *cannot judge*.
 //! - [`timeline`] — the trace indexed by request and connection (what every check reads).
 //! - [`diagnose`] — the sentence that says why requests waited ("all 5 sockets to server:80
 //!   were held by responses whose bodies were never read").
@@ -21,6 +22,8 @@ pub mod bounded_timeouts;
 pub mod diagnose;
 pub mod fd_limit;
 mod invariant;
+pub mod idle_reuse;
+pub mod judge;
 pub mod no_lost_request;
 pub mod no_stall;
 pub mod ordering;
@@ -59,8 +62,13 @@ pub struct Violation {
 pub struct InvariantResult {
     /// The invariant's name.
     pub name: String,
-    /// Whether it held.
+    /// Whether it held (`false` when it could not be judged).
     pub passed: bool,
+    /// `pass`, `violation` or `cannot-judge`.
+    pub verdict: judge::Verdict,
+    /// Why it could not be judged (`cannot judge: …`), when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// What broke it (empty when it held).
     pub violations: Vec<Violation>,
 }
@@ -75,6 +83,9 @@ pub struct CheckContext<'a> {
     pub setup: &'a Setup,
     /// How the run ended.
     pub end: &'a RunEnd,
+    /// The `no-stall` bound when the caller gives one (scenario: `expect.no_stall_bound`);
+    /// `None` for [`no_stall::default_bound`].
+    pub no_stall_bound: Option<std::time::Duration>,
     /// The timeline of the trace, built on first use and shared by every check (it is most of
     /// a check's cost: each building its own made the six checks cost more than the run).
     /// Owned, or lent by a [`Run`](crate::setup::Run) that keeps it across checks.
@@ -110,6 +121,7 @@ impl<'a> CheckContext<'a> {
             summary,
             setup,
             end,
+            no_stall_bound: None,
             timeline: TimelineCell::Owned(Box::default()),
         }
     }
@@ -128,6 +140,7 @@ impl<'a> CheckContext<'a> {
             summary,
             setup,
             end,
+            no_stall_bound: None,
             timeline: TimelineCell::Lent(timeline),
         }
     }

@@ -1,7 +1,7 @@
 //! **no-stall**: no interval longer than a bound during which requests are pending and nothing
 //! progresses, unless a configured timeout explains it.
 //!
-//! *Progress* is what the summary's `longest_stall_ms` counts (DESIGN.md): a request attempt
+//! *Progress* is what the summary's `longest_stall_ms` counts (docs/CLI.md): a request attempt
 //! starts, a response head arrives, or an attempt fails. Every interval without progress while at
 //! least one request is pending is a candidate; one longer than the bound is a violation unless
 //! it is *explained*:
@@ -22,25 +22,51 @@ use super::{CheckContext, Violation};
 use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
-use crate::trace::{Event, ReqId};
+use crate::trace::{Event, Record, ReqId};
 
-/// The default bound: 5 s plus the time the server's handler takes on purpose (its `delay` or
-/// `busy`). 5 s is far above any round trip the simulator models (milliseconds) and below the
+/// The default bound: 5 s plus the time the server takes on purpose — its handler's `delay` or
+/// `busy`, or, for any server, the longest it took from receiving a request to answering it in
+/// this run (your own application's timers count so). 5 s is far above any round trip the simulator models (milliseconds) and below the
 /// idle timeouts (tens of seconds to minutes) that eventually unstick a stalled pool, so a stall
 /// it reports is a real one. Client timeouts do not enter the bound: a stall they end is
 /// explained instead.
-pub fn default_bound(setup: &Setup) -> Duration {
+pub fn default_bound(setup: &Setup, records: &[Record]) -> Duration {
     let work = match &setup.server.handler {
         Handler::Delay { delay, .. } => *delay,
         Handler::Cpu { busy, .. } => *busy,
-        Handler::Fixed { .. } | Handler::Echo { .. } => Duration::ZERO,
+        Handler::Fixed { .. } | Handler::Echo { .. } | Handler::Service(_) => Duration::ZERO,
     };
-    Duration::from_secs(5) + work
+    Duration::from_secs(5) + work.max(longest_service(records, &setup.server.host))
 }
 
-/// Violations of no-stall with the [`default_bound`].
+/// The longest time the server host took from receiving a request to starting its response, on
+/// any connection (HTTP/1: one request at a time per connection).
+fn longest_service(records: &[Record], server: &str) -> Duration {
+    let mut received: std::collections::BTreeMap<u64, u64> = Default::default();
+    let mut longest = 0;
+    for r in records.iter().filter(|r| r.host == server) {
+        match &r.event {
+            Event::ServerRequest { conn, .. } => {
+                received.insert(*conn, r.t_us);
+            }
+            Event::ServerResponse { conn, .. } => {
+                if let Some(t) = received.remove(conn) {
+                    longest = longest.max(r.t_us - t);
+                }
+            }
+            _ => {}
+        }
+    }
+    Duration::from_micros(longest)
+}
+
+/// Violations of no-stall with the caller's bound ([`CheckContext::no_stall_bound`]), else the
+/// [`default_bound`].
 pub fn check(ctx: &CheckContext) -> Vec<Violation> {
-    check_with_bound(ctx, default_bound(ctx.setup))
+    let bound = ctx
+        .no_stall_bound
+        .unwrap_or_else(|| default_bound(ctx.setup, ctx.records));
+    check_with_bound(ctx, bound)
 }
 
 /// Violations of no-stall: stalls longer than `bound` that no timeout explains.

@@ -81,6 +81,9 @@ pub enum BodyMode {
     Hold,
     /// Keep it unread for a while, then read it to the end.
     HoldThenRead(Duration),
+    /// Read it to the end and keep its bytes in the run's results
+    /// ([`crate::RunResult::bodies`]), to assert on what your server answered.
+    Keep,
 }
 
 /// Bodies the caller keeps unread, and body reads still running; shared by every request of a
@@ -96,6 +99,8 @@ pub struct BodyKeeper {
     /// finished task's memory until the end of the run, which cost ~4 % of the per-request
     /// benchmark in cache misses.
     readers: RefCell<Vec<Rc<ReadSlot>>>,
+    /// Bodies read to their end under [`BodyMode::Keep`], by request.
+    kept: RefCell<std::collections::BTreeMap<ReqId, Bytes>>,
 }
 
 impl std::fmt::Debug for BodyKeeper {
@@ -153,6 +158,11 @@ impl BodyKeeper {
     pub fn release_held(&self) {
         self.held.borrow_mut().clear();
     }
+
+    /// The bodies kept under [`BodyMode::Keep`], by request; the keeper forgets them.
+    pub fn take_kept(&self) -> std::collections::BTreeMap<ReqId, Bytes> {
+        std::mem::take(&mut *self.kept.borrow_mut())
+    }
 }
 
 /// How one logical request ended.
@@ -173,6 +183,8 @@ pub struct RequestSpec {
     pub method: Method,
     /// Absolute URI, e.g. `http://server:80/`.
     pub uri: http::Uri,
+    /// Headers of the caller's own (none by default).
+    pub headers: http::HeaderMap,
     /// Body to send (POSTs carry `seq=<id>`).
     pub body: Bytes,
 }
@@ -186,6 +198,9 @@ impl RequestSpec {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.uri.clone();
         let headers = req.headers_mut();
+        if !self.headers.is_empty() {
+            headers.clone_from(&self.headers);
+        }
         headers.insert(crate::seq::SEQ_NAME.clone(), self.id.into());
         if !self.body.is_empty() {
             headers.insert(http::header::CONTENT_LENGTH, self.body.len().into());
@@ -237,7 +252,17 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            let send = self.pool.send(spec.id, spec.build());
+            // The client's own retries (through `adapt::Attempts`) number on from here.
+            let scope = Rc::new(super::adapt::AttemptScope {
+                req: spec.id,
+                host: self.host.clone(),
+                attempt: Cell::new(attempt),
+                method: spec.method.to_string(),
+                calls: Cell::new(0),
+                failed: RefCell::new(None),
+            });
+            let send =
+                super::adapt::ATTEMPT.scope(scope.clone(), self.pool.send(spec.id, spec.build()));
             let res = match head_limit {
                 Some(t) => match crate::net::clock::timeout(t, send).await {
                     Ok(r) => r,
@@ -250,6 +275,7 @@ impl Driver {
                 },
                 None => send.await,
             };
+            attempt = scope.attempt.get();
             match res {
                 Ok(res) => {
                     let conn = res.extensions().get::<ConnInfo>().map(|c| c.conn);
@@ -261,6 +287,7 @@ impl Driver {
                     let status = res.status().as_u16();
                     let deadline = started.zip(self.timeouts.total).map(|(s, t)| s + t);
                     self.handle_body(spec.id, res.into_body(), deadline);
+                    crate::progress::note_end(crate::net::clock::now_us());
                     return Outcome::Response(status);
                 }
                 Err(e) => {
@@ -274,6 +301,7 @@ impl Driver {
                         retrying,
                     });
                     if !retrying {
+                        crate::progress::note_end(crate::net::clock::now_us());
                         return Outcome::Failed(e);
                     }
                     if !self.retry.backoff.is_zero() {
@@ -300,7 +328,7 @@ impl Driver {
                 });
             }
             BodyMode::Hold => self.keeper.held.borrow_mut().push(body),
-            BodyMode::Read | BodyMode::HoldThenRead(_) => {
+            BodyMode::Read | BodyMode::HoldThenRead(_) | BodyMode::Keep => {
                 let delay = match self.body {
                     BodyMode::HoldThenRead(d) => d,
                     _ => Duration::ZERO,
@@ -308,12 +336,19 @@ impl Driver {
                 let host = self.host.clone();
                 let slot = Rc::new(ReadSlot::default());
                 let done = ReadDone(slot.clone());
+                // Only a kept body's task holds the driver (a reference more changes nothing
+                // else: the run's other bodies end as before).
+                let keeper = (self.body == BodyMode::Keep).then(|| self.clone());
                 tokio::task::spawn_local(async move {
                     let _done = done;
                     if !delay.is_zero() {
                         crate::net::clock::sleep(delay).await;
                     }
-                    let (how, bytes, err) = read_to_end(body, deadline).await;
+                    let mut kept = keeper.as_ref().map(|_| Vec::new());
+                    let (how, bytes, err) = read_to_end(body, deadline, kept.as_mut()).await;
+                    if let (Some(d), Some(k)) = (&keeper, kept) {
+                        d.keeper.kept.borrow_mut().insert(req, Bytes::from(k));
+                    }
                     if let Some(e) = err {
                         host.record(Event::BodyError {
                             req,
@@ -334,6 +369,7 @@ impl Driver {
 async fn read_to_end(
     mut body: ResponseBody,
     deadline: Option<tokio::time::Instant>,
+    mut keep: Option<&mut Vec<u8>>,
 ) -> (BodyEnd, u64, Option<ClientError>) {
     let mut bytes = 0u64;
     loop {
@@ -356,6 +392,9 @@ async fn read_to_end(
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     bytes += d.len() as u64;
+                    if let Some(k) = keep.as_deref_mut() {
+                        k.extend_from_slice(d);
+                    }
                 }
             }
             Some(Err(e)) => {

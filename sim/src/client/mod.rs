@@ -7,10 +7,13 @@
 //!   hyper's `http1` connections; [`agent_pool::AgentPool`] puts it behind [`Pool`].
 //! - [`no_pool::NoPool`] — a fresh connection per request (`connection: close`).
 //! - [`request_body::RequestBody`] — the body of every request (one pointer wide).
+//! - [`adapt`] — your own client in one line: a hyper-util `Client` from your own `Builder`,
+//!   any tower service, or a function over raw sockets.
 //! - [`driver`] — timeouts, retries and what the caller does with the body, around any pool.
 //!
 //! Every adapter dials through [`crate::net::SimConnector`], so fds, traces and faults apply.
 
+pub mod adapt;
 pub mod agent;
 pub mod agent_pool;
 pub mod driver;
@@ -149,6 +152,11 @@ impl ErrorKind {
             }
             if let Some(t) = err.downcast_ref::<ClientError>() {
                 return t.kind();
+            }
+            // A caller's own timeouts: `tokio::time::timeout` and tower's `Timeout` layer.
+            if err.is::<tokio::time::error::Elapsed>() || err.is::<tower::timeout::error::Elapsed>()
+            {
+                return ErrorKind::Timeout;
             }
             cur = err.source();
         }

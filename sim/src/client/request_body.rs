@@ -30,6 +30,13 @@ impl RequestBody {
     }
 }
 
+impl RequestBody {
+    /// The bytes not yet sent (all of them for a body never polled).
+    pub fn into_bytes(self) -> Bytes {
+        self.data.map(|b| *b).unwrap_or_default()
+    }
+}
+
 impl From<Bytes> for RequestBody {
     fn from(bytes: Bytes) -> Self {
         Self::new(bytes)

@@ -155,11 +155,22 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
                 m,
                 "| `{}` | {} | {} |",
                 i.name,
-                verdict(i.passed),
+                match &i.reason {
+                    Some(_) => "cannot judge",
+                    None => verdict(i.passed),
+                },
                 i.violations.len()
             );
         }
-        for i in o.invariants.iter().filter(|i| !i.passed) {
+        for i in o.invariants.iter().filter(|i| i.reason.is_some()) {
+            let reason = i.reason.as_deref().unwrap_or_default();
+            let _ = writeln!(m, "\n`{}`: {reason}", i.name);
+        }
+        for i in o
+            .invariants
+            .iter()
+            .filter(|i| !i.passed && i.reason.is_none())
+        {
             let _ = writeln!(m, "\n### Violations of `{}`\n", i.name);
             for v in &i.violations {
                 let _ = write!(

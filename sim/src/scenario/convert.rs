@@ -199,6 +199,13 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
             }
             w.path = p.clone();
         }
+        if !wl.request.is_empty() {
+            w.request =
+                crate::workload::RequestSource::Cycle(super::request::convert(&wl.request, ctx)?);
+        }
+    }
+    if let Some(e) = &f.expect {
+        super::request::check_status(e, ctx)?;
     }
 
     for (i, fault) in f.fault.iter().enumerate() {

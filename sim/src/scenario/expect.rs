@@ -90,6 +90,22 @@ pub fn evaluate(
             ),
         ));
     }
+    for (code, count) in e.status.iter().flatten() {
+        let got = s.statuses.get(code).copied().unwrap_or(0);
+        let ok = count.min.is_none_or(|m| got >= m) && count.max.is_none_or(|m| got <= m);
+        let want = match (count.min, count.max) {
+            (Some(a), Some(b)) if a == b => format!("exactly {a}"),
+            (Some(a), Some(b)) => format!("{a} to {b}"),
+            (Some(a), None) => format!("at least {a}"),
+            (None, Some(b)) => format!("at most {b}"),
+            (None, None) => "any number".to_string(),
+        };
+        out.push(item(
+            &format!("status.{code}"),
+            ok,
+            format!("{got} responses with status {code} (expected {want})"),
+        ));
+    }
     if let Some(want) = e.failed {
         let got = s.requests.failed;
         let kinds: Vec<String> = s

@@ -1,4 +1,4 @@
-//! The scenario file format, v1, as typed serde structs: one struct per table of DESIGN.md.
+//! The scenario file format, v1, as typed serde structs: one struct per table of docs/SCENARIOS.md.
 //!
 //! This is a contract: files written against it must keep working. Every struct rejects unknown
 //! keys, every duration is a human string (`"250ms"`, `"3s"`, `"2m"`, `"30h"`), and every key is
@@ -301,6 +301,25 @@ pub struct WorkloadTable {
     pub body: Option<BodyName>,
     /// Request path. The default is `/`.
     pub path: Option<String>,
+    /// `[[workload.request]]`: requests of your own, any number; the `k`-th request sent
+    /// (counting from 0) is entry `k mod n`. When present, `method` and `path` above are not
+    /// used.
+    #[serde(default)]
+    pub request: Vec<RequestTable>,
+}
+
+/// One `[[workload.request]]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestTable {
+    /// Any method (`PUT`, `PATCH`, `PURGE`…). The default is `GET`.
+    pub method: Option<String>,
+    /// Path and query, starting with `/`. The default is `/`.
+    pub path: Option<String>,
+    /// Headers, `{ content-type = "application/json", x-team = "a" }`. The default is none.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// The body, as text. The default is none.
+    pub body: Option<String>,
 }
 
 /// Workload kinds.
@@ -360,6 +379,66 @@ pub struct Expect {
     pub shutdown_duration: Option<Range>,
     /// Invariants that must hold.
     pub invariants: Option<Vec<crate::check::Invariant>>,
+    /// Response heads per status code: `{ 200 = 8, 503 = { max = 2 } }`, an exact count or
+    /// `{ min, max }` (either may be left out). A code not listed is not checked.
+    pub status: Option<BTreeMap<String, Count>>,
+    /// The `no-stall` bound: no progress for longer than this while requests are pending is a
+    /// stall. The default is 5 s plus the longest the server took on purpose (see
+    /// `check::no_stall::default_bound`).
+    pub no_stall_bound: Option<Dur>,
+}
+
+/// A count: exact (`8`) or bounds (`{ min = 1, max = 2 }`, either may be left out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Count {
+    /// Lower bound (the count itself when exact).
+    pub min: Option<u64>,
+    /// Upper bound (the count itself when exact).
+    pub max: Option<u64>,
+}
+
+/// The expected form of a [`Count`], as error messages print it.
+pub const COUNT_FORM: &str = "a count such as 8, or bounds such as { min = 1, max = 2 }";
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(COUNT_FORM)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
+                let n = u64::try_from(n)
+                    .map_err(|_| E::invalid_value(de::Unexpected::Signed(n), &self))?;
+                Ok(Count {
+                    min: Some(n),
+                    max: Some(n),
+                })
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
+                Ok(Count {
+                    min: Some(n),
+                    max: Some(n),
+                })
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                let mut c = Count {
+                    min: None,
+                    max: None,
+                };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "min" => c.min = Some(map.next_value()?),
+                        "max" => c.max = Some(map.next_value()?),
+                        other => return Err(de::Error::unknown_field(other, &["min", "max"])),
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `first_error = { request, kind, at }`.

@@ -6,6 +6,7 @@
 //! - [`format`](mod@format) — the file format as serde structs (the contract).
 //! - [`validate`] — values that cannot hold together; [`convert`] — format → [`Setup`], the one
 //!   place that knows both, and that refuses features this build does not have yet.
+//! - [`request`] — `[[workload.request]]` (your own requests) and `[expect] status`.
 //! - [`expect`] — the `[expect]` table as checks; [`runner`] — one run → an [`Outcome`], the
 //!   JSON contract.
 //!
@@ -23,6 +24,7 @@ pub mod format;
 mod locate;
 mod runner;
 mod validate;
+mod request;
 
 use std::path::{Path, PathBuf};
 

@@ -1,12 +1,13 @@
 //! One run of a scenario at one seed → an [`Outcome`]: the figures, the invariant and
 //! expectation verdicts, the trace and its hash. `Outcome` serialises to the JSON contract of
-//! DESIGN.md (one object per run).
+//! docs/CLI.md (one object per run).
 
 use serde::Serialize;
 
 use super::expect::{self, Expectation};
 use super::Scenario;
 use crate::check::InvariantResult;
+use crate::check::CheckContext;
 use crate::setup::SetupError;
 use crate::summary::Summary;
 use crate::trace::{self, Record};
@@ -54,14 +55,17 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     let mut setup = scenario.setup.clone();
     setup.world.seed(seed);
     let result = setup.run()?;
+    let summary = result.summary();
     let expect = scenario.file.expect.clone().unwrap_or_default();
+    let mut ctx = CheckContext::new(&result.records, summary, &setup, &result.end);
+    ctx.no_stall_bound = expect.no_stall_bound.map(|d| d.0);
     let invariants: Vec<InvariantResult> = expect
         .invariants
         .iter()
         .flatten()
-        .map(|&invariant| result.check(invariant))
+        .map(|&invariant| invariant.check(&ctx))
         .collect();
-    let summary = result.summary().clone();
+    let summary = summary.clone();
     let duration = scenario
         .file
         .duration

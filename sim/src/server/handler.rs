@@ -50,6 +50,10 @@ pub enum Handler {
         /// Status code.
         status: u16,
     },
+    /// Your own application: any tower service (an axum `Router`, a `tower::service_fn`, a tower
+    /// stack), served by httpsim's server with every other server setting applying to it (see
+    /// [`super::service`]).
+    Service(super::Service),
 }
 
 impl Default for Handler {
@@ -84,17 +88,33 @@ impl Handler {
                 frames(*body_bytes, 16 * 1024)
             }
             Handler::Echo { .. } => 1,
+            // Unknown: hyper flattens its writes (see `SimStream::is_write_vectored`).
+            Handler::Service(_) => usize::MAX,
         }
     }
 
-    /// The status code this handler answers with.
-    pub fn status(&self) -> u16 {
+    /// The status code this handler answers with; `None` for a [`Handler::Service`], whose
+    /// answers are its own.
+    pub fn status(&self) -> Option<u16> {
         match self {
             Handler::Fixed { status, .. }
             | Handler::Delay { status, .. }
             | Handler::Cpu { status, .. }
-            | Handler::Echo { status } => *status,
+            | Handler::Echo { status } => Some(*status),
+            Handler::Service(_) => None,
         }
+    }
+
+    /// Wraps any tower service as the handler (see [`super::Service::new`]).
+    pub fn service<S, B>(svc: S) -> Self
+    where
+        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: 'static,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        Handler::Service(super::Service::new(svc))
     }
 }
 
@@ -164,9 +184,11 @@ pub(crate) async fn respond(
             let n = bytes.len();
             (full_body(bytes), n)
         }
+        Handler::Service(svc) => return svc.call(req, cpu.clone(), token).await,
     };
-    let mut res = Response::builder().status(handler.status());
-    if !hyper_writes_length(&body, len, handler.status()) {
+    let status = handler.status().unwrap_or(200);
+    let mut res = Response::builder().status(status);
+    if !hyper_writes_length(&body, len, status) {
         res = res.header(http::header::CONTENT_LENGTH, len);
     }
     Ok(res.body(body)?)

@@ -3,6 +3,8 @@
 //! - [`ServerConfig`] — port, keep-alive, timeouts, handler, fd limit, backlog, shutdown plan
 //!   (start here). [`serve`] runs it on a host.
 //! - [`handler`] — what the server answers: fixed bodies, delays, CPU burns, echo.
+//! - [`service`] — your own application (any tower service: an axum `Router`, a
+//!   `service_fn`) served by this same server, every setting and trace event applying to it.
 //! - [`cpu`] — the host CPU model: a `cpu` handler blocks every other piece of server work on
 //!   its host (read its module doc for the model and its limits).
 //! - `conn` (private) — one connection: hyper's state machine, the inactivity timeout,
@@ -22,6 +24,7 @@
 mod conn;
 pub mod cpu;
 pub mod handler;
+pub mod service;
 pub mod shutdown;
 
 use std::cell::{Cell, RefCell};
@@ -35,6 +38,7 @@ use tokio::sync::Notify;
 
 pub use cpu::{CpuToken, HostCpu};
 pub use handler::Handler;
+pub use service::{busy, Service};
 pub use shutdown::{ShutdownDone, ShutdownPlan, ShutdownStrategy};
 
 use crate::net::{clock, BacklogOverflow, HostNet, SimListener, StreamHandle};
@@ -75,6 +79,25 @@ pub struct ServerConfig {
     pub backlog_overflow: BacklogOverflow,
     /// A shutdown scheduled during the run. The default is none.
     pub shutdown: Option<ShutdownPlan>,
+}
+
+impl ServerConfig {
+    /// Serves your own application: any tower service taking `Request<hyper::body::Incoming>`
+    /// (an axum `Router`, a `tower::service_fn`, a tower stack), in place of the
+    /// [`handler`](Self::handler). Every other setting applies to it unchanged.
+    pub fn service<S, B>(&mut self, svc: S) -> &mut Self
+    where
+        S: tower::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>>
+            + Clone
+            + 'static,
+        S::Error: Into<handler::BoxError>,
+        S::Future: 'static,
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<handler::BoxError>,
+    {
+        self.handler = Handler::service(svc);
+        self
+    }
 }
 
 impl Default for ServerConfig {

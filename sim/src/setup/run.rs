@@ -31,6 +31,9 @@ pub struct Run {
     pub records: Vec<Record>,
     /// The most fds each host had open at once (its baseline included).
     pub peak_fds: BTreeMap<String, usize>,
+    /// Response bodies by request, read to their end under
+    /// [`BodyMode::Keep`](crate::client::BodyMode::Keep) (empty otherwise).
+    pub bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>,
     setup: Setup,
     summary: OnceCell<Summary>,
     timeline: OnceCell<Timeline>,
@@ -52,10 +55,17 @@ impl Run {
             steps,
             records,
             peak_fds,
+            bodies: BTreeMap::new(),
             setup,
             summary: OnceCell::new(),
             timeline: OnceCell::new(),
         }
+    }
+
+    /// The run with the response bodies it kept.
+    pub(super) fn with_bodies(mut self, bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>) -> Self {
+        self.bodies = bodies;
+        self
     }
 
     /// The setup this run ran under.

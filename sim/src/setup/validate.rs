@@ -144,7 +144,7 @@ impl Setup {
             Handler::Fixed { body_bytes, .. }
             | Handler::Delay { body_bytes, .. }
             | Handler::Cpu { body_bytes, .. } => body_bytes as u64,
-            Handler::Echo { .. } => 0,
+            Handler::Echo { .. } | Handler::Service(_) => 0,
         };
         let requests = self.workload.requests;
         rule(
@@ -303,18 +303,19 @@ fn check_server(s: &ServerConfig) -> R {
 }
 
 fn check_handler(h: &Handler) -> R {
-    let status = h.status();
-    rule(
-        (200..=999).contains(&status),
-        "server.handler.status",
-        || format!("{status} is not a final response status"),
-        "a status code between 200 and 999",
-    )?;
+    if let Some(status) = h.status() {
+        rule(
+            (200..=999).contains(&status),
+            "server.handler.status",
+            || format!("{status} is not a final response status"),
+            "a status code between 200 and 999",
+        )?;
+    }
     let body = match *h {
         Handler::Fixed { body_bytes, .. }
         | Handler::Delay { body_bytes, .. }
         | Handler::Cpu { body_bytes, .. } => body_bytes,
-        Handler::Echo { .. } => 0,
+        Handler::Echo { .. } | Handler::Service(_) => 0,
     };
     rule(
         body <= MAX_BODY_BYTES,
@@ -331,7 +332,7 @@ fn check_handler(h: &Handler) -> R {
         ),
         Handler::Delay { delay, .. } => duration("server.handler.delay", delay),
         Handler::Cpu { busy, .. } => duration("server.handler.busy", busy),
-        Handler::Echo { .. } => Ok(()),
+        Handler::Echo { .. } | Handler::Service(_) => Ok(()),
     }
 }
 

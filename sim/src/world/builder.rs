@@ -63,6 +63,11 @@ impl WorldBuilder {
         self
     }
 
+    /// The seed set by [`WorldBuilder::seed`].
+    pub fn seed_value(&self) -> u64 {
+        self.seed
+    }
+
     /// The latency resolution: every one-way latency drawn is rounded up to a whole number of
     /// ticks. There is no fixed simulation step any more (the engine jumps from event to event);
     /// tokio's timers fire on whole milliseconds, so a tick below 1 ms is rounded up to 1 ms in
