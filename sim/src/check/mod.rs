@@ -24,8 +24,8 @@ mod invariant;
 pub mod no_lost_request;
 pub mod no_stall;
 pub mod ordering;
+mod run;
 pub mod shutdown;
-pub mod timeline;
 
 use std::cell::OnceCell;
 
@@ -36,6 +36,10 @@ use crate::summary::Summary;
 use crate::trace::{ConnId, Record, ReqId};
 use crate::world::RunEnd;
 use timeline::Timeline;
+
+/// The trace as connections and requests: the index every check reads (it lives in `trace`, so
+/// that a run can keep it without depending on the checks).
+pub use crate::trace::timeline;
 
 pub use invariant::{Invariant, UnknownInvariant};
 
