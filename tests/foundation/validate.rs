@@ -67,9 +67,10 @@ const RULES: &[Rule] = &[
         s.server.handler = Handler::Echo { status: 100 }
     }),
     ("client.pool.max_sockets", |s| {
-        let mut agent = httpsim::client::AgentConfig::default();
-        agent.max_sockets = 0;
-        s.client.pool = PoolConfig::Agent(agent);
+        s.client.pool = PoolConfig::Agent(httpsim::client::AgentConfig {
+            max_sockets: 0,
+            ..Default::default()
+        });
     }),
     ("client.retry.attempts", |s| s.client.retry.attempts = 0),
     ("client.timeout.total", |s| {

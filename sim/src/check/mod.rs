@@ -94,7 +94,9 @@ impl std::fmt::Debug for CheckContext<'_> {
     }
 }
 
-/// Where a [`CheckContext`] keeps its timeline.
+/// Where a [`CheckContext`] keeps its timeline. One per context, made once per run: its size
+/// does not matter, an allocation to shrink it would.
+#[allow(clippy::large_enum_variant)]
 enum TimelineCell<'a> {
     Owned(OnceCell<Timeline>),
     Lent(&'a OnceCell<Timeline>),
