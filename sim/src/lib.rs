@@ -88,6 +88,11 @@ pub mod workload;
 pub mod world;
 
 pub use error::ErrorKind;
+
+/// The README's examples, compiled and run as doctests so that they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 pub use setup::{Run, RunResult, Setup, SetupError};
 pub use trace::{Event, Record, Trace};
 pub use verdict::{CheckOptions, Verdict};

@@ -236,9 +236,6 @@ fn sweep(cases: u64, seed: u64) -> Result<BTreeMap<i32, u64>> {
         if took > std::time::Duration::from_secs(2) {
             eprintln!("fuzz: case {case} took {took:?} (exit {code}):\n{text}");
         }
-        if (case + 1) % 10_000 == 0 {
-            eprintln!("fuzz: {} cases, {codes:?}", case + 1);
-        }
         if !matches!(code, 0..=2) {
             return Err(format!(
                 "case {case} (HTTPSIM_SEED={seed}) exited {code}; the file:\n{text}"
@@ -246,6 +243,9 @@ fn sweep(cases: u64, seed: u64) -> Result<BTreeMap<i32, u64>> {
             .into());
         }
         *codes.entry(code).or_insert(0) += 1;
+        if (case + 1) % 10_000 == 0 {
+            eprintln!("fuzz: {} cases, {codes:?}", case + 1);
+        }
     }
     Ok(codes)
 }

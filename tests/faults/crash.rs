@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use httpsim::check::{self, CheckContext};
+use httpsim::check::Invariant;
 use httpsim::client::{PoolConfig, Timeouts};
 use httpsim::workload::WorkloadKind;
 use httpsim::{Event, NetAction, RunEnd, Setup};
@@ -90,10 +90,7 @@ fn a_vanished_server_without_timeout_leaves_the_request_waiting_on_the_named_soc
     assert_eq!(run.summary().requests.completed, 1);
 
     // The no-stall check turns that into a verdict that names the socket.
-    let summary = run.summary();
-    let setup = vanishing_server(Timeouts::default());
-    let ctx = CheckContext::new(&run.records, summary, &setup, &run.end);
-    let verdict = check::check("no-stall", &ctx).ok_or("no-stall exists")?;
+    let verdict = run.check(Invariant::NoStall);
     assert!(!verdict.passed);
     let named = format!("request 2 was written on conn {conn} at 2 s");
     assert!(

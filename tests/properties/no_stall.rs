@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use httpsim::check::{bounded_timeouts, no_lost_request, no_stall, CheckContext};
+use httpsim::check::{bounded_timeouts, no_lost_request, no_stall};
 use httpsim::client::BodyMode;
 use httpsim::server::Handler;
 use httpsim::workload::WorkloadKind;
@@ -158,9 +158,7 @@ fn held_bodies_stall_is_diagnosed_as_sockets_held_by_unread_bodies() -> Result {
     }));
     let checks: [Check; 1] = [("no-stall", &no_stall::check)];
     let (run, verdict) = verdict(&s, &checks);
-    let summary = run.summary();
-    let ctx = CheckContext::new(&run.records, summary, &s, &run.end);
-    let violations = no_stall::check(&ctx);
+    let violations = no_stall::check(&run.context());
     assert!(verdict.is_err());
     assert_eq!(violations.len(), 3, "three gaps of 180 s: {violations:#?}");
     let first = &violations[0].message;
@@ -176,7 +174,8 @@ fn held_bodies_stall_is_diagnosed_as_sockets_held_by_unread_bodies() -> Result {
     assert!(first.contains("closed conn 1-5"), "{first}");
     assert_eq!(violations[0].requests, (6..=20).collect::<Vec<_>>());
     assert_eq!(
-        summary.requests.completed, 20,
+        run.summary().requests.completed,
+        20,
         "every batch drains in the end"
     );
     Ok(())

@@ -27,8 +27,8 @@ pub mod judge;
 pub mod no_lost_request;
 pub mod no_stall;
 pub mod ordering;
+mod run;
 pub mod shutdown;
-pub mod timeline;
 
 use std::cell::OnceCell;
 
@@ -39,6 +39,10 @@ use crate::summary::Summary;
 use crate::trace::{ConnId, Record, ReqId};
 use crate::world::RunEnd;
 use timeline::Timeline;
+
+/// The trace as connections and requests: the index every check reads (it lives in `trace`, so
+/// that a run can keep it without depending on the checks).
+pub use crate::trace::timeline;
 
 pub use invariant::{Invariant, UnknownInvariant};
 
@@ -101,7 +105,9 @@ impl std::fmt::Debug for CheckContext<'_> {
     }
 }
 
-/// Where a [`CheckContext`] keeps its timeline.
+/// Where a [`CheckContext`] keeps its timeline. One per context, made once per run: its size
+/// does not matter, an allocation to shrink it would.
+#[allow(clippy::large_enum_variant)]
 enum TimelineCell<'a> {
     /// Boxed: a context that lends its cell stays small.
     Owned(Box<OnceCell<Timeline>>),

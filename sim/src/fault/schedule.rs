@@ -377,46 +377,4 @@ impl fmt::Display for Schedule {
     }
 }
 
-/// `Duration` as a humantime string (`"250ms"`, `"3s"`).
-pub mod duration_str {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Writes `d` as a humantime string.
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    /// Reads a humantime string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let s = String::deserialize(d)?;
-        humantime::parse_duration(&s).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration {s:?} ({e}); expected e.g. \"250ms\", \"3s\", \"2m\""
-            ))
-        })
-    }
-}
-
-/// `Option<Duration>` as an optional humantime string.
-pub mod opt_duration_str {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Writes `d` as a humantime string.
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => super::duration_str::serialize(d, s),
-            None => s.serialize_none(),
-        }
-    }
-
-    /// Reads a humantime string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        #[derive(Deserialize)]
-        struct W(#[serde(with = "super::duration_str")] Duration);
-        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
-    }
-}
+pub use crate::fmt::{duration_str, opt_duration_str};

@@ -29,7 +29,7 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::conn::Side;
-use crate::fault::schedule::{duration_str, opt_duration_str};
+use crate::fmt::{duration_str, opt_duration_str};
 use crate::trace::ConnId;
 
 /// Which bytes a fault shapes.

@@ -2,11 +2,11 @@
 //!
 //! This is a contract: files written against it must keep working. Every struct rejects unknown
 //! keys, every duration is a human string (`"250ms"`, `"3s"`, `"2m"`, `"30h"`), and every key is
-//! optional unless its doc says otherwise; defaults are applied in [`super::convert`], not here,
+//! optional unless its doc says otherwise; defaults are applied in `scenario::convert`, not here,
 //! so that this file says only what a user may write. Keys may be added; none may change meaning.
 //!
 //! This module deliberately does not validate values against each other (`fd_in_use <
-//! fd_limit`, `min <= max`); [`super::validate`] does, with the key's line and column.
+//! fd_limit`, `min <= max`); `scenario::validate` and `Setup::validate` do, with the key's line and column.
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -4,10 +4,10 @@
 //!   file, line, column, key and expected form. Start here.
 //! - [`discover`] — expands files and folders into the sorted list of scenario files.
 //! - [`format`](mod@format) — the file format as serde structs (the contract).
-//! - [`validate`] — values that cannot hold together; [`convert`] — format → [`Setup`], the one
+//! - `validate` — values that cannot hold together; `convert` — format → [`Setup`], the one
 //!   place that knows both, and that refuses features this build does not have yet.
-//! - [`request`] — `[[workload.request]]` (your own requests) and `[expect] status`.
-//! - [`expect`] — the `[expect]` table as checks; [`runner`] — one run → an [`Outcome`], the
+//! - `request` — `[[workload.request]]` (your own requests) and `[expect] status`.
+//! - [`expect`] — the `[expect]` table as checks; `runner` — one run → an [`Outcome`], the
 //!   JSON contract.
 //!
 //! Loading never panics and never runs anything: the CLI loads every file first, so bad input

@@ -1,7 +1,8 @@
 //! What a run produced, and its verdicts: a [`Run`] judges itself.
 //!
 //! A run keeps the setup it ran under, so [`Run::summary`], [`Run::check`] and
-//! [`Run::check_all`] need nothing else. The summary and the trace's timeline (the index every
+//! [`Run::check_all`] need nothing else (the last two are written in `check/run.rs`: the checks
+//! build on a run, not the other way round). The summary and the trace's timeline (the index every
 //! check reads) are built once, on first use, and shared by every later call.
 
 use std::cell::OnceCell;
@@ -10,9 +11,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::Setup;
-use crate::check::timeline::Timeline;
-use crate::check::{CheckContext, Invariant, InvariantResult};
 use crate::summary::Summary;
+use crate::trace::timeline::Timeline;
 use crate::trace::Record;
 use crate::world::RunEnd;
 
@@ -36,7 +36,8 @@ pub struct Run {
     pub bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>,
     setup: Setup,
     summary: OnceCell<Summary>,
-    timeline: OnceCell<Timeline>,
+    /// The trace's index, built by the first check and kept for the next.
+    pub(crate) timeline: OnceCell<Timeline>,
 }
 
 impl Run {
@@ -82,36 +83,6 @@ impl Run {
                 self.peak_fds.clone(),
             )
         })
-    }
-
-    /// What a check may look at, over this run's cached summary and timeline.
-    pub fn context(&self) -> CheckContext<'_> {
-        CheckContext::with_timeline(
-            &self.records,
-            self.summary(),
-            &self.setup,
-            &self.end,
-            &self.timeline,
-        )
-    }
-
-    /// The verdict of one invariant over this run.
-    ///
-    /// ```
-    /// use httpsim::check::Invariant;
-    ///
-    /// let run = httpsim::Setup::default().run()?;
-    /// assert!(run.check(Invariant::Ordering).passed);
-    /// # Ok::<(), httpsim::setup::SetupError>(())
-    /// ```
-    pub fn check(&self, invariant: Invariant) -> InvariantResult {
-        invariant.check(&self.context())
-    }
-
-    /// The verdicts of every invariant ([`Invariant::ALL`]), in that order.
-    pub fn check_all(&self) -> Vec<InvariantResult> {
-        let ctx = self.context();
-        Invariant::ALL.iter().map(|i| i.check(&ctx)).collect()
     }
 }
 

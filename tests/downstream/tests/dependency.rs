@@ -1,11 +1,11 @@
-//! httpsim works as an ordinary dependency: the README's first example, unchanged.
+//! httpsim works as an ordinary dependency: the README's example, as a test.
 
 use std::time::Duration;
 
-use httpsim::{client::PoolConfig, workload::WorkloadKind, Event, RunEnd, Setup};
+use httpsim::prelude::*;
 
 #[test]
-fn burst_without_pool_hits_emfile_at_request_243() -> Result<(), Box<dyn std::error::Error>> {
+fn burst_without_pool_hits_emfile_at_request_243() -> Result<(), SetupError> {
     let mut setup = Setup::default();
     setup.world.seed(3).duration(Duration::from_secs(120));
     setup.client.pool = PoolConfig::None; // one connection per request
@@ -22,5 +22,6 @@ fn burst_without_pool_hits_emfile_at_request_243() -> Result<(), Box<dyn std::er
     });
     assert_eq!(first_emfile, Some(243));
     assert_eq!(run.peak_fds["client"], 256);
+    assert!(run.check(Invariant::FdLimit).passed);
     Ok(())
 }

@@ -57,6 +57,6 @@ fn my_client_gives_up_on_a_latency_spike() {
 #[test]
 fn my_scenario_passes() {
     let scenario = httpsim::scenario::load("scenarios/items.toml".as_ref()).unwrap();
-    let outcome = httpsim::scenario::run(&scenario, scenario.default_seed());
+    let outcome = httpsim::scenario::run(&scenario, scenario.default_seed()).unwrap();
     assert!(outcome.passed, "{:#?}", outcome.expectations);
 }
