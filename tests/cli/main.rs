@@ -14,8 +14,8 @@
 mod catalog;
 mod fuzz;
 mod malformed;
-mod setup_rules;
 mod own_requests;
+mod setup_rules;
 mod verdicts;
 
 use std::ffi::OsString;

@@ -10,8 +10,8 @@
 //! retried or not (a retry hides it from the caller, not from the server). The remedies: a
 //! client idle timeout shorter than the server's, or a retry policy for idempotent requests.
 
-use crate::fmt::secs;
 use super::{CheckContext, Violation};
+use crate::fmt::secs;
 use crate::trace::{CloseReason, Event};
 
 /// Violations of no-idle-reuse-race.

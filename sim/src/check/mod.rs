@@ -21,8 +21,8 @@
 pub mod bounded_timeouts;
 pub mod diagnose;
 pub mod fd_limit;
-mod invariant;
 pub mod idle_reuse;
+mod invariant;
 pub mod judge;
 pub mod no_lost_request;
 pub mod no_stall;

@@ -22,6 +22,7 @@
 // Errors are `ScenarioError`s, big and rare, as in `scenario` (see there).
 #![allow(clippy::result_large_err)]
 
+#[cfg(feature = "cli")]
 pub mod command;
 pub mod draw;
 pub mod shrink;

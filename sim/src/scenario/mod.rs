@@ -22,9 +22,9 @@ mod error;
 pub mod expect;
 pub mod format;
 mod locate;
+mod request;
 mod runner;
 mod validate;
-mod request;
 
 use std::path::{Path, PathBuf};
 

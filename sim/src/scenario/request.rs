@@ -13,7 +13,10 @@ use super::{Ctx, ErrorClass, ScenarioError};
 use crate::workload::RequestTemplate;
 
 /// The requests of `[[workload.request]]`, in file order.
-pub(super) fn convert(list: &[RequestTable], ctx: &Ctx) -> Result<Vec<RequestTemplate>, ScenarioError> {
+pub(super) fn convert(
+    list: &[RequestTable],
+    ctx: &Ctx,
+) -> Result<Vec<RequestTemplate>, ScenarioError> {
     list.iter()
         .enumerate()
         .map(|(i, r)| one(r, i, ctx))

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::expect::{self, Expectation};
 use super::Scenario;
-use crate::check::InvariantResult;
 use crate::check::CheckContext;
+use crate::check::InvariantResult;
 use crate::setup::SetupError;
 use crate::summary::Summary;
 use crate::trace::{self, Record};

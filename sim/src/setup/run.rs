@@ -64,7 +64,10 @@ impl Run {
     }
 
     /// The run with the response bodies it kept.
-    pub(super) fn with_bodies(mut self, bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>) -> Self {
+    pub(super) fn with_bodies(
+        mut self,
+        bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>,
+    ) -> Self {
         self.bodies = bodies;
         self
     }

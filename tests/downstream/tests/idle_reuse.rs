@@ -10,7 +10,7 @@ use httpsim::workload::WorkloadKind;
 #[test]
 fn a_shorter_server_idle_timeout_races_the_pool() {
     let mut setup = common::team_setup(Default::default());
-    setup.server.idle_timeout = Some(Duration::from_millis(4999));
+    setup.server.idle_timeout = Some(Duration::from_millis(4997));
     setup.workload.kind = WorkloadKind::Rate(0.2); // one request every 5 s
     setup.workload.requests = 3;
     setup.workload.path = "/items".into();

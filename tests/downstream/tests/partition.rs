@@ -1,5 +1,5 @@
-//! The team's router and client across a 3 s partition (messages held, delivered on repair, as
-//! TCP's retransmission would deliver them).
+//! The team's router and client across a 3 s partition: what is sent meanwhile is lost, and
+//! TCP's retransmission delivers it once the link is repaired.
 
 mod common;
 
@@ -14,16 +14,18 @@ fn order_and_progress_survive_a_3s_partition() {
     setup.workload.path = "/items".into();
     setup.workload.kind = httpsim::workload::WorkloadKind::Rate(4.0);
     let (a, b) = ("client".to_string(), "server".to_string());
+    let oneway = false;
     setup.faults.push((
         Duration::from_secs(1),
-        NetAction::Hold {
+        NetAction::Partition {
             a: a.clone(),
             b: b.clone(),
+            oneway,
         },
     ));
     setup
         .faults
-        .push((Duration::from_secs(4), NetAction::Release { a, b }));
+        .push((Duration::from_secs(4), NetAction::Repair { a, b, oneway }));
 
     let bound = CheckOptions {
         no_stall_bound: Some(Duration::from_secs(5)),
