@@ -1,7 +1,8 @@
 //! # httpsim — a deterministic network simulation test bench for HTTP pools and servers
 //!
-//! Real hyper clients and servers run inside a simulated network (turmoil) with controllable
-//! latency, partitions, fd limits and faults. Every run is a function of its setup and seed and
+//! Real hyper clients and servers — httpsim's own or yours — run inside a simulated network
+//! (turmoil-net's TCP, driven event by event on one paused tokio runtime) with controllable
+//! latency, loss, partitions, fd limits and faults. Every tokio timer jumps, whoever made it. Every run is a function of its setup and seed and
 //! produces a trace that checks and reports turn into a verdict.
 //!
 //! Your own application, served by httpsim's server and judged by its checks:
@@ -32,12 +33,10 @@
 //!   command that works in your own crate (`HTTPSIM_SEED=7 cargo test name`).
 //! - [`fault`] — faults as data: the `[[fault]]` schedule, per-connection faults, proptest
 //!   strategies (feature `proptest`).
-//! - [`world`] — builds and steps the turmoil simulation, applies scheduled network actions,
-//!   turns turmoil's limits into findings, fast-forwards quiet periods. One of the two doors to
-//!   turmoil.
-//! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock and timer
-//!   registry (every timer goes through [`net::clock`]), hyper-util connector. The other door
-//!   to turmoil.
+//! - [`world`] — the event-driven engine: one paused runtime, a `LocalSet` per host, packets
+//!   on tokio's timer wheel, scheduled faults. One of the two doors to the simulator.
+//! - [`net`] — the simulated socket ([`net::SimStream`]), listener, fd tables, clock,
+//!   hyper-util connector. The other door to the simulator.
 //! - [`seq`] — the `x-seq` request header that names each workload request (a leaf).
 //! - [`server`] — the hyper server under test: handlers, CPU model, inactivity timeout, accept
 //!   loop, shutdown strategies.
@@ -56,7 +55,8 @@
 //!   shrunk and written as scenario files.
 //! - [`shard`] — `--shard K/N`: which (scenario, seed) pairs one of N CI jobs runs.
 //! - [`cli`] — the `httpsim` command line, callable in-process (tests drive it this way).
-//! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil and real loopback.
+//! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil-net, hyper over
+//!   in-memory pipes, and real loopback.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]

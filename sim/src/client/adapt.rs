@@ -17,7 +17,7 @@
 //!
 //! What the adapters deliberately leave to you: the client's own timers. A hyper-util `Client`
 //! needs a timer for its pool (`pool_timer`); inside the simulation any tokio-based one runs in
-//! simulated time ([`crate::net::clock::SimTimer`] also lets fast-forward see it).
+//! simulated time.
 
 use std::cell::Cell;
 use std::future::Future;

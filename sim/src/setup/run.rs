@@ -24,8 +24,8 @@ pub struct Run {
     pub sim_time: Duration,
     /// Wall time the run took (for reports only; never part of the trace).
     pub wall_time: Duration,
-    /// Ordinary simulation steps taken (never part of the trace): with fast-forward, quiet
-    /// periods are jumped over and count none.
+    /// Turns of the engine's driver (never part of the trace): a measure of work, not of
+    /// simulated time; an idle hour costs one.
     pub steps: u64,
     /// The trace.
     pub records: Vec<Record>,
