@@ -44,7 +44,7 @@ pub struct CheckOptions {
 
 impl Setup {
     /// Runs this setup (at `HTTPSIM_SEED` when set) and evaluates `invariants` by name (see
-    /// [`check::INVARIANTS`]; an unknown name is a failed verdict, not a panic).
+    /// [`check::Invariant`]; an unknown name is a failed verdict, not a panic).
     pub fn check(&self, invariants: &[&str]) -> Verdict {
         self.check_with(invariants, CheckOptions::default())
     }

@@ -4,15 +4,15 @@
 //! simulation: tokio's clock is the simulated clock. Each host's tasks live on that host's own
 //! [`LocalSet`], polled with the host current in turmoil-net (its socket kernel), so every task
 //! spawned on a host — hyper's connection tasks, hyper-util's pool tasks, your own — stays on it
-//! and talks to that host's kernel. Packets the kernels send are routed by [`network`] and
+//! and talks to that host's kernel. Packets the kernels send are routed by `network.rs` and
 //! delivered on tokio's timer wheel after their latency. When no task anywhere can run, tokio's
 //! auto-advance jumps the clock to the next timer, whoever owns it: a packet delivery, a
 //! scheduled fault, a retransmission, hyper's header timeout, or your handler's
 //! `tokio::time::sleep(120 s)`. There is no fixed step: an idle day costs nothing.
 //!
-//! - [`builder`] — [`WorldBuilder`]: seed, latency, loss, buffers, duration.
-//! - [`action`] — [`NetAction`]s scheduled at simulated times, and [`RunEnd`].
-//! - [`network`] — what happens to each packet: partitions, holds, broken links, loss, latency.
+//! - `builder.rs` — [`WorldBuilder`]: seed, latency, loss, buffers, duration.
+//! - `action.rs` — [`NetAction`]s scheduled at simulated times, and [`RunEnd`].
+//! - `network.rs` — what happens to each packet: partitions, holds, broken links, loss, latency.
 //!
 //! [`World::run`] turns every way a run can end — clients done, duration reached — into a
 //! [`RunEnd`] value. A panic in httpsim or in the software under test is a bug and is raised as
