@@ -85,7 +85,7 @@ fn the_catalog_passes_as_written_and_explore_finds_the_hidden_idle_reuse_race() 
     let f = found(lines[0])?;
     assert!(f.seed < 2001);
     // The race: a request fails on a socket the server closed as it was sent.
-    assert_eq!(f.invariant, "expect.failed");
+    assert_eq!(f.invariant, "no-idle-reuse-race");
     assert!(
         f.diagnosis.contains("closed") || f.diagnosis.contains("reset"),
         "{}",
