@@ -12,61 +12,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::{Request, Response};
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::task::LocalSet;
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
+use super::io::Io;
 use crate::client::hyper_util_pool::LocalExec;
 
-/// turmoil-net's stream as hyper-util's `Client` wants it: `TokioIo` plus `Connection`.
-pub(crate) struct BareIo(TokioIo<TcpStream>);
-
-impl Read for BareIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl Write for BareIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Connection for BareIo {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
-
-type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<BareIo>> + Send>>;
+type ConnectFuture = Pin<Box<dyn Future<Output = io::Result<Io<TcpStream>>> + Send>>;
 
 /// Dials `server:80` over turmoil-net, whatever the URI says.
 #[derive(Clone)]
 struct BareConnector;
 
 impl tower::Service<http::Uri> for BareConnector {
-    type Response = BareIo;
+    type Response = Io<TcpStream>;
     type Error = io::Error;
     type Future = ConnectFuture;
 
@@ -75,7 +37,7 @@ impl tower::Service<http::Uri> for BareConnector {
     }
 
     fn call(&mut self, _uri: http::Uri) -> Self::Future {
-        Box::pin(async { Ok(BareIo(TokioIo::new(TcpStream::connect("server:80").await?))) })
+        Box::pin(async { Ok(Io(TokioIo::new(TcpStream::connect("server:80").await?))) })
     }
 }
 

@@ -11,51 +11,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::rt::{Read, ReadBufCursor, Write};
 use hyper::{Request, Response};
-use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioIo;
 use tokio::io::DuplexStream;
 
+use super::io::Io;
 use crate::client::hyper_util_pool::LocalExec;
-
-/// One end of a pipe as hyper-util's `Client` wants it.
-struct Pipe(TokioIo<DuplexStream>);
-
-impl Read for Pipe {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl Write for Pipe {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-impl Connection for Pipe {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
 
 /// Opens a pipe per connection and serves its far end with hyper on a local task.
 #[derive(Clone)]
@@ -64,9 +26,9 @@ struct PipeConnector {
 }
 
 impl tower::Service<http::Uri> for PipeConnector {
-    type Response = Pipe;
+    type Response = Io<DuplexStream>;
     type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = io::Result<Pipe>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<Io<DuplexStream>>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
@@ -84,7 +46,7 @@ impl tower::Service<http::Uri> for PipeConnector {
                 .serve_connection(TokioIo::new(far), svc)
                 .await;
         });
-        Box::pin(async move { Ok(Pipe(TokioIo::new(near))) })
+        Box::pin(async move { Ok(Io(TokioIo::new(near))) })
     }
 }
 

@@ -19,6 +19,7 @@ mod bare;
 mod duplex;
 pub mod explore;
 pub mod idle;
+mod io;
 mod loopback;
 pub mod mem;
 pub mod scale;
