@@ -84,6 +84,13 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
         ("seed", o.seed.to_string()),
         ("verdict", format!("**{}**", verdict(o.passed))),
         ("end", format!("{} at {} simulated", o.end, ms(o.sim_ms))),
+        (
+            "time",
+            format!(
+                "event-driven: quiet periods {} (every timer, yours included)",
+                o.quiet_periods
+            ),
+        ),
         ("requests", requests_line(o)),
         ("first error", first_error_line(o)),
         ("longest stall", stall_line(o)),

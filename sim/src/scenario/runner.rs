@@ -13,6 +13,9 @@ use crate::summary::Summary;
 use crate::trace::{self, Record};
 use crate::world::RunEnd;
 
+/// What every run's `quiet_periods` says (see [`Outcome::quiet_periods`]).
+const QUIET_PERIODS: &str = "jumped";
+
 /// What one run of a scenario produced and whether it passed.
 #[derive(Clone, Debug, Serialize)]
 pub struct Outcome {
@@ -42,6 +45,10 @@ pub struct Outcome {
     pub expectations: Vec<Expectation>,
     /// `--check-determinism`: whether a second run gave the same trace; `null` when not checked.
     pub deterministic: Option<bool>,
+    /// How simulated time passed: `"jumped"` — the engine is event-driven, so every quiet
+    /// period was skipped in one jump, whoever's timer (httpsim's, hyper's or your own
+    /// `tokio::time::sleep`) ended it. There is no other mode; the field says so in reports.
+    pub quiet_periods: &'static str,
     /// The command that replays this run.
     pub replay: String,
     /// The trace.
@@ -93,6 +100,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
         invariants,
         expectations,
         deterministic: None,
+        quiet_periods: QUIET_PERIODS,
         records: result.records,
     })
 }

@@ -31,6 +31,9 @@ pub struct Run {
     pub records: Vec<Record>,
     /// The most fds each host had open at once (its baseline included).
     pub peak_fds: BTreeMap<String, usize>,
+    /// Whether quiet periods were jumped: always `true` — the engine is event-driven, so no
+    /// timer (httpsim's, hyper's or your own tokio one) is ever waited for tick by tick.
+    pub quiet_periods_jumped: bool,
     /// Response bodies by request, read to their end under
     /// [`BodyMode::Keep`](crate::client::BodyMode::Keep) (empty otherwise).
     pub bodies: BTreeMap<crate::trace::ReqId, bytes::Bytes>,
@@ -56,6 +59,7 @@ impl Run {
             steps,
             records,
             peak_fds,
+            quiet_periods_jumped: true,
             bodies: BTreeMap::new(),
             setup,
             summary: OnceCell::new(),
