@@ -5,18 +5,19 @@
 //!   registry. One per run.
 //! - [`HostNet`] — one host's view: connect, bind, trace. Pools, servers and workloads only ever
 //!   see this, never a turmoil-net type.
-//! - [`stream::SimStream`] — the socket every byte goes through (start reading there).
+//! - [`stream::SimStream`] — the socket every byte goes through (start reading there);
+//!   `core.rs` — what the socket, its pump and its handles share ([`StreamHandle`]).
 //! - `conn.rs` — what both ends of a connection share: id, emulated RST, vanished peers, byte
 //!   accounting (`flow.rs`).
 //! - [`listener::SimListener`] — accept with fd accounting and a modelled backlog.
 //! - [`fd`] — per-host fd tables and EMFILE.
 //! - [`conn_fault`] — per-connection faults (latency, bandwidth, slicer, slow close, reset,
 //!   limit data, half-open) and which connections draw them; `wire.rs` applies them to every
-//!   write.
+//!   write, `shaper.rs` paces the writes of a shaped socket.
 //! - [`ports`] — each host's ephemeral-port budget (`AddrNotAvailable` when it runs out).
 //! - `tcp.rs` — turmoil-net's sockets, every call scoped to its host; `engine.rs` — what the
 //!   socket layer tells the engine (which host, "something to send").
-//! - [`clock`] — simulated time, and the timer registry that lets `world` skip quiet periods.
+//! - [`clock`] — simulated time (tokio's paused clock since the run started).
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
 //!   simulated hosts.
 
@@ -24,11 +25,13 @@ pub mod clock;
 mod conn;
 pub mod conn_fault;
 pub mod connector;
+mod core;
 pub(crate) mod engine;
 pub mod fd;
 mod flow;
 pub mod listener;
 pub mod ports;
+mod shaper;
 pub mod stream;
 mod tcp;
 mod wire;

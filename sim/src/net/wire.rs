@@ -13,57 +13,54 @@ use std::io;
 
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use bytes::Bytes;
 use rand::rngs::SmallRng;
-use rand::Rng;
 
-use super::clock;
 use super::conn::{ConnShared, Side};
 use super::conn_fault::{rng_for, Active, Trip};
 use crate::trace::{CloseReason, Event};
 
 /// The sending half of a socket, with its faults: what `SimStream` writes through.
 pub(crate) struct Out {
-    half: Option<super::tcp::WriteHalf>,
+    pub(super) half: Option<super::tcp::WriteHalf>,
     /// A write found the send buffer full (the peer's window closed) and is waiting: traced
     /// once per episode as `write_blocked`.
-    blocked: bool,
+    pub(super) blocked: bool,
     /// `None` for a socket without write faults (most): at 10k connections the fault state
     /// inline cost ~200 bytes per socket.
-    faults: Option<Box<Faults>>,
+    pub(super) faults: Option<Box<Faults>>,
     /// Bytes the application handed over so far.
-    accepted: u64,
+    pub(super) accepted: u64,
     /// Shaped mode: bytes the shaper handed to the kernel so far.
-    wire_sent: u64,
+    pub(super) wire_sent: u64,
     /// Returned to the application's next write.
-    error: Option<io::ErrorKind>,
+    pub(super) error: Option<io::ErrorKind>,
     /// Shaped mode: bytes waiting for the shaper, with the time they were written (µs).
-    queue: VecDeque<(Bytes, u64)>,
-    queued: usize,
-    cap: usize,
-    write_waker: Option<Waker>,
+    pub(super) queue: VecDeque<(Bytes, u64)>,
+    pub(super) queued: usize,
+    pub(super) cap: usize,
+    pub(super) write_waker: Option<Waker>,
     /// The application closed (or shut down) the socket: FIN once the queue is empty.
-    closing: bool,
+    pub(super) closing: bool,
 }
 
 /// The write faults of one socket, with the random draws they make.
-struct Faults {
-    active: Active,
-    rng: SmallRng,
+pub(super) struct Faults {
+    pub(super) active: Active,
+    pub(super) rng: SmallRng,
 }
 
 /// The faults of a socket that has none.
 static NO_FAULTS: Active = Active::NONE;
 
 impl Out {
-    fn active(&self) -> &Active {
+    pub(super) fn active(&self) -> &Active {
         self.faults.as_ref().map_or(&NO_FAULTS, |f| &f.active)
     }
 
     /// Takes the next byte trigger (there is one: the caller just saw it).
-    fn pop_byte_trip(&mut self) {
+    pub(super) fn pop_byte_trip(&mut self) {
         if let Some(f) = self.faults.as_mut() {
             f.active.byte_trips.remove(0);
         }
@@ -117,20 +114,20 @@ impl Wire {
             _port: port,
         };
         if shaped {
-            tokio::task::spawn_local(shaper(wire.clone()));
+            tokio::task::spawn_local(super::shaper::shaper(wire.clone()));
         }
         wire
     }
 
-    fn core(&self) -> &super::stream::Core {
+    pub(super) fn core(&self) -> &super::core::Core {
         &self.handle.inner
     }
 
-    fn shared(&self) -> &ConnShared {
+    pub(super) fn shared(&self) -> &ConnShared {
         &self.core().shared
     }
 
-    fn side(&self) -> Side {
+    pub(super) fn side(&self) -> Side {
         self.core().side
     }
 
@@ -156,7 +153,7 @@ impl Wire {
     }
 
     /// Sends the FIN now (drops the write half).
-    fn fin(&self, out: &mut Out) {
+    pub(super) fn fin(&self, out: &mut Out) {
         if out.half.take().is_some() {
             self.shared().on_fin_sent(self.side());
         }
@@ -336,7 +333,7 @@ impl Wire {
         self.fin(out);
     }
 
-    fn trip(&self, out: &mut Out, trip: Trip, why: String) {
+    pub(super) fn trip(&self, out: &mut Out, trip: Trip, why: String) {
         if out.error.is_some() {
             return;
         }
@@ -362,151 +359,4 @@ impl Wire {
             w.wake();
         }
     }
-}
-
-/// Drains a shaped socket's queue into the kernel at the pace its faults set.
-async fn shaper(wire: Wire) {
-    let mut due_us: u64 = 0;
-    loop {
-        let notified = wire.core().shaper.notified();
-        let (next, closing, slow) = {
-            let mut out = wire.out.lock().unwrap();
-            if out.half.is_none() {
-                return;
-            }
-            (out.queue.pop_front(), out.closing, out.active().slow_close)
-        };
-        let Some((bytes, written_us)) = next else {
-            if closing {
-                if let Some(d) = slow {
-                    crate::net::clock::sleep(d).await;
-                }
-                let mut out = wire.out.lock().unwrap();
-                wire.fin(&mut out);
-                return;
-            }
-            notified.await;
-            continue;
-        };
-        let pieces = {
-            let mut out = wire.out.lock().unwrap();
-            let out = &mut *out;
-            let Some(f) = out.faults.as_deref_mut() else {
-                return; // Only a socket with faults is shaped.
-            };
-            if let Some((lat, jitter)) = f.active.latency {
-                let extra = if jitter.is_zero() {
-                    0
-                } else {
-                    f.rng.gen_range(0..=jitter.as_micros() as u64)
-                };
-                due_us = due_us.max(written_us + lat.as_micros() as u64 + extra);
-            }
-            split(&bytes, &f.active, &mut f.rng)
-        };
-        for (mut piece, gap_after) in pieces {
-            loop {
-                // Cut the piece at the next byte trigger, so it trips at exactly its byte.
-                let (next_trip, sent) = {
-                    let out = wire.out.lock().unwrap();
-                    (out.active().byte_trips.first().copied(), out.wire_sent)
-                };
-                let take = match next_trip {
-                    Some((at, _)) => piece.len().min(at.saturating_sub(sent) as usize),
-                    None => piece.len(),
-                };
-                let part = piece.split_to(take);
-                if !part.is_empty() {
-                    due_us = due_us.max(clock::now_us());
-                    sleep_until_us(due_us).await;
-                    if !write_all(&wire, &part).await {
-                        return;
-                    }
-                    let bandwidth = wire.out.lock().unwrap().active().bandwidth;
-                    if let Some(bps) = bandwidth {
-                        due_us += part.len() as u64 * 1_000_000 / bps;
-                    }
-                }
-                if let Some((at, trip)) = next_trip {
-                    let mut out = wire.out.lock().unwrap();
-                    if out.wire_sent >= at {
-                        out.pop_byte_trip();
-                        wire.trip(&mut out, trip, format!("after {at} bytes"));
-                        return;
-                    }
-                }
-                if piece.is_empty() {
-                    break;
-                }
-            }
-            due_us += gap_after.as_micros() as u64;
-        }
-        let mut out = wire.out.lock().unwrap();
-        out.queued = out.queued.saturating_sub(bytes.len());
-        if let Some(w) = out.write_waker.take() {
-            w.wake();
-        }
-    }
-}
-
-/// Splits one write into the pieces its faults send separately, each with the pause after it.
-fn split(bytes: &Bytes, a: &Active, rng: &mut SmallRng) -> Vec<(Bytes, Duration)> {
-    let mut out = Vec::new();
-    let mut rest = bytes.clone();
-    while !rest.is_empty() {
-        let (mut size, gap) = match a.slicer {
-            Some((avg, var, delay)) => {
-                let lo = avg.saturating_sub(var).max(1);
-                (rng.gen_range(lo..=avg + var), delay)
-            }
-            None => (rest.len(), Duration::ZERO),
-        };
-        if let Some(bps) = a.bandwidth {
-            size = size.min((bps / 100).max(1) as usize);
-        }
-        let piece = rest.split_to(size.min(rest.len()));
-        out.push((piece, gap));
-    }
-    out
-}
-
-async fn sleep_until_us(t_us: u64) {
-    let now = clock::now_us();
-    if t_us > now {
-        crate::net::clock::sleep(Duration::from_micros(t_us - now)).await;
-    }
-}
-
-/// Writes `piece` to the kernel in full; `false` when the socket is gone or failed.
-async fn write_all(wire: &Wire, piece: &Bytes) -> bool {
-    let mut off = 0;
-    while off < piece.len() {
-        let res = std::future::poll_fn(|cx| {
-            let mut out = wire.out.lock().unwrap();
-            match out.half.as_mut() {
-                Some(h) => h.poll_write(cx, &piece[off..]),
-                None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-            }
-        })
-        .await;
-        match res {
-            Ok(n) => {
-                wire.shared()
-                    .on_sent(wire.side(), n as u64, clock::now_us());
-                wire.out.lock().unwrap().wire_sent += n as u64;
-                off += n;
-            }
-            Err(e) => {
-                let mut out = wire.out.lock().unwrap();
-                out.error.get_or_insert(e.kind());
-                out.queue.clear();
-                out.queued = 0;
-                if let Some(w) = out.write_waker.take() {
-                    w.wake();
-                }
-                return false;
-            }
-        }
-    }
-    true
 }
