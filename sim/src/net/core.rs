@@ -66,7 +66,7 @@ pub(crate) struct Core {
     pub(crate) shaper: Notify,
 }
 
-/// A cheap, cloneable handle on a [`SimStream`]: its id, activity clock, peer-close signal, and
+/// A cheap, cloneable handle on a [`SimStream`](super::SimStream): its id, activity clock, peer-close signal, and
 /// the reason to record when it closes.
 #[derive(Clone)]
 pub struct StreamHandle {
