@@ -6,8 +6,10 @@
 //! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
 //! - `writes` — how responses leave the server: many-chunk bodies in one write.
 //! - `own_service` — a tower service of yours inside this server: settings and checks apply.
+//! - `broken_own` — a broken service and a broken client of yours, caught by the same checks.
 
 mod accept;
+mod broken_own;
 mod concurrency;
 mod own_service;
 mod shutdown;

@@ -7,6 +7,8 @@
 //! - [`from_fn`] — a raw connection factory for code that talks to sockets itself: it gets the
 //!   client host (whose [`HostNet::connect`] hands out `TcpStream`-shaped sockets; wrap one in
 //!   `hyper_util::rt::TokioIo` for tokio's `AsyncRead`/`AsyncWrite`) and the request.
+//! - [`sending_on`] — for a [`from_fn`] client: says which socket a request goes out on, so
+//!   `ordering` can judge reuse after `connection: close`.
 //! - [`Attempts`] — a tower layer to put *under* your own retry layer, so each of its attempts
 //!   shows in the trace as an attempt of the request (`attempt = 2, 3, …`).
 //!
@@ -151,6 +153,22 @@ impl Pool for FnPool {
     fn send(&self, _id: ReqId, req: Request<RequestBody>) -> SendFuture {
         let fut = (self.f)(self.host.clone(), req.map(RequestBody::into_bytes));
         Box::pin(async move { fut.await.map_err(classify) })
+    }
+}
+
+/// Tells the trace which socket the request being sent goes out on, from a [`from_fn`] client
+/// that manages its sockets itself: call it just before writing the request on `stream`, with
+/// `reused` when the socket carried an earlier request. It records the `checkout` event
+/// httpsim's own pools record, so the `ordering` check judges such a client as it judges them
+/// (no request is sent on a socket after the server answered `connection: close` on it).
+/// Outside a request sent by httpsim's driver it does nothing.
+pub fn sending_on(stream: &crate::net::SimStream, reused: bool) {
+    if let Ok(s) = ATTEMPT.try_with(|s| s.clone()) {
+        s.host.record(Event::Checkout {
+            req: s.req,
+            conn: Some(stream.conn()),
+            reused,
+        });
     }
 }
 
