@@ -146,7 +146,7 @@ pub fn evaluate(
                     expected.push(format!("request {r}"));
                 }
                 if let Some(k) = want.kind {
-                    ok &= f.kind == k.as_str();
+                    ok &= f.kind == k;
                     expected.push(format!("kind {k}"));
                 }
                 if let Some(r) = &want.at {
