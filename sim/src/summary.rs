@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::error::ErrorKind;
 use crate::trace::{Event, Record, ReqId};
 
 /// Request counts.
@@ -35,7 +36,7 @@ pub struct FirstError {
     /// Request id.
     pub request: ReqId,
     /// Error kind.
-    pub kind: String,
+    pub kind: ErrorKind,
     /// Simulated time, ms.
     pub at_ms: u64,
 }
@@ -143,11 +144,11 @@ impl Summary {
                 } => {
                     if !retrying {
                         s.requests.failed += 1;
-                        *s.requests.errors.entry(kind.clone()).or_default() += 1;
+                        *s.requests.errors.entry(kind.to_string()).or_default() += 1;
                         if s.first_error.is_none() {
                             s.first_error = Some(FirstError {
                                 request: *req,
-                                kind: kind.clone(),
+                                kind: *kind,
                                 at_ms: r.t_us / 1000,
                             });
                         }

@@ -96,7 +96,7 @@ pub enum Event {
         /// Target `host:port`.
         to: String,
         /// Error kind (see [`crate::ErrorKind`]).
-        kind: String,
+        kind: crate::ErrorKind,
         /// Error message.
         message: String,
     },
@@ -115,7 +115,7 @@ pub enum Event {
         /// Listening port.
         port: u16,
         /// Error kind.
-        kind: String,
+        kind: crate::ErrorKind,
     },
     /// A socket closed on this host.
     Closed {
@@ -175,7 +175,7 @@ pub enum Event {
         /// Attempt number, from 1.
         attempt: u32,
         /// Error kind (see [`crate::ErrorKind`]).
-        kind: String,
+        kind: crate::ErrorKind,
         /// Error message.
         message: String,
         /// Whether another attempt follows.
@@ -284,7 +284,7 @@ pub enum Event {
         /// Request id.
         req: ReqId,
         /// Error kind (see [`crate::ErrorKind`]).
-        kind: String,
+        kind: crate::ErrorKind,
         /// Error message.
         message: String,
     },

@@ -6,7 +6,7 @@ use httpsim::fault::plan;
 use httpsim::server::Handler;
 use httpsim::trace::Record;
 use httpsim::workload::WorkloadKind;
-use httpsim::{Event, NetAction, RunEnd, Setup};
+use httpsim::{ErrorKind, Event, NetAction, RunEnd, Setup};
 use proptest::prelude::*;
 
 use crate::Result;
@@ -72,7 +72,7 @@ fn post_setup(kind: WorkloadKind, seed: u64) -> Setup {
 
 /// How each request ended, from the client's side: `Ok(())` a response head, `Err(kind)` its
 /// last attempt failed.
-fn outcomes(records: &[Record]) -> Result<BTreeMap<u64, std::result::Result<(), String>>> {
+fn outcomes(records: &[Record]) -> Result<BTreeMap<u64, std::result::Result<(), ErrorKind>>> {
     let mut out = BTreeMap::new();
     for r in records {
         let (req, o) = match &r.event {
@@ -82,7 +82,7 @@ fn outcomes(records: &[Record]) -> Result<BTreeMap<u64, std::result::Result<(), 
                 kind,
                 retrying: false,
                 ..
-            } => (*req, Err(kind.clone())),
+            } => (*req, Err(*kind)),
             _ => continue,
         };
         if out.insert(req, o).is_some() {
@@ -139,7 +139,7 @@ fn assert_sequential_guarantees(records: &[Record], n: u64) -> Result<(usize, us
             }
             Some(Err(kind)) => {
                 failed += 1;
-                if !["timeout", "reset", "closed", "connect", "refused"].contains(&kind.as_str()) {
+                if matches!(kind, ErrorKind::Emfile | ErrorKind::Other) {
                     return Err(format!("request {req} failed with an unclear kind {kind}").into());
                 }
             }

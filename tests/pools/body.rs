@@ -8,7 +8,7 @@ use httpsim::client::{AgentConfig, BodyMode, ClientConfig, PoolConfig, Timeouts}
 use httpsim::net::HostNet;
 use httpsim::server::{Handler, ServerConfig};
 use httpsim::trace::{BodyEnd, CloseReason, Record};
-use httpsim::Event;
+use httpsim::{ErrorKind, Event};
 
 use crate::common::{get, heads, Rig};
 use crate::Result;
@@ -34,11 +34,11 @@ fn big_body(bytes: usize) -> ServerConfig {
     }
 }
 
-fn body_errors(records: &[Record]) -> Vec<(u64, String)> {
+fn body_errors(records: &[Record]) -> Vec<(u64, ErrorKind)> {
     records
         .iter()
         .filter_map(|r| match &r.event {
-            Event::BodyError { kind, .. } => Some((r.t_us, kind.clone())),
+            Event::BodyError { kind, .. } => Some((r.t_us, *kind)),
             _ => None,
         })
         .collect()
@@ -102,7 +102,7 @@ fn the_total_timeout_bounds_a_body_that_stops_arriving() -> Result {
         assert_eq!(heads(&run.records).len(), 1, "{name}: the head arrived");
         assert_eq!(
             body_errors(&run.records),
-            [(1_000_000, "timeout".to_string())],
+            [(1_000_000, ErrorKind::Timeout)],
             "{name}: the body read fails at the 1 s total"
         );
         let end = run.records.iter().find_map(|r| match r.event {
@@ -125,7 +125,7 @@ fn a_body_read_after_the_total_timeout_fails_as_a_timeout() -> Result {
     let run = rig.run(|d| async move { d.execute(&get(1)).await });
     let errors = body_errors(&run.records);
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].1, "timeout");
+    assert_eq!(errors[0].1, ErrorKind::Timeout);
     assert!(errors[0].0 >= 2_000_000, "read starts after the hold");
     Ok(())
 }

@@ -10,7 +10,7 @@ use httpsim::client::driver::Outcome;
 use httpsim::client::{AgentConfig, ClientConfig, PoolConfig, Retry, Timeouts};
 use httpsim::server::{Handler, ServerConfig};
 use httpsim::trace::Record;
-use httpsim::{Event, NetAction, RunEnd};
+use httpsim::{ErrorKind, Event, NetAction, RunEnd};
 
 use crate::common::{get, Rig, Scripted};
 use crate::Result;
@@ -104,11 +104,11 @@ fn total(t: Duration) -> Timeouts {
     }
 }
 
-fn failures(records: &[Record]) -> Vec<(u64, String, bool)> {
+fn failures(records: &[Record]) -> Vec<(u64, ErrorKind, bool)> {
     records
         .iter()
         .filter_map(|r| match &r.event {
-            Event::RequestFailed { kind, retrying, .. } => Some((r.t_us, kind.clone(), *retrying)),
+            Event::RequestFailed { kind, retrying, .. } => Some((r.t_us, *kind, *retrying)),
             _ => None,
         })
         .collect()
@@ -134,7 +134,7 @@ fn a_one_second_timeout_falls_back_at_one_second_when_the_server_is_unreachable(
             );
             assert_eq!(
                 failures(&o.records),
-                [(at, "timeout".into(), false)],
+                [(at, ErrorKind::Timeout, false)],
                 "{fault}/{name}"
             );
             assert_eq!(o.end, RunEnd::Completed, "{fault}/{name}");
@@ -172,10 +172,10 @@ fn each_retry_of_a_timed_out_get_is_traced_and_counted() -> Result {
     for (name, pool) in pools() {
         let o = one_request(pool, total(Duration::from_secs(1)), retry, &held());
         let f = failures(&o.records);
-        let expect: Vec<(u64, String, bool)> = vec![
-            (1_000_000, "timeout".into(), true),
-            (2_100_000, "timeout".into(), true),
-            (3_200_000, "timeout".into(), false),
+        let expect: Vec<(u64, ErrorKind, bool)> = vec![
+            (1_000_000, ErrorKind::Timeout, true),
+            (2_100_000, ErrorKind::Timeout, true),
+            (3_200_000, ErrorKind::Timeout, false),
         ];
         assert_eq!(f, expect, "{name}");
         let starts = o

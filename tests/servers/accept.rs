@@ -33,7 +33,7 @@ fn endings(run: &RunResult) -> BTreeMap<u64, String> {
     for r in &run.records {
         let (req, how) = match &r.event {
             Event::ResponseHead { req, .. } => (*req, "response".to_string()),
-            Event::RequestFailed { req, kind, .. } => (*req, kind.clone()),
+            Event::RequestFailed { req, kind, .. } => (*req, kind.to_string()),
             _ => continue,
         };
         assert!(

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use super::ranges;
 use super::timeline::Timeline;
+use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::trace::{CloseReason, ConnId, ReqId};
 
@@ -257,7 +258,7 @@ fn what_ended(tl: &Timeline, t: u64) -> Option<String> {
         .filter(|(_, f)| {
             f.attempts
                 .iter()
-                .any(|a| a.end == Some(t) && a.failed.as_deref() == Some("timeout"))
+                .any(|a| a.end == Some(t) && a.failed == Some(ErrorKind::Timeout))
         })
         .map(|(id, _)| *id)
         .collect();

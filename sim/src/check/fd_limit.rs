@@ -13,6 +13,7 @@
 
 use super::diagnose::req_words;
 use super::{CheckContext, Violation};
+use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::trace::Event;
 
@@ -72,7 +73,9 @@ fn emfile_reaches_caller(ctx: &CheckContext, out: &mut Vec<Violation>) {
         .records
         .iter()
         .filter_map(|r| match &r.event {
-            Event::RequestFailed { req, kind, .. } if kind == "emfile" => Some((r.t_us, *req)),
+            Event::RequestFailed { req, kind, .. } if *kind == ErrorKind::Emfile => {
+                Some((r.t_us, *req))
+            }
             _ => None,
         })
         .peekable();
@@ -81,7 +84,7 @@ fn emfile_reaches_caller(ctx: &CheckContext, out: &mut Vec<Violation>) {
         if r.host != *client {
             continue;
         }
-        if !matches!(&r.event, Event::ConnectFailed { kind, .. } if kind == "emfile") {
+        if !matches!(&r.event, Event::ConnectFailed { kind, .. } if *kind == ErrorKind::Emfile) {
             continue;
         }
         // Skip reports that came before this EMFILE; take the first one at or after it.
@@ -124,8 +127,8 @@ fn recovery(ctx: &CheckContext, out: &mut Vec<Violation>) {
             continue;
         }
         match f.failures.first() {
-            Some((_, kind)) if kind == "timeout" => continue,
-            Some((_, kind)) => how.push(kind.clone()),
+            Some((_, ErrorKind::Timeout)) => continue,
+            Some((_, kind)) => how.push(kind.to_string()),
             None => how.push("no response".into()),
         }
         broken.push(*req);

@@ -11,6 +11,7 @@
 //! client idle timeout shorter than the server's, or a retry policy for idempotent requests.
 
 use super::{CheckContext, Violation};
+use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::trace::{CloseReason, Event};
 
@@ -34,10 +35,10 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
     let mut out = Vec::new();
     for (req, facts) in &tl.reqs {
         for a in &facts.attempts {
-            let (Some(end), Some(kind)) = (a.end, a.failed.as_deref()) else {
+            let (Some(end), Some(kind)) = (a.end, a.failed) else {
                 continue;
             };
-            if kind != "closed" && kind != "reset" {
+            if !matches!(kind, ErrorKind::Closed | ErrorKind::Reset) {
                 continue;
             }
             let from = a.start.saturating_sub(tick);

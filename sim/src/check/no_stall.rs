@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use super::diagnose::why_waiting;
 use super::{CheckContext, Violation};
+use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
@@ -125,7 +126,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
                     ..
                 } => {
                     progressed = true;
-                    explained |= kind == "timeout";
+                    explained |= *kind == ErrorKind::Timeout;
                     changes.push((*req, *retrying));
                 }
                 _ => {}

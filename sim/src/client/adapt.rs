@@ -234,7 +234,7 @@ where
                     s.host.record(Event::RequestFailed {
                         req: s.req,
                         attempt: s.attempt.get(),
-                        kind: e.kind().to_string(),
+                        kind: e.kind(),
                         message: e.to_string(),
                         retrying: true,
                     });

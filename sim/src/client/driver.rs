@@ -296,7 +296,7 @@ impl Driver {
                     self.host.record(Event::RequestFailed {
                         req: spec.id,
                         attempt,
-                        kind: e.kind().to_string(),
+                        kind: e.kind(),
                         message: e.to_string(),
                         retrying,
                     });
@@ -352,7 +352,7 @@ impl Driver {
                     if let Some(e) = err {
                         host.record(Event::BodyError {
                             req,
-                            kind: e.kind().to_string(),
+                            kind: e.kind(),
                             message: e.to_string(),
                         });
                     }

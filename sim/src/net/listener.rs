@@ -152,7 +152,7 @@ impl SimListener {
                 self.backlog.queue.borrow_mut().push_front(tcp);
                 self.host.record(Event::AcceptFailed {
                     port: self.port,
-                    kind: ErrorKind::Emfile.to_string(),
+                    kind: ErrorKind::Emfile,
                 });
                 Err(e)
             }
@@ -168,7 +168,7 @@ impl Drop for SimListener {
             drop(tcp);
             self.host.record(Event::AcceptFailed {
                 port: self.port,
-                kind: ErrorKind::Refused.to_string(),
+                kind: ErrorKind::Refused,
             });
         }
     }
@@ -202,7 +202,7 @@ async fn kernel(host: HostNet, inner: super::tcp::Listener, port: u16, backlog: 
             drop(tcp);
             host.record(Event::AcceptFailed {
                 port,
-                kind: ErrorKind::Refused.to_string(),
+                kind: ErrorKind::Refused,
             });
             continue;
         }

@@ -331,7 +331,7 @@ impl HostNet {
             Err(e) => {
                 self.record(Event::ConnectFailed {
                     to: to.clone(),
-                    kind: ErrorKind::Connect.to_string(),
+                    kind: ErrorKind::Connect,
                     message: e.to_string(),
                 });
                 return Err(e);
@@ -389,7 +389,7 @@ impl HostNet {
     fn record_connect_failed(&self, to: &str, e: &io::Error) {
         self.record(Event::ConnectFailed {
             to: to.to_string(),
-            kind: ErrorKind::of_io(e).to_string(),
+            kind: ErrorKind::of_io(e),
             message: e.to_string(),
         });
     }

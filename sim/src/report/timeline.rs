@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use svg::node::element::{Group, Line, Rectangle, Text, Title};
 use svg::Document;
 
+use crate::error::ErrorKind;
 use crate::fmt::ms;
 use crate::scenario::Outcome;
 use crate::trace::{CloseReason, ConnId, Event, ReqId};
@@ -39,7 +40,7 @@ struct Req {
     start: Option<u64>,
     head: Option<u64>,
     body_end: Option<u64>,
-    failed: Option<(u64, String)>,
+    failed: Option<(u64, ErrorKind)>,
     /// Failed attempts that were retried.
     retried: Vec<u64>,
     conn: Option<ConnId>,
@@ -83,7 +84,7 @@ pub fn timeline(o: &Outcome) -> String {
                 kind,
                 retrying: false,
                 ..
-            } => reqs.entry(*req).or_default().failed = Some((t, kind.clone())),
+            } => reqs.entry(*req).or_default().failed = Some((t, *kind)),
             Event::Connected { conn, .. } | Event::Accepted { conn, .. } => {
                 conns.entry(*conn).or_default().open.get_or_insert(t);
             }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::ErrorKind;
 use crate::trace::{BodyEnd, CloseReason, ConnId, Event, Record, ReqId};
 
 /// One attempt of a request, as the client driver saw it.
@@ -17,7 +18,7 @@ pub struct Attempt {
     /// When it ended (response head or failure); `None` if it never did.
     pub end: Option<u64>,
     /// The error kind when it failed.
-    pub failed: Option<String>,
+    pub failed: Option<ErrorKind>,
     /// Whether the driver retried after it.
     pub retrying: bool,
 }
@@ -36,7 +37,7 @@ pub struct ReqFacts {
     /// When the caller finished with the body, and how.
     pub body_end: Option<(u64, BodyEnd)>,
     /// Final failures (not retried): `(time, kind)`. More than one is a bug.
-    pub failures: Vec<(u64, String)>,
+    pub failures: Vec<(u64, ErrorKind)>,
     /// Server receptions of this request (by its `x-seq`): `(time, conn)`.
     pub delivered: Vec<(u64, ConnId)>,
     /// At the end of the run, the connection this request was written on with nothing back
@@ -146,7 +147,7 @@ pub struct Timeline {
     /// Scheduled faults applied: `(time, description)`.
     pub faults: Vec<(u64, String)>,
     /// EMFILE and refused events: `(time, host, "connect" | "accept", kind)`.
-    pub fd_errors: Vec<(u64, String, &'static str, String)>,
+    pub fd_errors: Vec<(u64, String, &'static str, ErrorKind)>,
     /// Shutdown start `(time, strategy)`.
     pub shutdown_start: Option<(u64, String)>,
     /// Shutdown end `(time, forced)`.
@@ -188,14 +189,12 @@ impl Timeline {
                     slot.get_or_insert((t, *reason));
                 }
                 Event::ConnectFailed { kind, .. } => {
-                    if kind == "emfile" {
-                        tl.fd_errors
-                            .push((t, r.host.to_string(), "connect", kind.clone()));
+                    if *kind == ErrorKind::Emfile {
+                        tl.fd_errors.push((t, r.host.to_string(), "connect", *kind));
                     }
                 }
                 Event::AcceptFailed { kind, .. } => {
-                    tl.fd_errors
-                        .push((t, r.host.to_string(), "accept", kind.clone()));
+                    tl.fd_errors.push((t, r.host.to_string(), "accept", *kind));
                 }
                 Event::RequestStart {
                     req,
@@ -234,11 +233,11 @@ impl Timeline {
                     let f = reqs.entry(*req);
                     if let Some(a) = f.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
                         a.end.get_or_insert(t);
-                        a.failed = Some(kind.clone());
+                        a.failed = Some(*kind);
                         a.retrying = *retrying;
                     }
                     if !retrying {
-                        f.failures.push((t, kind.clone()));
+                        f.failures.push((t, *kind));
                     }
                 }
                 Event::ServerRequest { conn, method, seq } => {
