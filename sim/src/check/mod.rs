@@ -122,14 +122,13 @@ impl<'a> CheckContext<'a> {
         setup: &'a Setup,
         end: &'a RunEnd,
     ) -> Self {
-        Self {
+        Self::with_cell(
             records,
             summary,
             setup,
             end,
-            no_stall_bound: None,
-            timeline: TimelineCell::Owned(Box::default()),
-        }
+            TimelineCell::Owned(Box::default()),
+        )
     }
 
     /// The context of one run whose timeline lives in `timeline`, built there on first use and
@@ -141,13 +140,23 @@ impl<'a> CheckContext<'a> {
         end: &'a RunEnd,
         timeline: &'a OnceCell<Timeline>,
     ) -> Self {
+        Self::with_cell(records, summary, setup, end, TimelineCell::Lent(timeline))
+    }
+
+    fn with_cell(
+        records: &'a [Record],
+        summary: &'a Summary,
+        setup: &'a Setup,
+        end: &'a RunEnd,
+        timeline: TimelineCell<'a>,
+    ) -> Self {
         Self {
             records,
             summary,
             setup,
             end,
             no_stall_bound: None,
-            timeline: TimelineCell::Lent(timeline),
+            timeline,
         }
     }
 
