@@ -25,10 +25,7 @@ fn a_broken_expectation_exits_1_and_prints_the_replay_command() -> Result {
         "{}",
         ran.out
     );
-    let replay = format!(
-        "replay: cargo run --release -p httpsim -- run {} --seed 1",
-        path.display()
-    );
+    let replay = format!("replay: httpsim run {} --seed 1", path.display());
     assert!(ran.out.contains(&replay), "{}", ran.out);
 
     let report = std::fs::read_to_string(reports.join("tiny/report.md"))?;

@@ -10,9 +10,8 @@
 //! `shutdown` catches in httpsim's `ShutdownDropsInFlight` server (tests/properties/server.rs).
 //!
 //! The client: your own raw HTTP/1.1 client over sockets from `host.connect`, through
-//! `client::adapt::from_fn`, telling the trace which socket each request goes out on with
-//! `adapt::sending_on` (the trace has no other way to know it: without that call, `ordering`
-//! passes the broken client). The broken client keeps its socket after `connection: close`,
+//! `client::adapt::from_fn`, with no instrumentation at all: the sockets trace which one each
+//! request head went out on. The broken client keeps its socket after `connection: close`,
 //! the bug `ordering` catches in httpsim's `PoolBug::ReusesAfterClose` pool
 //! (tests/properties/ordering.rs).
 
@@ -79,12 +78,10 @@ fn raw_client(reuses_after_close: bool) -> httpsim::setup::PoolFactory {
         let kept = kept.clone();
         Box::pin(async move {
             let old = kept.borrow_mut().take();
-            let reused = old.is_some();
             let mut io = match old {
                 Some(io) => io,
                 None => TokioIo::new(host.connect("server", 80).await?),
             };
-            adapt::sending_on(io.inner(), reused);
             let mut head = format!(
                 "{} {} HTTP/1.1\r\nhost: server\r\n",
                 req.method(),

@@ -7,8 +7,6 @@
 //! - [`from_fn`] — a raw connection factory for code that talks to sockets itself: it gets the
 //!   client host (whose [`HostNet::connect`] hands out `TcpStream`-shaped sockets; wrap one in
 //!   `hyper_util::rt::TokioIo` for tokio's `AsyncRead`/`AsyncWrite`) and the request.
-//! - [`sending_on`] — for a [`from_fn`] client: says which socket a request goes out on, so
-//!   `ordering` can judge reuse after `connection: close`.
 //! - [`Attempts`] — a tower layer to put *under* your own retry layer, so each of its attempts
 //!   shows in the trace as an attempt of the request (`attempt = 2, 3, …`).
 //!
@@ -16,6 +14,11 @@
 //! `setup.custom.pool = Some(adapter)`. Errors are classified through their whole source chain
 //! ([`crate::ErrorKind::of`]): tokio's and tower's `Elapsed` and hyper's timeouts are `timeout`;
 //! I/O kinds are `refused`, `reset`, `closed`, `emfile`.
+//!
+//! Nothing in your client records events: the sockets it gets from the client host spot every
+//! request head they write (by its `x-seq` header) and trace which socket it went out on, and
+//! whether that socket carried an earlier request — what httpsim's own Agent records itself — so
+//! `ordering` judges a socket reused after `connection: close` in your client as in httpsim's.
 //!
 //! What the adapters deliberately leave to you: the client's own timers. A hyper-util `Client`
 //! needs a timer for its pool (`pool_timer`); inside the simulation any tokio-based one runs in
@@ -69,7 +72,8 @@ where
     RB: hyper::body::Body<Data = Bytes> + 'static,
     RB::Error: Into<BoxError>,
 {
-    Rc::new(move |host| {
+    Rc::new(move |host: HostNet| {
+        host.record_request_writes();
         Box::new(ServicePool {
             svc: make(host),
             _body: PhantomData,
@@ -136,7 +140,8 @@ where
     F: Fn(HostNet, Request<Bytes>) -> FnFuture + 'static,
 {
     let f = Rc::new(f);
-    Rc::new(move |host| {
+    Rc::new(move |host: HostNet| {
+        host.record_request_writes();
         Box::new(FnPool {
             host,
             f: f.clone() as Rc<dyn Fn(HostNet, Request<Bytes>) -> FnFuture>,
@@ -153,22 +158,6 @@ impl Pool for FnPool {
     fn send(&self, _id: ReqId, req: Request<RequestBody>) -> SendFuture {
         let fut = (self.f)(self.host.clone(), req.map(RequestBody::into_bytes));
         Box::pin(async move { fut.await.map_err(classify) })
-    }
-}
-
-/// Tells the trace which socket the request being sent goes out on, from a [`from_fn`] client
-/// that manages its sockets itself: call it just before writing the request on `stream`, with
-/// `reused` when the socket carried an earlier request. It records the `checkout` event
-/// httpsim's own pools record, so the `ordering` check judges such a client as it judges them
-/// (no request is sent on a socket after the server answered `connection: close` on it).
-/// Outside a request sent by httpsim's driver it does nothing.
-pub fn sending_on(stream: &crate::net::SimStream, reused: bool) {
-    if let Ok(s) = ATTEMPT.try_with(|s| s.clone()) {
-        s.host.record(Event::Checkout {
-            req: s.req,
-            conn: Some(stream.conn()),
-            reused,
-        });
     }
 }
 

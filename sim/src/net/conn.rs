@@ -131,10 +131,12 @@ impl ConnShared {
         self.state.lock().unwrap().flow.on_fin_received(side.idx());
     }
 
-    pub(super) fn on_request_written(&self, req: ReqId, now_us: u64) {
+    /// Notes that the client wrote the head of `req`; returns whether an earlier request went
+    /// out on this connection (the socket is being reused).
+    pub(super) fn on_request_written(&self, req: ReqId, now_us: u64) -> bool {
         let mut s = self.state.lock().unwrap();
         let got = s.flow.received[Side::Client.idx()];
-        s.last_request = Some((req, now_us, got));
+        s.last_request.replace((req, now_us, got)).is_some()
     }
 
     /// The request the client end is waiting on: written on this connection, and not one byte

@@ -85,6 +85,9 @@ struct NetInner {
     ports: Mutex<BTreeMap<String, ports::Ports>>,
     /// Hosts being crashed right now, and whether their peers see FIN.
     crashing: Mutex<BTreeMap<String, bool>>,
+    /// Client hosts whose sockets record a `checkout` for every request head they write (see
+    /// [`HostNet::record_request_writes`]).
+    wire_checkouts: Mutex<std::collections::BTreeSet<String>>,
     config: NetConfig,
 }
 
@@ -113,6 +116,7 @@ impl Net {
                 conns: Mutex::new(ConnRegistry::default()),
                 ports: Mutex::new(BTreeMap::new()),
                 crashing: Mutex::new(BTreeMap::new()),
+                wire_checkouts: Mutex::new(std::collections::BTreeSet::new()),
                 config,
             }),
         }
@@ -299,6 +303,29 @@ impl HostNet {
     /// The simulation-wide context.
     pub fn net(&self) -> &Net {
         &self.net
+    }
+
+    /// From now on, every request head written by this host's sockets records the `checkout`
+    /// event httpsim's own Agent records itself (which socket the request went out on, and
+    /// whether it carried an earlier one), spotted on the wire by its `x-seq` header. For
+    /// clients httpsim did not write — yours, through [`crate::client::adapt`] — so that
+    /// `ordering` judges their reuse of a socket after `connection: close` without any
+    /// instrumentation in them.
+    pub(crate) fn record_request_writes(&self) {
+        let mut hosts = self.net.inner.wire_checkouts.lock().unwrap();
+        if !hosts.contains(&*self.name) {
+            hosts.insert(self.name.to_string());
+        }
+    }
+
+    /// Whether [`record_request_writes`](Self::record_request_writes) was called for this host.
+    pub(crate) fn records_request_writes(&self) -> bool {
+        self.net
+            .inner
+            .wire_checkouts
+            .lock()
+            .unwrap()
+            .contains(&*self.name)
     }
 
     /// Records `event` on this host at the current simulated time.

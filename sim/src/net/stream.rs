@@ -281,7 +281,14 @@ impl SimStream {
                     // A request head is hyper's first buffer.
                     let head = bufs.first().copied().unwrap_or_default();
                     if let Some(req) = request_seq(&head[..n.min(head.len())]) {
-                        core.shared.on_request_written(req, now);
+                        let reused = core.shared.on_request_written(req, now);
+                        if core.host.records_request_writes() {
+                            core.host.record(Event::Checkout {
+                                req,
+                                conn: Some(core.conn),
+                                reused,
+                            });
+                        }
                     }
                 }
             }

@@ -218,7 +218,7 @@ pub fn index_page(rows: &[(bool, String)]) -> String {
     let _ = writeln!(
         m,
         "{passed} of {} scenarios passed. Regenerate with \
-         `cargo run --release -p httpsim -- run scenarios --report-dir reports`.\n",
+         `httpsim run scenarios --report-dir reports`.\n",
         rows.len()
     );
     let _ = writeln!(

@@ -105,7 +105,9 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     })
 }
 
-/// The one command that replays a run of `file` at `seed`.
+/// The one command that replays a run of `file` at `seed`: the `httpsim` CLI, which works in
+/// any crate once installed (docs/CLI.md "Getting the CLI"). A `cargo run -p httpsim` form
+/// would work only inside httpsim's own workspace.
 pub fn replay_command(file: &str, seed: u64) -> String {
-    format!("cargo run --release -p httpsim -- run {file} --seed {seed}")
+    format!("httpsim run {file} --seed {seed}")
 }
