@@ -2,10 +2,13 @@
 //! expectation verdicts, the trace and its hash. `Outcome` serialises to the JSON contract of
 //! docs/CLI.md (one object per run).
 
+use std::sync::{Arc, OnceLock};
+
 use serde::Serialize;
 
 use super::expect::{self, Expectation};
 use super::Scenario;
+use crate::check::timeline::Timeline;
 use crate::check::CheckContext;
 use crate::check::InvariantResult;
 use crate::setup::SetupError;
@@ -54,6 +57,21 @@ pub struct Outcome {
     /// The trace.
     #[serde(skip)]
     pub records: Vec<Record>,
+    /// The trace's index: the one the checks judged the run from, kept for the report (built
+    /// on first use when no check needed it).
+    #[serde(skip)]
+    timeline: Arc<OnceLock<Timeline>>,
+    /// The server's host, which the index needs to tell the two ends of a connection apart.
+    #[serde(skip)]
+    server_host: String,
+}
+
+impl Outcome {
+    /// The trace indexed by request and connection, shared by the checks and the report.
+    pub fn timeline(&self) -> &Timeline {
+        self.timeline
+            .get_or_init(|| Timeline::new(&self.records, &self.server_host))
+    }
 }
 
 /// Runs `scenario` once at `seed`. Its setup was validated when it was loaded, so an error
@@ -64,7 +82,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     let result = setup.run()?;
     let summary = result.summary();
     let expect = scenario.file.expect.clone().unwrap_or_default();
-    let mut ctx = CheckContext::new(&result.records, summary, &setup, &result.end);
+    let mut ctx = CheckContext::with_timeline(
+        &result.records,
+        summary,
+        &setup,
+        &result.end,
+        &result.timeline,
+    );
     ctx.no_stall_bound = expect.no_stall_bound.map(|d| d.0);
     let invariants: Vec<InvariantResult> = expect
         .invariants
@@ -102,6 +126,13 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
         deterministic: None,
         quiet_periods: QUIET_PERIODS,
         records: result.records,
+        timeline: Arc::new(
+            result
+                .timeline
+                .into_inner()
+                .map_or_else(OnceLock::new, OnceLock::from),
+        ),
+        server_host: setup.server.host,
     })
 }
 

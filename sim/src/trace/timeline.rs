@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::ErrorKind;
-use crate::trace::{BodyEnd, CloseReason, ConnId, Event, Record, ReqId};
+use crate::trace::{BodyEnd, CloseReason, ConnId, Event, HostName, Record, ReqId};
 
 /// One attempt of a request, as the client driver saw it.
 #[derive(Clone, Debug, Default)]
@@ -113,6 +113,9 @@ pub struct ConnFacts {
     pub client_closed: Option<(u64, CloseReason)>,
     /// When and why the server side closed.
     pub server_closed: Option<(u64, CloseReason)>,
+    /// Every `closed` event of either side, in trace order: `(time, host, reason)` (what the
+    /// report's timeline draws as ticks).
+    pub closes: Vec<(u64, HostName, CloseReason)>,
     /// Requests the server received on it, in order.
     pub exchanges: Vec<ServerExchange>,
 }
@@ -187,6 +190,7 @@ impl Timeline {
                         &mut c.client_closed
                     };
                     slot.get_or_insert((t, *reason));
+                    c.closes.push((t, r.host.clone(), *reason));
                 }
                 Event::ConnectFailed { kind, .. } => {
                     if *kind == ErrorKind::Emfile {
