@@ -10,8 +10,10 @@
 //! - `fuzz` — mutated catalog files exit 0, 1 or 2, never 101 or 134 (`HTTPSIM_FUZZ_CASES`).
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
 //! - `own_requests` — `[[workload.request]]` and `[expect] status`: sent, counted, refused when bad.
+//! - `explore` — `httpsim explore`, `--shard K/N` and `httpsim merge` (bug hunting at scale).
 
 mod catalog;
+mod explore;
 mod fuzz;
 mod malformed;
 mod own_requests;
@@ -76,3 +78,11 @@ requests = 2
 [expect]
 completed = 2
 "#;
+
+/// `OsString` arguments from anything path- or string-like.
+#[macro_export]
+macro_rules! args {
+    ($($a:expr),* $(,)?) => {
+        vec![$(std::ffi::OsString::from($a)),*]
+    };
+}

@@ -1,6 +1,7 @@
 use std::collections::BTreeSet;
 
-use crate::{args, httpsim, Result, HIDDEN_RACE};
+use super::HIDDEN_RACE;
+use crate::{args, httpsim, Result};
 
 /// A fast scenario with an `[explore]` table, to build bad variants from.
 const BASE: &str = r#"name = "tiny-explore"

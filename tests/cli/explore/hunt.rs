@@ -1,6 +1,7 @@
 use std::path::{Path, PathBuf};
 
-use crate::{args, httpsim, Result, HIDDEN_RACE};
+use super::HIDDEN_RACE;
+use crate::{args, httpsim, Result};
 
 /// The finding line of `explore --format json`.
 struct Found {
