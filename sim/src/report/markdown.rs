@@ -57,13 +57,28 @@ fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-/// `report.md` of one run.
+/// `report.md` of one run: the figures, the longest stall explained, the expectations, the
+/// invariants with their violations, the timeline and the replay command.
 pub fn report(scenario: &Scenario, o: &Outcome) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "# {} — {}\n", o.name, verdict(o.passed));
     if let Some(d) = &scenario.file.description {
         let _ = writeln!(m, "{}\n", d.trim());
     }
+    let _ = writeln!(m, "| | |\n|---|---|");
+    for (k, v) in figures(o) {
+        let _ = writeln!(m, "| {k} | {} |", cell(&v));
+    }
+    longest_stall(&mut m, o);
+    expectations(&mut m, o);
+    invariants(&mut m, o);
+    let _ = writeln!(m, "\n## Timeline\n\n![timeline](timeline.svg)\n");
+    let _ = writeln!(m, "## Replay\n\n```sh\n{}\n```", o.replay);
+    m
+}
+
+/// The table at the top: one row per figure of the run.
+fn figures(o: &Outcome) -> [(&'static str, String); 13] {
     let s = &o.summary;
     let fds: Vec<String> = s
         .max_open_fds
@@ -79,7 +94,18 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
         ),
         None => "none".into(),
     };
-    let rows = [
+    let arrival = if s.reordered.is_empty() {
+        "in send order".to_string()
+    } else {
+        let mut ids = s.reordered.clone();
+        ids.sort_unstable();
+        format!(
+            "{} request(s) reached the server after a later-sent one: {}",
+            ids.len(),
+            ranges(&ids)
+        )
+    };
+    [
         ("file", format!("`{}`", o.file)),
         ("seed", o.seed.to_string()),
         ("verdict", format!("**{}**", verdict(o.passed))),
@@ -97,20 +123,7 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
         ("last completion", ms(s.last_completion_ms)),
         ("max open fds", fds.join(", ")),
         ("shutdown", shutdown),
-        (
-            "arrival order",
-            if s.reordered.is_empty() {
-                "in send order".to_string()
-            } else {
-                let mut ids = s.reordered.clone();
-                ids.sort_unstable();
-                format!(
-                    "{} request(s) reached the server after a later-sent one: {}",
-                    ids.len(),
-                    crate::check::ranges(&ids)
-                )
-            },
-        ),
+        ("arrival order", arrival),
         (
             "trace",
             format!(
@@ -119,88 +132,88 @@ pub fn report(scenario: &Scenario, o: &Outcome) -> String {
                 o.trace_hash
             ),
         ),
-    ];
-    let _ = writeln!(m, "| | |\n|---|---|");
-    for (k, v) in rows {
-        let _ = writeln!(m, "| {k} | {} |", cell(&v));
-    }
+    ]
+}
 
-    // The longest stall explained, whether or not an invariant asked: a report says why.
+/// The longest stall explained, whether or not an invariant asked: a report says why.
+fn longest_stall(m: &mut String, o: &Outcome) {
+    let s = &o.summary;
     if s.longest_stall_ms >= 1000 && !s.stall.pending.is_empty() {
-        let tl = crate::check::timeline::Timeline::new(&o.records, &scenario.setup.server.host);
         let why = crate::check::diagnose::why_waiting(
-            &tl,
+            o.timeline(),
             &s.stall.pending,
             s.stall.from_us,
             s.stall.to_us,
         );
         let _ = writeln!(m, "\n## Longest stall\n\n{}", cell(&why));
     }
+}
+
+fn expectations(m: &mut String, o: &Outcome) {
     let _ = writeln!(m, "\n## Expectations\n");
     if o.expectations.is_empty() {
         let _ = writeln!(m, "The scenario has no `[expect]` table.");
-    } else {
-        let _ = writeln!(m, "| key | verdict | detail |\n|---|---|---|");
-        for e in &o.expectations {
-            let _ = writeln!(
-                m,
-                "| `{}` | {} | {} |",
-                e.key,
-                verdict(e.passed),
-                cell(&e.detail)
-            );
-        }
+        return;
     }
+    let _ = writeln!(m, "| key | verdict | detail |\n|---|---|---|");
+    for e in &o.expectations {
+        let _ = writeln!(
+            m,
+            "| `{}` | {} | {} |",
+            e.key,
+            verdict(e.passed),
+            cell(&e.detail)
+        );
+    }
+}
 
+/// The verdict table, why any could not be judged, then every violation explained.
+fn invariants(m: &mut String, o: &Outcome) {
     let _ = writeln!(m, "\n## Invariants\n");
     if o.invariants.is_empty() {
         let _ = writeln!(m, "The scenario checks no invariant.");
-    } else {
-        let _ = writeln!(m, "| invariant | verdict | violations |\n|---|---|---|");
-        for i in &o.invariants {
-            let _ = writeln!(
+        return;
+    }
+    let _ = writeln!(m, "| invariant | verdict | violations |\n|---|---|---|");
+    for i in &o.invariants {
+        let _ = writeln!(
+            m,
+            "| `{}` | {} | {} |",
+            i.name,
+            match &i.reason {
+                Some(_) => "cannot judge",
+                None => verdict(i.passed),
+            },
+            i.violations.len()
+        );
+    }
+    for i in o.invariants.iter().filter(|i| i.reason.is_some()) {
+        let reason = i.reason.as_deref().unwrap_or_default();
+        let _ = writeln!(m, "\n`{}`: {reason}", i.name);
+    }
+    for i in o
+        .invariants
+        .iter()
+        .filter(|i| !i.passed && i.reason.is_none())
+    {
+        let _ = writeln!(m, "\n### Violations of `{}`\n", i.name);
+        for v in &i.violations {
+            let _ = write!(
                 m,
-                "| `{}` | {} | {} |",
-                i.name,
-                match &i.reason {
-                    Some(_) => "cannot judge",
-                    None => verdict(i.passed),
-                },
-                i.violations.len()
+                "- {} ({} to {}",
+                v.message,
+                fmt_ms(v.from_us),
+                fmt_ms(v.to_us)
             );
-        }
-        for i in o.invariants.iter().filter(|i| i.reason.is_some()) {
-            let reason = i.reason.as_deref().unwrap_or_default();
-            let _ = writeln!(m, "\n`{}`: {reason}", i.name);
-        }
-        for i in o
-            .invariants
-            .iter()
-            .filter(|i| !i.passed && i.reason.is_none())
-        {
-            let _ = writeln!(m, "\n### Violations of `{}`\n", i.name);
-            for v in &i.violations {
-                let _ = write!(
-                    m,
-                    "- {} ({} to {}",
-                    v.message,
-                    fmt_ms(v.from_us),
-                    fmt_ms(v.to_us)
-                );
-                if !v.requests.is_empty() {
-                    let _ = write!(m, "; requests {}", ranges(&v.requests));
-                }
-                if !v.conns.is_empty() {
-                    let _ = write!(m, "; connections {}", ranges(&v.conns));
-                }
-                let _ = writeln!(m, ")");
+            if !v.requests.is_empty() {
+                let _ = write!(m, "; requests {}", ranges(&v.requests));
             }
+            if !v.conns.is_empty() {
+                let _ = write!(m, "; connections {}", ranges(&v.conns));
+            }
+            let _ = writeln!(m, ")");
         }
     }
-
-    let _ = writeln!(m, "\n## Timeline\n\n![timeline](timeline.svg)\n");
-    let _ = writeln!(m, "## Replay\n\n```sh\n{}\n```", o.replay);
-    m
 }
 
 /// `index.md`: one row per run, linking each report.
