@@ -1,8 +1,9 @@
 //! A loop of the per-request benchmark for profilers: `cargo run --release -p httpsim --example
-//! profile_per_request -- [httpsim|bare] [runs]` (default: httpsim, 15 runs). Each run is 2000
-//! sequential keep-alive GETs of 4 KiB, through httpsim (run, summary and every invariant) or
-//! through bare turmoil + hyper; it prints wall µs per request. See docs/PERFORMANCE.md for the
-//! `perf` and `valgrind --tool=callgrind` command lines.
+//! profile_per_request -- [httpsim|bare|duplex] [runs]` (default: httpsim, 15 runs). Each run is
+//! 2000 sequential keep-alive GETs of 4 KiB, through httpsim (run, summary and every invariant),
+//! through bare turmoil-net + hyper, or through hyper over `tokio::io::duplex` (the floor); it
+//! prints wall µs per request. See docs/PERFORMANCE.md for the `perf` and
+//! `valgrind --tool=callgrind` command lines.
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -14,6 +15,9 @@ fn main() {
         match engine.as_str() {
             "bare" => {
                 httpsim::bench::bare_sequential(2000, 4096);
+            }
+            "duplex" => {
+                httpsim::bench::duplex_sequential(2000, 4096);
             }
             _ => {
                 httpsim::bench::run_and_check(&setup);

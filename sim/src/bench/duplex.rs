@@ -52,7 +52,7 @@ impl tower::Service<http::Uri> for PipeConnector {
 
 /// `requests` sequential keep-alive GETs of `body_bytes` bodies, each read to the end; the
 /// wall time they took.
-pub(crate) fn sequential(requests: usize, body_bytes: usize) -> Duration {
+pub fn sequential(requests: usize, body_bytes: usize) -> Duration {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");

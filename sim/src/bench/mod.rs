@@ -35,6 +35,7 @@ use crate::workload::WorkloadKind;
 use crate::{RunEnd, Setup};
 /// The bare turmoil-net + hyper side of the per-request comparison (for profiling loops).
 pub use bare::sequential as bare_sequential;
+pub use duplex::sequential as duplex_sequential;
 pub use mem::child_main;
 pub use scale::ScalePoint;
 

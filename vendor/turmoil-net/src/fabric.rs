@@ -8,6 +8,8 @@ use std::net::IpAddr;
 
 use indexmap::IndexMap;
 
+use crate::fxhash::FxBuild; // httpsim patch
+
 use std::rc::Rc;
 use std::task::Waker;
 
@@ -27,8 +29,9 @@ pub struct Host {
 
 #[derive(Debug)]
 pub struct Fabric {
-    hosts: IndexMap<HostId, Host>,
-    ip_to_host: IndexMap<IpAddr, HostId>,
+    // httpsim patch: the Fx hasher (`crate::fxhash`).
+    hosts: IndexMap<HostId, Host, FxBuild>,
+    ip_to_host: IndexMap<IpAddr, HostId, FxBuild>,
     next_id: u32,
     default_cfg: KernelConfig,
     /// httpsim patch: one egress notification shared by every kernel.
@@ -38,8 +41,8 @@ pub struct Fabric {
 impl Fabric {
     pub fn new(cfg: KernelConfig) -> Self {
         Self {
-            hosts: IndexMap::new(),
-            ip_to_host: IndexMap::new(),
+            hosts: IndexMap::default(),
+            ip_to_host: IndexMap::default(),
             next_id: 0,
             default_cfg: cfg,
             signal: Rc::new(EgressSignal::default()),

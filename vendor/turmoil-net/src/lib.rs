@@ -31,6 +31,7 @@ use indexmap::IndexMap;
 mod dns;
 mod fabric;
 pub mod fixture;
+mod fxhash; // httpsim patch
 mod kernel;
 mod netstat;
 mod rule;

@@ -744,6 +744,26 @@ impl Kernel {
         }
     }
 
+    /// httpsim patch: `recv(2)` for a connected TCP socket that returns
+    /// what it drained (at most `max` bytes) as one exact `Bytes`; empty
+    /// at EOF. No caller buffer; when it takes all that was received, no
+    /// copy either (the buffer itself is handed over).
+    pub fn poll_recv_bytes(
+        &mut self,
+        fd: Fd,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<std::io::Result<bytes::Bytes>> {
+        let ty = match self.lookup(fd) {
+            Ok(st) => st.ty,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if ty != Type::Stream {
+            return Poll::Ready(Err(Error::from(ErrorKind::Unsupported)));
+        }
+        tcp::poll_recv_bytes(self, fd, cx, max)
+    }
+
     /// `shutdown(SHUT_WR)`. TCP-only in practice; UDP sockets have no
     /// FIN to send. Kernel-level shutdown-read isn't exposed because
     /// tokio's API doesn't carry the idea (see `TcpStream` docs).

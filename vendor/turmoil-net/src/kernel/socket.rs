@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use indexmap::IndexMap;
+
+use crate::fxhash::FxBuild; // httpsim patch
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -478,25 +480,25 @@ pub struct SocketTable {
     /// Reverse index for inbound demux: bound tuple → sockets. List
     /// (not single `Fd`) because `SO_REUSEPORT` permits multiple
     /// sockets to share the exact same tuple.
-    bindings: IndexMap<BindKey, Vec<Fd>>,
+    bindings: IndexMap<BindKey, Vec<Fd>, FxBuild>,
     /// 4-tuple index for TCP inbound demux: (local, remote) → fd.
     /// Populated by `poll_connect` and `accept_syn`, cleared on
     /// socket removal. Never contains wildcard locals — client
     /// sockets auto-bind concretely, and listener children inherit
     /// the concrete accepted local address.
-    connections: IndexMap<(SocketAddr, SocketAddr), Fd>,
+    connections: IndexMap<(SocketAddr, SocketAddr), Fd, FxBuild>,
     ports: PortAllocator,
     /// Reverse of `bindings`: the keys each fd is bound under.
-    bound_keys: HashMap<Fd, Vec<BindKey>>,
+    bound_keys: HashMap<Fd, Vec<BindKey>, FxBuild>,
     /// Reverse of `connections`.
-    conn_of: HashMap<Fd, (SocketAddr, SocketAddr)>,
+    conn_of: HashMap<Fd, (SocketAddr, SocketAddr), FxBuild>,
     /// Bound keys per (domain, type, port), for conflict checks and
     /// ephemeral allocation without scanning every binding.
-    port_keys: HashMap<(Domain, Type, u16), Vec<BindKey>>,
+    port_keys: HashMap<(Domain, Type, u16), Vec<BindKey>, FxBuild>,
     /// Listening sockets per bound key, in listen order. Accepted
     /// children share the listener's key, so looking the listener up
     /// among `bindings` would scan every child.
-    listeners: HashMap<BindKey, Vec<Fd>>,
+    listeners: HashMap<BindKey, Vec<Fd>, FxBuild>,
 }
 
 impl SocketTable {
@@ -510,13 +512,14 @@ impl SocketTable {
         Self {
             next_id: 1,
             sockets: BTreeMap::new(),
-            bindings: IndexMap::new(),
-            connections: IndexMap::new(),
+            // httpsim patch: the Fx hasher (`crate::fxhash`).
+            bindings: IndexMap::default(),
+            connections: IndexMap::default(),
             ports: PortAllocator::new(ports),
-            bound_keys: HashMap::new(),
-            conn_of: HashMap::new(),
-            port_keys: HashMap::new(),
-            listeners: HashMap::new(),
+            bound_keys: HashMap::default(),
+            conn_of: HashMap::default(),
+            port_keys: HashMap::default(),
+            listeners: HashMap::default(),
         }
     }
 

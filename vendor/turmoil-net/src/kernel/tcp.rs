@@ -39,7 +39,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut}; // httpsim patch: Buf, BytesMut (buffers on demand)
 use tokio::time::Instant;
 
 use crate::kernel::packet::{self, Packet, TcpFlags, TcpSegment, Transport};
@@ -389,6 +389,11 @@ fn handle_established(
                 let data_bytes = if fin_acked { acked - 1 } else { acked };
                 if data_bytes > 0 {
                     let _ = tcb.send_buf.split_to(data_bytes as usize);
+                    // httpsim patch: an emptied buffer gives its memory back
+                    // (allocated on demand), so an idle socket holds none.
+                    if tcb.send_buf.is_empty() {
+                        tcb.send_buf = BytesMut::new();
+                    }
                 }
                 tcb.snd_una = s.ack;
                 if tcb.snd_nxt.wrapping_sub(tcb.snd_una) as i32 <= 0 {
@@ -1088,6 +1093,50 @@ pub(super) fn poll_recv(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<Result<usize>> {
+    let max = buf.len();
+    poll_recv_with(k, fd, cx, max, |rb, n| {
+        buf[..n].copy_from_slice(&rb[..n]);
+        // httpsim patch: an emptied buffer gives its memory back
+        // (allocated on demand), so an idle socket holds none.
+        if n == rb.len() {
+            *rb = BytesMut::new();
+        } else {
+            rb.advance(n);
+        }
+    })
+}
+
+/// [`poll_recv`] returning the drained bytes (at most `max`) as one
+/// `Bytes`, empty at EOF (httpsim patch: a reader that keeps what it
+/// reads as `Bytes` needs no scratch buffer of its own, and takes the
+/// whole receive buffer without a copy).
+pub(super) fn poll_recv_bytes(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    max: usize,
+) -> Poll<Result<Bytes>> {
+    let mut out = Bytes::new();
+    poll_recv_with(k, fd, cx, max, |rb, n| {
+        out = if n == rb.len() {
+            std::mem::take(rb).freeze()
+        } else {
+            rb.split_to(n).freeze()
+        };
+    })
+    .map_ok(|_| out)
+}
+
+/// The body of [`poll_recv`] and [`poll_recv_bytes`]: `take` gets the
+/// receive buffer and how many of its bytes (at most `max`, never none)
+/// to remove from its front (httpsim patch).
+fn poll_recv_with(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    max: usize,
+    take: impl FnOnce(&mut BytesMut, usize),
+) -> Poll<Result<usize>> {
     let recv_cap = k.recv_buf_cap;
     let (n, local, remote) = {
         let st = match k.lookup_mut(fd) {
@@ -1129,9 +1178,11 @@ pub(super) fn poll_recv(
         }
         let local = bound_endpoint(st);
         let tcb = st.tcb.as_mut().unwrap();
-        let n = tcb.recv_buf.len().min(buf.len());
-        let drained = tcb.recv_buf.split_to(n);
-        buf[..n].copy_from_slice(&drained);
+        let n = tcb.recv_buf.len().min(max);
+        if n == 0 {
+            return Poll::Ready(Ok(0));
+        }
+        take(&mut tcb.recv_buf, n);
         (n, local, peer)
     };
 

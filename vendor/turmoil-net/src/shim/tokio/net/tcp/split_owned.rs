@@ -66,6 +66,19 @@ impl OwnedReadHalf {
         self.inner.try_read(buf)
     }
 
+    /// httpsim patch: reads what the socket has received, at most `max`
+    /// bytes, as one `Bytes` of exactly that length (empty at EOF),
+    /// copied once out of the kernel's receive buffer: a reader that
+    /// keeps chunks needs no scratch buffer of its own.
+    pub fn poll_read_bytes(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<bytes::Bytes>> {
+        let fd = self.inner.fd();
+        sys(|k| k.poll_recv_bytes(fd, cx, max))
+    }
+
     pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.peek(buf).await
     }
