@@ -36,7 +36,7 @@ use crate::{RunEnd, Setup};
 /// The bare turmoil-net + hyper side of the per-request comparison (for profiling loops).
 pub use bare::sequential as bare_sequential;
 pub use duplex::sequential as duplex_sequential;
-pub use mem::child_main;
+pub use scale::child_main;
 pub use scale::ScalePoint;
 
 /// What to measure. Every field documents its default ([`BenchOptions::full`]).
@@ -272,7 +272,7 @@ fn measure_per_request(o: &BenchOptions) -> PerRequest {
 fn measure_scale(o: &BenchOptions) -> Scale {
     let point = |engine: &str, n: usize| {
         if o.fresh_process {
-            mem::in_child(engine, n)
+            scale::in_child(engine, n)
         } else {
             match engine {
                 "bare" => scale::run_bare(n),
