@@ -178,7 +178,11 @@ impl ErrorKind {
                 }
             }
             if let Some(h) = err.downcast_ref::<hyper::Error>() {
-                if h.is_incomplete_message() || h.is_canceled() {
+                // hyper has no predicate for its `User(DispatchGone)`: a request queued inside
+                // an HTTP/2 connection (behind the server's stream limit) when the connection
+                // died ends with it. The connection closed before the message completed.
+                let gone = || h.to_string().starts_with("dispatch task is gone");
+                if h.is_incomplete_message() || h.is_canceled() || gone() {
                     hyper_kind.get_or_insert(ErrorKind::Closed);
                 } else if h.is_timeout() {
                     hyper_kind.get_or_insert(ErrorKind::Timeout);
