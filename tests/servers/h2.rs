@@ -107,3 +107,65 @@ fn an_http2_client_against_an_http1_server_fails_its_requests_without_panicking(
     verdict.assert_holds();
     assert_eq!(verdict.summary.requests.failed, 2, "{verdict}");
 }
+
+/// A client that forgets a request its HTTP/2 connection refused to send after GOAWAY (the
+/// connection was closing): the caller never hears back — hyper#2500's symptom.
+struct DropsOnGoaway(httpsim::client::h2_pool::H2Pool);
+
+impl httpsim::client::Pool for DropsOnGoaway {
+    fn send(
+        &self,
+        id: u64,
+        req: http::Request<httpsim::client::RequestBody>,
+    ) -> httpsim::client::SendFuture {
+        let fut = self.0.send(id, req);
+        Box::pin(async move {
+            match fut.await {
+                Err(e) if e.conn().is_some() && !e.written() => std::future::pending().await,
+                other => other,
+            }
+        })
+    }
+}
+
+/// 40 POSTs at 20 a second; a graceful shutdown at 975 ms with 20 streams in flight.
+fn goaway_mid_stream(broken: bool) -> httpsim::Verdict {
+    let mut setup = versioned_app(Duration::from_secs(2));
+    setup.server.protocol = Protocol::Http2;
+    setup.workload.kind = WorkloadKind::Rate(20.0);
+    setup.workload.requests = 40;
+    setup.workload.method = hyper::Method::POST;
+    setup.server.shutdown = Some(ShutdownPlan {
+        at: Duration::from_millis(975),
+        strategy: ShutdownStrategy::HyperGraceful,
+        deadline: None,
+    });
+    let config = H2PoolConfig::default();
+    setup.custom.pool = Some(std::rc::Rc::new(move |host| {
+        let pool = httpsim::client::h2_pool::H2Pool::new(host, config, None);
+        if broken {
+            Box::new(DropsOnGoaway(pool)) as Box<dyn httpsim::client::Pool>
+        } else {
+            Box::new(pool)
+        }
+    }));
+    setup.check(&["no-lost-request", "shutdown"])
+}
+
+#[test]
+fn a_client_that_drops_requests_on_goaway_is_caught_by_no_lost_request() {
+    let fixed = goaway_mid_stream(false);
+    fixed.assert_holds();
+    assert_eq!(fixed.summary.statuses["200"], 20, "{fixed}");
+    let broken = goaway_mid_stream(true);
+    let lost = broken.invariant("no-lost-request").expect("judged");
+    assert!(!lost.passed, "{broken}");
+    assert!(
+        lost.violations[0].message.contains("never ended"),
+        "{broken}"
+    );
+    assert_eq!(
+        broken.summary.statuses["200"], 20,
+        "the 20 streams finish: {broken}"
+    );
+}
