@@ -97,3 +97,17 @@ fn a_window_above_two_to_the_31_is_refused() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn an_http1_setting_on_an_http2_only_server_is_refused() -> Result {
+    let text = "name = \"x\"\n[server]\nprotocol = \"http2\"\nmax_requests_per_socket = 5\n[client]\npool = { kind = \"h2\" }\n";
+    let (ran, path, _dir) = run_file("h1-on-h2.toml", text)?;
+    assert_bad(
+        &ran,
+        &path,
+        4,
+        27,
+        &["server.max_requests_per_socket", "HTTP/1.1 setting"],
+    );
+    Ok(())
+}

@@ -1,6 +1,6 @@
 //! The HTTP/2 combinations a scenario file may not ask for, each pointing at its key: HTTP/2
-//! settings on a server or client that speaks HTTP/1.1, a client protocol a pool does not
-//! have, and an HTTP/1.1-only pool against a server that speaks only HTTP/2 (hyper's h2c
+//! settings on a server or client that speaks HTTP/1.1 (and HTTP/1.1-only server settings on an
+//! `http2` server), a client protocol a pool does not have, and an HTTP/1.1-only pool against a server that speaks only HTTP/2 (hyper's h2c
 //! server answers its request line with a connection error: there is nothing to simulate).
 //!
 //! An HTTP/2 client against an `http1` server is allowed: what happens (the server cannot parse
@@ -36,6 +36,28 @@ pub(crate) fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
                 s.max_pending_accept_reset_streams.is_some(),
             ),
         ];
+        if server_protocol == ProtocolName::Http2 {
+            // HTTP/1.1 settings hyper's HTTP/2 server has no use for: they would do nothing.
+            let h1 = [
+                ("keep_alive", s.keep_alive == Some(false)),
+                (
+                    "max_requests_per_socket",
+                    s.max_requests_per_socket.is_some(),
+                ),
+                ("header_read_timeout", s.header_read_timeout.is_some()),
+            ];
+            if let Some((key, _)) = h1.iter().find(|(_, set)| *set) {
+                return Err(bad(
+                    ctx,
+                    &format!("server.{key}"),
+                    format!(
+                        "`{key}` is an HTTP/1.1 setting, and the server speaks HTTP/2 only \
+                         (HTTP/2 has no `connection: close` and no header read timeout)"
+                    ),
+                    "protocol = \"auto\" (it applies to HTTP/1.1 connections), or no such key",
+                ));
+            }
+        }
         if server_protocol == ProtocolName::Http1 {
             if let Some((key, _)) = keys.iter().find(|(_, set)| *set) {
                 return Err(bad(
