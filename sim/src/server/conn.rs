@@ -55,6 +55,9 @@ pub(crate) struct ConnStatus {
     pub(crate) closing: Cell<bool>,
     /// The service itself adds `connection: close` to responses (http-terminator does).
     pub(crate) close_header: Cell<bool>,
+    /// The connection speaks HTTP/2 (`protocol = "http2"`, or `auto` once a request came as
+    /// HTTP/2): a graceful close is a GOAWAY, and `connection: close` means nothing.
+    pub(crate) h2: Cell<bool>,
     /// The latest command, and how many were given: a `Cell` and a `Notify` rather than a
     /// `watch` channel (~350 bytes per connection at 10k connections).
     cmd: Cell<Command>,
@@ -85,6 +88,7 @@ pub(crate) fn start(stream: SimStream, shared: Rc<Shared>) {
         write_blocked: Cell::new(false),
         closing: Cell::new(false),
         close_header: Cell::new(false),
+        h2: Cell::new(shared.config.protocol == super::Protocol::Http2),
         cmd: Cell::new(Command::Run),
         cmd_count: Cell::new(0),
         cmd_wake: Notify::new(),
@@ -157,6 +161,9 @@ fn hyper_conn(
                 let guard = InFlight::start(status.clone(), shared.clone());
                 let n = status.requests.get() + 1;
                 status.requests.set(n);
+                if req.version() == http::Version::HTTP_2 {
+                    status.h2.set(true);
+                }
                 let seq = super::request_seq(&req);
                 host.record(Event::ServerRequest {
                     conn: conn_id,
@@ -169,8 +176,8 @@ fn hyper_conn(
                 let last = config.max_requests_per_socket.is_some_and(|m| n >= m);
                 let header = last || status.close_header.get();
                 // HTTP/2 has no `connection: close` (hyper strips it; GOAWAY says it instead).
-                let close = (header || !config.keep_alive || status.closing.get())
-                    && config.protocol != super::Protocol::Http2;
+                let close =
+                    (header || !config.keep_alive || status.closing.get()) && !status.h2.get();
                 host.record(Event::ServerResponse {
                     conn: conn_id,
                     status: res.status().as_u16(),

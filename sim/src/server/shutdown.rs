@@ -144,8 +144,8 @@ impl ShutdownDone {
 
 /// On HTTP/2, a graceful close is a GOAWAY (hyper sends it when asked to shut down gracefully):
 /// traced, so a reader sees where the last accepted stream was drawn.
-fn goaway_sent(shared: &Shared, conn: crate::trace::ConnId) {
-    if shared.config.protocol == super::Protocol::Http2 {
+fn goaway_sent(shared: &Shared, conn: crate::trace::ConnId, status: &super::conn::ConnStatus) {
+    if status.h2.get() {
         shared.host.record(Event::GoawaySent { conn });
     }
 }
@@ -166,7 +166,7 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
                 } else {
                     status.closing.set(true);
                     status.close_header.set(true);
-                    goaway_sent(shared, conn);
+                    goaway_sent(shared, conn, status);
                     status.command(Command::Graceful);
                 }
             }
@@ -174,7 +174,7 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
         ShutdownStrategy::HyperGraceful => {
             for (&conn, status) in shared.conns.borrow().iter() {
                 status.closing.set(true);
-                goaway_sent(shared, conn);
+                goaway_sent(shared, conn, status);
             }
         }
     }
