@@ -44,6 +44,9 @@ struct Req {
     /// Failed attempts that were retried.
     retried: Vec<u64>,
     conn: Option<ConnId>,
+    /// When it last took its connection (a `checkout`): a stream opens then, not when the
+    /// request started waiting for one.
+    checked_out: Option<u64>,
 }
 
 #[derive(Default)]
@@ -67,7 +70,11 @@ pub fn timeline(o: &Outcome) -> String {
             }
             Event::Checkout {
                 req, conn: Some(c), ..
-            } => reqs.entry(*req).or_default().conn = Some(*c),
+            } => {
+                let q = reqs.entry(*req).or_default();
+                q.conn = Some(*c);
+                q.checked_out = Some(t);
+            }
             Event::ResponseHead { req, conn, .. } => {
                 let q = reqs.entry(*req).or_default();
                 q.head = Some(t);
@@ -271,6 +278,9 @@ pub fn timeline(o: &Outcome) -> String {
         }
     }
 
+    // HTTP/2: requests at once on one connection are its streams, drawn as rows of its lane.
+    let rows = stream_rows(&reqs, &lane_of, last_us);
+
     // Request bars. Requests with no connection that would be drawn on the same pixels (an
     // EMFILE storm: thousands at once) are drawn once, with their count.
     let mut drawn: BTreeMap<(i64, i64, bool), usize> = BTreeMap::new();
@@ -292,7 +302,11 @@ pub fn timeline(o: &Outcome) -> String {
             },
             None => orphan_lane,
         };
-        let y = lane_y(lane) + (LANE - BAR) / 2.0;
+        let (row, of) = rows.get(id).copied().unwrap_or((0, 1));
+        // At least a pixel per row: beyond BAR streams, rows share pixels (row mod BAR).
+        let shown = of.min(BAR as usize);
+        let (row, bar) = (row % shown, BAR / shown as f64);
+        let y = lane_y(lane) + (LANE - BAR) / 2.0 + row as f64 * bar;
         let head = q.head.or(q.failed.as_ref().map(|f| f.0)).unwrap_or(last_us);
         let done = q.body_end.unwrap_or(head).max(head);
         let waiting = match (&q.head, &q.failed) {
@@ -310,22 +324,23 @@ pub fn timeline(o: &Outcome) -> String {
             }
         );
         let mut g = Group::new().add(Title::new(tip));
-        g = g.add(rect(
-            x(start),
-            y,
-            (x(head) - x(start)).max(1.5),
-            BAR,
-            waiting,
-        ));
+        // A stream's row shows it from when it took its connection; the wait for a free stream
+        // before that is the lane's business no more (the stall band shows it).
+        let from = if of > 1 {
+            q.checked_out.unwrap_or(start).max(start)
+        } else {
+            start
+        };
+        g = g.add(rect(x(from), y, (x(head) - x(from)).max(1.5), bar, waiting));
         if q.head.is_some() && done > head {
-            g = g.add(rect(x(head), y, (x(done) - x(head)).max(2.0), BAR, BODY));
+            g = g.add(rect(x(head), y, (x(done) - x(head)).max(2.0), bar, BODY));
         }
         for t in q.retried.iter().chain(q.failed.as_ref().map(|f| &f.0)) {
-            g = g.add(cross(x(*t), y + BAR / 2.0));
+            g = g.add(cross(x(*t), y + bar / 2.0));
         }
         let w = x(done) - x(start);
         let label = format!("#{id}");
-        if w > 8.0 * label.len() as f64 + 6.0 {
+        if of == 1 && w > 8.0 * label.len() as f64 + 6.0 {
             g = g.add(
                 text(x(start) + 4.0, y + BAR - 3.0, &label)
                     .set("font-size", 10)
@@ -369,6 +384,53 @@ pub fn timeline(o: &Outcome) -> String {
     }
     doc = doc.add(legend(legend_y));
     doc.to_string() + "\n"
+}
+
+/// Each drawn request's row in its connection's lane and the lane's number of rows: requests
+/// overlapping in time on one connection (HTTP/2 streams) get rows of their own, the first free
+/// one in order of start. A connection that carries one request at a time has one row, and its
+/// bars are drawn as before.
+fn stream_rows(
+    reqs: &BTreeMap<ReqId, Req>,
+    lane_of: &BTreeMap<ConnId, usize>,
+    last_us: u64,
+) -> BTreeMap<ReqId, (usize, usize)> {
+    let mut by_conn: BTreeMap<ConnId, Vec<(u64, ReqId, u64)>> = BTreeMap::new();
+    for (id, q) in reqs {
+        let (Some(start), Some(c)) = (q.start, q.conn) else {
+            continue;
+        };
+        if !lane_of.contains_key(&c) {
+            continue;
+        }
+        let head = q.head.or(q.failed.as_ref().map(|f| f.0)).unwrap_or(last_us);
+        let done = q.body_end.unwrap_or(head).max(head);
+        let on_conn = q.checked_out.unwrap_or(start).max(start);
+        by_conn.entry(c).or_default().push((on_conn, *id, done));
+    }
+    let mut out = BTreeMap::new();
+    for (_, mut list) in by_conn {
+        list.sort();
+        // When each row is free again.
+        let mut free_at: Vec<u64> = Vec::new();
+        let mut assigned = Vec::with_capacity(list.len());
+        for (start, id, done) in list {
+            let row = match free_at.iter().position(|f| *f <= start) {
+                Some(r) => r,
+                None => {
+                    free_at.push(0);
+                    free_at.len() - 1
+                }
+            };
+            free_at[row] = done;
+            assigned.push((id, row));
+        }
+        let n = free_at.len().max(1);
+        for (id, row) in assigned {
+            out.insert(id, (row, n));
+        }
+    }
+    out
 }
 
 /// Fault events become bands: `partition`/`hold`/`crash`/... open one, `repair`/`release`/
