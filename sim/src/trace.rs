@@ -278,6 +278,27 @@ pub enum Event {
         /// Which retransmission of this data this is (1, 2, ...).
         attempt: u32,
     },
+    /// An HTTP/2 request attempt was ended by the server with a RST_STREAM or a GOAWAY frame;
+    /// followed by its `RequestFailed`.
+    H2Frame {
+        /// Request id.
+        req: ReqId,
+        /// Connection, when the pool knows it.
+        conn: Option<ConnId>,
+        /// `RST_STREAM` or `GOAWAY`.
+        frame: String,
+        /// The error code, as RFC 9113 names it (`REFUSED_STREAM`, `NO_ERROR`, ...).
+        code: String,
+        /// Whether the server never processed the request (REFUSED_STREAM, or above a graceful
+        /// GOAWAY's last stream id), so it may be retried whatever its method.
+        unprocessed: bool,
+    },
+    /// The server sent GOAWAY on an HTTP/2 connection (a graceful shutdown): streams it
+    /// accepted finish, later ones are refused.
+    GoawaySent {
+        /// Connection id.
+        conn: ConnId,
+    },
     /// Reading a response body failed (the total timeout expired, or the connection closed or
     /// reset under it); followed by its `BodyEnd { how: Failed }`.
     BodyError {
@@ -442,6 +463,11 @@ impl fmt::Display for Record {
             Event::Retransmit { conn, bytes, attempt } => {
                 write!(f, "retransmit     conn={conn} bytes={bytes} attempt={attempt}")
             }
+            Event::H2Frame { req, conn, frame, code, unprocessed } => {
+                let on = conn.map(|c| format!(" conn={c}")).unwrap_or_default();
+                write!(f, "h2-frame       req={req}{on} {frame} {code} unprocessed={unprocessed}")
+            }
+            Event::GoawaySent { conn } => write!(f, "goaway-sent    conn={conn}"),
         }
     }
 }

@@ -9,12 +9,14 @@
 //!   every contract field, and regenerates the committed `reports/` byte for byte.
 //! - `fuzz` — mutated catalog files exit 0, 1 or 2, never 101 or 134 (`HTTPSIM_FUZZ_CASES`).
 //! - `verdicts` — failing expectations exit 1 with the replay command; seeds and sweeps.
+//! - `h2_rules` — HTTP/2 keys on an HTTP/1 side, HTTP/1 pools against an h2-only server: exit 2.
 //! - `own_requests` — `[[workload.request]]` and `[expect] status`: sent, counted, refused when bad.
 //! - `explore` — `httpsim explore`, `--shard K/N` and `httpsim merge` (bug hunting at scale).
 
 mod catalog;
 mod explore;
 mod fuzz;
+mod h2_rules;
 mod malformed;
 mod own_requests;
 mod setup_rules;

@@ -11,6 +11,7 @@
 //! - `no_stall` — pools drain: no stall beyond the bound; the diagnosis of a held-body stall.
 //! - `shutdown` — keep-alive shutdown ends in time and loses nothing.
 //! - `fd_exhaustion` — fd limits hold, EMFILE reaches the caller, the system recovers.
+//! - `h2` — HTTP/2 under fault schedules and GOAWAY: no request lost, refusals retried.
 //!
 //! `docs/CHECKS.md` has the table of broken variants, the property that catches each and the
 //! cases it needs.
@@ -21,6 +22,7 @@ mod pool;
 mod server;
 
 mod fd_exhaustion;
+mod h2;
 mod no_stall;
 mod ordering;
 mod shutdown;

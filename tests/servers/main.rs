@@ -7,10 +7,12 @@
 //! - `writes` — how responses leave the server: many-chunk bodies in one write.
 //! - `own_service` — a tower service of yours inside this server: settings and checks apply.
 //! - `broken_own` — a broken service and a broken client of yours, caught by the same checks.
+//! - `h2` — HTTP/2 and `auto` servers: your service over h2, GOAWAY on graceful shutdown.
 
 mod accept;
 mod broken_own;
 mod concurrency;
+mod h2;
 mod own_service;
 mod shutdown;
 mod timeouts;

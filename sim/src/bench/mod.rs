@@ -11,6 +11,8 @@
 //! - [`idle`] — the pool-stall case: simulated seconds per wall second when nearly all time is
 //!   quiet; and the user-timer case, where the quiet time is a server's own `tokio::time::sleep`.
 //! - [`explore`](mod@explore) — explored runs per wall second on the catalog's shapes.
+//! - [`multiplex`] — HTTP/2 beside HTTP/1.1: 100 requests in flight as streams of one
+//!   connection, or as 100 connections.
 //!
 //! Timings are wall-clock figures for reports only; nothing here feeds a trace, and no test
 //! asserts on them. `docs/PERFORMANCE.md` has the measured table and where the time goes.
@@ -22,6 +24,7 @@ pub mod idle;
 mod io;
 mod loopback;
 pub mod mem;
+pub mod multiplex;
 pub mod scale;
 
 use std::fmt;
@@ -65,6 +68,9 @@ pub struct BenchOptions {
     pub idle_timeout: Duration,
     /// Seeds explored per catalog shape in the exploration case. The default is 20.
     pub explore_seeds: u64,
+    /// Requests of the HTTP/2 beside HTTP/1.1 case, 100 in flight at a time. The default is
+    /// 2000.
+    pub multiplex_requests: usize,
 }
 
 impl Default for BenchOptions {
@@ -87,6 +93,7 @@ impl BenchOptions {
             idle_sockets: 5,
             idle_timeout: Duration::from_secs(180),
             explore_seeds: 20,
+            multiplex_requests: 2000,
         }
     }
 
@@ -98,6 +105,7 @@ impl BenchOptions {
             scale: vec![500, 1000],
             idle_requests: 20,
             explore_seeds: 3,
+            multiplex_requests: 300,
             ..Self::full()
         }
     }
@@ -197,6 +205,8 @@ pub struct BenchReport {
     pub idle_user: IdleUser,
     /// Exploration throughput.
     pub explore: explore::ExploreBench,
+    /// HTTP/2 beside HTTP/1.1.
+    pub multiplex: multiplex::Multiplex,
 }
 
 /// The httpsim setup of the per-request comparison: hyper-util's pool, sequential GETs, bodies
@@ -332,7 +342,8 @@ fn measure_idle_user(o: &BenchOptions) -> IdleUser {
 }
 
 /// Runs every measurement `options` asks for, in this order: per-request (simulated, then
-/// loopback), scale, idle time, idle time of the user's own timers.
+/// loopback), scale, idle time, idle time of the user's own timers, exploration, HTTP/2 beside
+/// HTTP/1.1.
 pub fn run(options: &BenchOptions) -> BenchReport {
     BenchReport {
         per_request: measure_per_request(options),
@@ -340,6 +351,7 @@ pub fn run(options: &BenchOptions) -> BenchReport {
         idle: measure_idle(options),
         idle_user: measure_idle_user(options),
         explore: explore::measure(options.explore_seeds),
+        multiplex: multiplex::measure(options.multiplex_requests, options.repeat),
     }
 }
 
@@ -444,6 +456,28 @@ impl fmt::Display for BenchReport {
             f,
             "   {} runs ({} failing) in {:.2} wall s = {:.0} explored runs / wall s",
             e.runs, e.failing, e.wall_s, e.runs_per_s
-        )
+        )?;
+        let m = &self.multiplex;
+        writeln!(
+            f,
+            "6. HTTP/2 beside HTTP/1.1: {} GETs, {} in flight at a time, 4096 B bodies",
+            m.requests, m.in_flight
+        )?;
+        writeln!(
+            f,
+            "   {:<34} {:>6} {:>10} {:>12} {:>8}",
+            "", "conns", "wall ms", "wall µs/req", "sim ms"
+        )?;
+        for (name, s) in [
+            ("HTTP/2, one connection (h2 pool)", &m.http2),
+            ("HTTP/1.1, keep-alive (agent)", &m.http1),
+        ] {
+            writeln!(
+                f,
+                "   {:<34} {:>6} {:>10.1} {:>12.1} {:>8.0}",
+                name, s.connections, s.wall_ms, s.wall_us_per_request, s.sim_ms
+            )?;
+        }
+        Ok(())
     }
 }

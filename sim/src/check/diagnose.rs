@@ -182,7 +182,18 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
         } else {
             req_words(&queued)
         };
-        causes.push(if all_idle {
+        let busy = busy_streams(tl, at);
+        causes.push(if !busy.is_empty() {
+            // HTTP/2: several streams at once on one connection, and every one in use.
+            let conns: Vec<String> = busy
+                .iter()
+                .map(|(c, n)| format!("all {n} streams of conn {c} busy"))
+                .collect();
+            format!(
+                "{who} were queued in the pool for a stream: {}",
+                conns.join(", ")
+            )
+        } else if all_idle {
             format!(
                 "{who} were queued in the pool while its sockets sat idle: the pool did not hand \
                  them out"
@@ -229,6 +240,28 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
         line.push_str(&end);
     }
     line
+}
+
+/// Connections carrying more than one request at once at `t` (HTTP/2 streams), with how many:
+/// a request holds its stream from its checkout on the connection to the end of its body (or
+/// its failure). Empty when no connection multiplexed, so HTTP/1 runs read as before.
+fn busy_streams(tl: &Timeline, t: u64) -> Vec<(ConnId, usize)> {
+    let mut streams: BTreeMap<ConnId, usize> = BTreeMap::new();
+    for f in tl.reqs.values() {
+        let Some(&(since, Some(conn), _)) = f.checkouts.iter().rfind(|c| c.0 <= t) else {
+            continue;
+        };
+        let body_done = f.body_end.is_some_and(|(e, _)| e <= t);
+        let failed = f
+            .attempts
+            .iter()
+            .any(|a| a.end.is_some_and(|e| e >= since && e <= t) && a.failed.is_some());
+        if !body_done && !failed {
+            *streams.entry(conn).or_default() += 1;
+        }
+    }
+    streams.retain(|_, n| *n > 1);
+    streams.into_iter().collect()
 }
 
 /// What happened at `t` that ended a wait: server-side closes, timeouts.

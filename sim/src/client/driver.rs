@@ -57,7 +57,12 @@ impl Default for Retry {
 
 impl Retry {
     /// Whether a failed attempt of `method` with error `e` may be retried (attempt count aside).
+    /// A request the server never processed (HTTP/2 REFUSED_STREAM, or above GOAWAY's last
+    /// stream id: [`ClientError::is_unprocessed`]) may always be retried.
     pub fn allows(&self, method: &Method, e: &ClientError) -> bool {
+        if e.is_unprocessed() {
+            return true;
+        }
         let idempotent = matches!(
             *method,
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
@@ -293,6 +298,15 @@ impl Driver {
                 Err(e) => {
                     let retrying =
                         attempt < self.retry.attempts && self.retry.allows(&spec.method, &e);
+                    if let Some(h2) = e.h2() {
+                        self.host.record(Event::H2Frame {
+                            req: spec.id,
+                            conn: e.conn(),
+                            frame: h2.frame.name().to_string(),
+                            code: h2.code.clone(),
+                            unprocessed: h2.unprocessed,
+                        });
+                    }
                     self.host.record(Event::RequestFailed {
                         req: spec.id,
                         attempt,

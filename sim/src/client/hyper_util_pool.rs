@@ -7,6 +7,7 @@ use crate::net::clock::SimTimer;
 use hyper::Request;
 use hyper_util::client::legacy::Client;
 
+use super::h2_settings::H2ClientSettings;
 use super::{ClientError, Pool, RequestBody, SendFuture};
 use crate::net::{HostNet, SimConnector};
 use crate::trace::ReqId;
@@ -45,15 +46,59 @@ impl HyperUtilPool {
         idle_timeout: Option<Duration>,
         max_idle_per_host: usize,
     ) -> Self {
+        Self::build(host, connect_timeout, idle_timeout, max_idle_per_host, None)
+    }
+
+    /// The same client speaking HTTP/2 only (`http2_only`, prior knowledge: there is no TLS to
+    /// negotiate it), with `settings`. hyper-util keeps one HTTP/2 connection per host and
+    /// multiplexes every request on it; it opens another only when that one is gone.
+    pub fn http2(
+        host: HostNet,
+        connect_timeout: Option<Duration>,
+        idle_timeout: Option<Duration>,
+        settings: &H2ClientSettings,
+    ) -> Self {
+        Self::build(
+            host,
+            connect_timeout,
+            idle_timeout,
+            usize::MAX,
+            Some(settings),
+        )
+    }
+
+    fn build(
+        host: HostNet,
+        connect_timeout: Option<Duration>,
+        idle_timeout: Option<Duration>,
+        max_idle_per_host: usize,
+        http2: Option<&H2ClientSettings>,
+    ) -> Self {
         let mut connector = SimConnector::new(host);
         connector.set_connect_timeout(connect_timeout);
-        let client = Client::builder(LocalExec)
+        let mut builder = Client::builder(LocalExec);
+        builder
             .pool_timer(SimTimer::new())
             .timer(SimTimer::new())
             .pool_idle_timeout(idle_timeout)
-            .pool_max_idle_per_host(max_idle_per_host)
-            .build(connector);
-        Self { client }
+            .pool_max_idle_per_host(max_idle_per_host);
+        if let Some(h2) = http2 {
+            builder
+                .http2_only(true)
+                .http2_keep_alive_interval(h2.keep_alive_interval)
+                .http2_keep_alive_while_idle(h2.keep_alive_while_idle)
+                .http2_adaptive_window(h2.adaptive_window)
+                .http2_initial_max_send_streams(h2.initial_max_send_streams);
+            if let Some(t) = h2.keep_alive_timeout {
+                builder.http2_keep_alive_timeout(t);
+            }
+            if let Some(n) = h2.max_concurrent_reset_streams {
+                builder.http2_max_concurrent_reset_streams(n);
+            }
+        }
+        Self {
+            client: builder.build(connector),
+        }
     }
 }
 

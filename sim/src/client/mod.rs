@@ -6,6 +6,10 @@
 //! - [`agent::Agent`] — a bounded pool (per-host and total limits, FIFO queue of waiters) on
 //!   hyper's `http1` connections; [`agent_pool::AgentPool`] puts it behind [`Pool`].
 //! - [`no_pool::NoPool`] — a fresh connection per request (`connection: close`).
+//! - [`h2_pool::H2Pool`] — a bounded HTTP/2 pool: streams per connection, connections per
+//!   host, a new connection when every stream is busy; [`h2_settings`] — the HTTP/2 settings
+//!   it shares with hyper-util's `Client` under `http2_only`; [`h2_reason`] — which HTTP/2
+//!   failures mean "not processed" (retryable whatever the method).
 //! - [`request_body::RequestBody`] — the body of every request (one pointer wide).
 //! - [`adapt`] — your own client in one line: a hyper-util `Client` from your own `Builder`,
 //!   any tower service, or a function over raw sockets.
@@ -17,6 +21,9 @@ pub mod adapt;
 pub mod agent;
 pub mod agent_pool;
 pub mod driver;
+pub mod h2_pool;
+pub mod h2_reason;
+pub mod h2_settings;
 pub mod hyper_util_pool;
 pub mod no_pool;
 pub mod request_body;
@@ -70,6 +77,8 @@ pub struct ClientError {
     kind: ErrorKind,
     message: String,
     written: bool,
+    h2: Option<Box<h2_reason::H2Failure>>,
+    conn: Option<crate::trace::ConnId>,
 }
 
 impl ClientError {
@@ -80,7 +89,31 @@ impl ClientError {
             kind,
             message: message.into(),
             written,
+            h2: None,
+            conn: None,
         }
+    }
+
+    /// Notes the connection the error happened on (pools that know it say so; traces name it).
+    pub fn on_conn(mut self, conn: crate::trace::ConnId) -> Self {
+        self.conn = Some(conn);
+        self
+    }
+
+    /// The connection the error happened on, when the pool said.
+    pub fn conn(&self) -> Option<crate::trace::ConnId> {
+        self.conn
+    }
+
+    /// The HTTP/2 frame (RST_STREAM or GOAWAY) and code the server ended the request with.
+    pub fn h2(&self) -> Option<&h2_reason::H2Failure> {
+        self.h2.as_deref()
+    }
+
+    /// The server never processed the request (HTTP/2 REFUSED_STREAM, or above a graceful
+    /// GOAWAY's last stream id): it may be retried whatever its method.
+    pub fn is_unprocessed(&self) -> bool {
+        self.h2.as_ref().is_some_and(|h| h.unprocessed)
     }
 
     /// Classifies any error (see [`ErrorKind::of`]).
@@ -92,7 +125,11 @@ impl ClientError {
             message.push_str(&s.to_string());
             src = s.source();
         }
-        Self::new(ErrorKind::of(e), message, written)
+        let h2 = h2_reason::H2Failure::of(e);
+        let kind = h2.as_ref().map_or_else(|| ErrorKind::of(e), |h| h.kind());
+        let mut err = Self::new(kind, message, written);
+        err.h2 = h2.map(Box::new);
+        err
     }
 
     /// The error's kind.
@@ -141,7 +178,11 @@ impl ErrorKind {
                 }
             }
             if let Some(h) = err.downcast_ref::<hyper::Error>() {
-                if h.is_incomplete_message() || h.is_canceled() {
+                // hyper has no predicate for its `User(DispatchGone)`: a request queued inside
+                // an HTTP/2 connection (behind the server's stream limit) when the connection
+                // died ends with it. The connection closed before the message completed.
+                let gone = || h.to_string().starts_with("dispatch task is gone");
+                if h.is_incomplete_message() || h.is_canceled() || gone() {
                     hyper_kind.get_or_insert(ErrorKind::Closed);
                 } else if h.is_timeout() {
                     hyper_kind.get_or_insert(ErrorKind::Timeout);
@@ -186,10 +227,27 @@ pub enum PoolConfig {
         /// Idle sockets kept per host. The default is unlimited.
         max_idle_per_host: usize,
     },
+    /// The real hyper-util legacy `Client` with `http2_only` (scenario: `pool = { kind =
+    /// "hyper-util", protocol = "http2" }`): one multiplexed connection per host.
+    HyperUtilH2 {
+        /// How long an idle pooled connection is kept. The default is 90 s (hyper-util's).
+        idle_timeout: Option<Duration>,
+        /// HTTP/2 settings. The default is hyper's.
+        settings: h2_settings::H2ClientSettings,
+    },
+    /// httpsim's bounded HTTP/2 pool (scenario: `pool = { kind = "h2", ... }`).
+    H2(h2_pool::H2PoolConfig),
     /// A fresh connection per request, closed after its response.
     None,
     /// httpsim's bounded [`agent::Agent`] (scenario: `pool = { kind = "agent", ... }`).
     Agent(AgentConfig),
+}
+
+impl PoolConfig {
+    /// Whether the pool speaks HTTP/2 (and so needs a server that does).
+    pub fn is_h2(&self) -> bool {
+        matches!(self, PoolConfig::HyperUtilH2 { .. } | PoolConfig::H2(_))
+    }
 }
 
 impl Default for PoolConfig {
@@ -244,6 +302,16 @@ pub fn build_pool(config: &ClientConfig, host: HostNet) -> Box<dyn Pool> {
             *idle_timeout,
             *max_idle_per_host,
         )),
+        PoolConfig::HyperUtilH2 {
+            idle_timeout,
+            settings,
+        } => Box::new(hyper_util_pool::HyperUtilPool::http2(
+            host,
+            connect_timeout,
+            *idle_timeout,
+            settings,
+        )),
+        PoolConfig::H2(h2) => Box::new(h2_pool::H2Pool::new(host, *h2, connect_timeout)),
         PoolConfig::None => Box::new(no_pool::NoPool::new(host, connect_timeout)),
         PoolConfig::Agent(agent) => Box::new(agent_pool::AgentPool::new(
             host,

@@ -9,14 +9,16 @@ use std::time::Duration;
 use hyper::Method;
 
 use super::format::{
-    BodyName, ConnectName, HandlerTable, MethodName, OverflowName, PoolTable, ScenarioFile,
-    WorkloadKindName,
+    BodyName, ConnectName, HandlerTable, MethodName, OverflowName, PoolTable, ProtocolName,
+    ScenarioFile, WorkloadKindName,
 };
 use super::{Ctx, ErrorClass, ScenarioError};
 use crate::client::agent::{AgentConfig, Scheduling};
+use crate::client::h2_pool::H2PoolConfig;
+use crate::client::h2_settings::H2ClientSettings;
 use crate::client::{BodyMode, PoolConfig, Retry, Timeouts};
 use crate::net::{BacklogOverflow, ConnectMode};
-use crate::server::{Handler, ShutdownPlan, ShutdownStrategy};
+use crate::server::{H2Settings, Handler, Protocol, ShutdownPlan, ShutdownStrategy};
 use crate::setup::Setup;
 use crate::workload::WorkloadKind;
 
@@ -88,6 +90,19 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
         if let Some(d) = s.accept_backoff {
             c.accept_backoff = d.0;
         }
+        c.protocol = match s.protocol {
+            None | Some(ProtocolName::Http1) => Protocol::Http1,
+            Some(ProtocolName::Http2) => Protocol::Http2,
+            Some(ProtocolName::Auto) => Protocol::Auto,
+        };
+        c.h2 = H2Settings {
+            max_concurrent_streams: s.max_concurrent_streams,
+            initial_stream_window_size: s.initial_stream_window_size,
+            initial_connection_window_size: s.initial_connection_window_size,
+            keep_alive_interval: s.keep_alive_interval.map(|d| d.0),
+            keep_alive_timeout: s.keep_alive_timeout.map(|d| d.0),
+            max_pending_accept_reset_streams: s.max_pending_accept_reset_streams,
+        };
         if let Some(sd) = &s.shutdown {
             let strategy = sd.strategy.parse::<ShutdownStrategy>().map_err(|_| {
                 ctx.error(
@@ -146,11 +161,58 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
             Some(PoolTable::HyperUtil {
                 idle_timeout,
                 max_idle_per_host,
+                protocol,
+                keep_alive_interval,
+                keep_alive_timeout,
+                keep_alive_while_idle,
+                adaptive_window,
+                max_concurrent_reset_streams,
+                initial_max_send_streams,
             }) => {
-                c.pool = PoolConfig::HyperUtil {
-                    idle_timeout: Some(idle_timeout.map_or(Duration::from_secs(90), |d| d.0)),
-                    max_idle_per_host: max_idle_per_host.unwrap_or(usize::MAX),
+                let idle_timeout = Some(idle_timeout.map_or(Duration::from_secs(90), |d| d.0));
+                c.pool = if *protocol == Some(ProtocolName::Http2) {
+                    PoolConfig::HyperUtilH2 {
+                        idle_timeout,
+                        settings: H2ClientSettings {
+                            keep_alive_interval: keep_alive_interval.map(|d| d.0),
+                            keep_alive_timeout: keep_alive_timeout.map(|d| d.0),
+                            keep_alive_while_idle: keep_alive_while_idle.unwrap_or(false),
+                            adaptive_window: adaptive_window.unwrap_or(false),
+                            max_concurrent_reset_streams: *max_concurrent_reset_streams,
+                            initial_max_send_streams: *initial_max_send_streams,
+                        },
+                    }
+                } else {
+                    PoolConfig::HyperUtil {
+                        idle_timeout,
+                        max_idle_per_host: max_idle_per_host.unwrap_or(usize::MAX),
+                    }
                 }
+            }
+            Some(PoolTable::H2 {
+                max_streams_per_connection,
+                max_connections,
+                keep_alive_interval,
+                keep_alive_timeout,
+                keep_alive_while_idle,
+                adaptive_window,
+                max_concurrent_reset_streams,
+                initial_max_send_streams,
+            }) => {
+                let defaults = H2PoolConfig::default();
+                c.pool = PoolConfig::H2(H2PoolConfig {
+                    max_streams_per_connection: max_streams_per_connection
+                        .unwrap_or(defaults.max_streams_per_connection),
+                    max_connections: max_connections.unwrap_or(defaults.max_connections),
+                    settings: H2ClientSettings {
+                        keep_alive_interval: keep_alive_interval.map(|d| d.0),
+                        keep_alive_timeout: keep_alive_timeout.map(|d| d.0),
+                        keep_alive_while_idle: keep_alive_while_idle.unwrap_or(false),
+                        adaptive_window: adaptive_window.unwrap_or(false),
+                        max_concurrent_reset_streams: *max_concurrent_reset_streams,
+                        initial_max_send_streams: *initial_max_send_streams,
+                    },
+                })
             }
             Some(PoolTable::None {}) => c.pool = PoolConfig::None,
         }

@@ -151,6 +151,37 @@ pub struct Server {
     /// How long the accept loop sleeps after EMFILE before accepting again. The default is
     /// 10 ms.
     pub accept_backoff: Option<Dur>,
+    /// `http1 | http2 | auto`: HTTP/1.1, HTTP/2 with prior knowledge (h2c), or either, chosen
+    /// per connection by its first bytes. The default is `http1`.
+    pub protocol: Option<ProtocolName>,
+    /// HTTP/2 (`http2`/`auto` only): SETTINGS_MAX_CONCURRENT_STREAMS; streams beyond it are
+    /// refused (REFUSED_STREAM). The default is hyper's (200).
+    pub max_concurrent_streams: Option<u32>,
+    /// HTTP/2 only: the per-stream flow-control window, bytes. The default is hyper's (1 MiB).
+    pub initial_stream_window_size: Option<u32>,
+    /// HTTP/2 only: the connection's flow-control window, bytes. The default is hyper's
+    /// (1 MiB).
+    pub initial_connection_window_size: Option<u32>,
+    /// HTTP/2 only: how often the server pings each connection. The default is none.
+    pub keep_alive_interval: Option<Dur>,
+    /// HTTP/2 only: how long a ping may go unanswered before the connection is closed. The
+    /// default is hyper's (20 s).
+    pub keep_alive_timeout: Option<Dur>,
+    /// HTTP/2 only: streams a client may reset before they are accepted before the connection
+    /// is closed (rapid-reset guard). The default is hyper's (20).
+    pub max_pending_accept_reset_streams: Option<usize>,
+}
+
+/// `protocol = "http1" | "http2" | "auto"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolName {
+    /// HTTP/1.1.
+    Http1,
+    /// HTTP/2 with prior knowledge.
+    Http2,
+    /// Either (servers only).
+    Auto,
 }
 
 /// `backlog_overflow = "delay" | "refuse"`.
@@ -254,8 +285,43 @@ pub enum PoolTable {
     HyperUtil {
         /// How long an idle socket is kept. The default is 90 s.
         idle_timeout: Option<Dur>,
-        /// Idle sockets kept per host. The default is unlimited.
+        /// Idle sockets kept per host (HTTP/1 only). The default is unlimited.
         max_idle_per_host: Option<usize>,
+        /// `http1 | http2` (`http2_only`, prior knowledge). The default is `http1`.
+        protocol: Option<ProtocolName>,
+        /// HTTP/2 only: ping interval. The default is none (no pings).
+        keep_alive_interval: Option<Dur>,
+        /// HTTP/2 only: how long a ping may go unanswered. The default is hyper's (20 s).
+        keep_alive_timeout: Option<Dur>,
+        /// HTTP/2 only: ping with no stream open too. The default is `false`.
+        keep_alive_while_idle: Option<bool>,
+        /// HTTP/2 only: BDP-based adaptive windows. The default is `false`.
+        adaptive_window: Option<bool>,
+        /// HTTP/2 only: locally reset streams remembered. The default is hyper's (10).
+        max_concurrent_reset_streams: Option<usize>,
+        /// HTTP/2 only: streams opened before the server's SETTINGS arrive. The default is
+        /// hyper's (100).
+        initial_max_send_streams: Option<usize>,
+    },
+    /// httpsim's bounded HTTP/2 pool.
+    H2 {
+        /// Streams in flight per connection before another is used. The default is 100.
+        max_streams_per_connection: Option<usize>,
+        /// Connections to the host. The default is 1.
+        max_connections: Option<usize>,
+        /// HTTP/2 only: ping interval. The default is none (no pings).
+        keep_alive_interval: Option<Dur>,
+        /// HTTP/2 only: how long a ping may go unanswered. The default is hyper's (20 s).
+        keep_alive_timeout: Option<Dur>,
+        /// HTTP/2 only: ping with no stream open too. The default is `false`.
+        keep_alive_while_idle: Option<bool>,
+        /// HTTP/2 only: BDP-based adaptive windows. The default is `false`.
+        adaptive_window: Option<bool>,
+        /// HTTP/2 only: locally reset streams remembered. The default is hyper's (10).
+        max_concurrent_reset_streams: Option<usize>,
+        /// HTTP/2 only: streams opened before the server's SETTINGS arrive. The default is
+        /// hyper's (100).
+        initial_max_send_streams: Option<usize>,
     },
     /// One connection per request.
     None {},

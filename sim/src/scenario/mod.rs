@@ -25,6 +25,7 @@ mod locate;
 mod request;
 mod runner;
 mod validate;
+mod validate_h2;
 
 use std::path::{Path, PathBuf};
 
@@ -109,6 +110,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     })?;
     let ctx = Ctx { path, src };
     validate::validate(&file, &ctx)?;
+    validate_h2::validate(&file, &ctx)?;
     crate::explore::table::validate(&file, &ctx)?;
     let setup = convert::convert(&file, &ctx)?;
     setup

@@ -1,5 +1,6 @@
-//! One accepted connection: hyper's `http1` state machine over a simulated socket, plus what
-//! hyper does not do on its own.
+//! One accepted connection: hyper's `http1` state machine over a simulated socket (or, for
+//! `protocol = "http2" | "auto"`, the one `conn_h2` builds), plus what hyper does not do on its
+//! own.
 //!
 //! - **An inactivity timeout** around the connection: a socket with no byte read or written for
 //!   `idle_timeout` is closed whatever hyper is doing — waiting for the next request, or stuck
@@ -54,6 +55,9 @@ pub(crate) struct ConnStatus {
     pub(crate) closing: Cell<bool>,
     /// The service itself adds `connection: close` to responses (http-terminator does).
     pub(crate) close_header: Cell<bool>,
+    /// The connection speaks HTTP/2 (`protocol = "http2"`, or `auto` once a request came as
+    /// HTTP/2): a graceful close is a GOAWAY, and `connection: close` means nothing.
+    pub(crate) h2: Cell<bool>,
     /// The latest command, and how many were given: a `Cell` and a `Notify` rather than a
     /// `watch` channel (~350 bytes per connection at 10k connections).
     cmd: Cell<Command>,
@@ -84,6 +88,7 @@ pub(crate) fn start(stream: SimStream, shared: Rc<Shared>) {
         write_blocked: Cell::new(false),
         closing: Cell::new(false),
         close_header: Cell::new(false),
+        h2: Cell::new(shared.config.protocol == super::Protocol::Http2),
         cmd: Cell::new(Command::Run),
         cmd_count: Cell::new(0),
         cmd_wake: Notify::new(),
@@ -97,7 +102,7 @@ pub(crate) fn start(stream: SimStream, shared: Rc<Shared>) {
 }
 
 /// A hyper connection future the shutdown sequence can ask to finish gracefully.
-trait Drive: Future<Output = hyper::Result<()>> {
+pub(super) trait Drive: Future<Output = hyper::Result<()>> {
     fn graceful(self: Pin<&mut Self>);
 }
 
@@ -116,7 +121,7 @@ where
 
 /// A connection watched by hyper-util's `GracefulShutdown`: the watcher, not httpsim, calls
 /// `graceful_shutdown` when the shutdown is signalled.
-struct Watched(Pin<Box<dyn Future<Output = hyper::Result<()>>>>);
+pub(super) struct Watched(pub(super) Pin<Box<dyn Future<Output = hyper::Result<()>>>>);
 
 impl Future for Watched {
     type Output = hyper::Result<()>;
@@ -133,7 +138,7 @@ impl Drive for Watched {
 /// (allocated once per connection, the size of the service future) stays a pointer wide while
 /// the connection idles or its response is held (at 10k connections the unboxed future cost
 /// ~1.3 KB each for the whole run).
-type SvcFuture =
+pub(super) type SvcFuture =
     Pin<Box<dyn Future<Output = Result<hyper::Response<Tracked>, BoxError>> + 'static>>;
 
 /// hyper's connection over `stream`, boxed. Built outside `serve_conn` so its parts (socket,
@@ -156,6 +161,9 @@ fn hyper_conn(
                 let guard = InFlight::start(status.clone(), shared.clone());
                 let n = status.requests.get() + 1;
                 status.requests.set(n);
+                if req.version() == http::Version::HTTP_2 {
+                    status.h2.set(true);
+                }
                 let seq = super::request_seq(&req);
                 host.record(Event::ServerRequest {
                     conn: conn_id,
@@ -167,7 +175,9 @@ fn hyper_conn(
                     handler::respond(&config.handler, req, &shared.cpu, CpuToken(conn_id)).await?;
                 let last = config.max_requests_per_socket.is_some_and(|m| n >= m);
                 let header = last || status.close_header.get();
-                let close = header || !config.keep_alive || status.closing.get();
+                // HTTP/2 has no `connection: close` (hyper strips it; GOAWAY says it instead).
+                let close =
+                    (header || !config.keep_alive || status.closing.get()) && !status.h2.get();
                 host.record(Event::ServerResponse {
                     conn: conn_id,
                     status: res.status().as_u16(),
@@ -193,6 +203,9 @@ fn hyper_conn(
         status: status.clone(),
         vectored: config.handler.max_body_frames() <= handler::HYPER_QUEUED_BUFS,
     };
+    if config.protocol.serves_h2() {
+        return super::conn_h2::hyper_conn(io, svc, shared);
+    }
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(SimTimer::new())
@@ -287,7 +300,7 @@ impl Drop for InFlight {
 }
 
 /// A response body that keeps its request in flight until hyper drops it.
-struct Tracked {
+pub(super) struct Tracked {
     inner: ResponseBody,
     _guard: InFlight,
 }
@@ -314,7 +327,7 @@ impl Body for Tracked {
 
 /// The socket as hyper sees it: notes when a write is blocked (the peer does not read), so a
 /// connection with a response stuck in its send path is not taken for idle.
-struct ConnIo {
+pub(super) struct ConnIo {
     inner: SimStream,
     status: Rc<ConnStatus>,
     /// hyper may write vectored: the handler's bodies have at most

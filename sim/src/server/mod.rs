@@ -1,4 +1,5 @@
-//! The HTTP server under test: real hyper `http1` connections over simulated sockets.
+//! The HTTP server under test: real hyper `http1` and `http2` connections over simulated
+//! sockets.
 //!
 //! - [`ServerConfig`] — port, keep-alive, timeouts, handler, fd limit, backlog, shutdown plan
 //!   (start here). [`serve`] runs it on a host.
@@ -7,8 +8,11 @@
 //!   `service_fn`) served by this same server, every setting and trace event applying to it.
 //! - [`cpu`] — the host CPU model: a `cpu` handler blocks every other piece of server work on
 //!   its host (read its module doc for the model and its limits).
+//! - [`protocol`] — `http1`, `http2` (prior-knowledge h2c) or `auto`, and the HTTP/2
+//!   settings (streams, windows, pings).
 //! - `conn` (private) — one connection: hyper's state machine, the inactivity timeout,
 //!   in-flight tracking, commands from the shutdown sequence.
+//! - `conn_h2` (private) — the HTTP/2 (and auto-detecting) connection behind the same loop.
 //! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `hyper-graceful`, `abort`), their
 //!   deadline, and the signal that the shutdown has finished.
 //!
@@ -19,11 +23,13 @@
 //! socket idle in any state (between requests, or with a response the client never reads),
 //! which hyper's timeouts do not cover.
 //!
-//! Not covered: HTTP/2 (`auto`), TLS.
+//! Not covered: TLS (so no ALPN: HTTP/2 is prior-knowledge h2c, or detected by `auto`).
 
 mod conn;
+mod conn_h2;
 pub mod cpu;
 pub mod handler;
+pub mod protocol;
 pub mod service;
 pub mod shutdown;
 
@@ -38,6 +44,7 @@ use tokio::sync::Notify;
 
 pub use cpu::{CpuToken, HostCpu};
 pub use handler::Handler;
+pub use protocol::{H2Settings, Protocol};
 pub use service::{busy, Service};
 pub use shutdown::{ShutdownDone, ShutdownPlan, ShutdownStrategy};
 
@@ -79,6 +86,10 @@ pub struct ServerConfig {
     pub backlog_overflow: BacklogOverflow,
     /// A shutdown scheduled during the run. The default is none.
     pub shutdown: Option<ShutdownPlan>,
+    /// The protocol spoken. The default is [`Protocol::Http1`].
+    pub protocol: Protocol,
+    /// HTTP/2 settings (for `http2` and `auto`). The default is hyper's for each.
+    pub h2: H2Settings,
 }
 
 impl ServerConfig {
@@ -116,6 +127,8 @@ impl Default for ServerConfig {
             backlog: 1024,
             backlog_overflow: BacklogOverflow::Delay,
             shutdown: None,
+            protocol: Protocol::Http1,
+            h2: H2Settings::default(),
         }
     }
 }

@@ -142,6 +142,14 @@ impl ShutdownDone {
     }
 }
 
+/// On HTTP/2, a graceful close is a GOAWAY (hyper sends it when asked to shut down gracefully):
+/// traced, so a reader sees where the last accepted stream was drawn.
+fn goaway_sent(shared: &Shared, conn: crate::trace::ConnId, status: &super::conn::ConnStatus) {
+    if status.h2.get() {
+        shared.host.record(Event::GoawaySent { conn });
+    }
+}
+
 /// Runs `plan`'s strategy over the server's connections (accepting has already stopped) and
 /// records `shutdown_end`.
 pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
@@ -152,19 +160,21 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
         ShutdownStrategy::WaitAll => {}
         ShutdownStrategy::Abort => forced = close_all(shared, CloseReason::Shutdown),
         ShutdownStrategy::CloseIdle => {
-            for status in shared.conns.borrow().values() {
+            for (&conn, status) in shared.conns.borrow().iter() {
                 if status.is_idle() {
                     status.command(Command::Close(CloseReason::Shutdown));
                 } else {
                     status.closing.set(true);
                     status.close_header.set(true);
+                    goaway_sent(shared, conn, status);
                     status.command(Command::Graceful);
                 }
             }
         }
         ShutdownStrategy::HyperGraceful => {
-            for status in shared.conns.borrow().values() {
+            for (&conn, status) in shared.conns.borrow().iter() {
                 status.closing.set(true);
+                goaway_sent(shared, conn, status);
             }
         }
     }

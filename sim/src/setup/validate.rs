@@ -40,6 +40,8 @@ pub const MAX_RUN_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// and add durations to one another; a year keeps every sum far from overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
+mod h2;
+
 type R = Result<(), SetupError>;
 
 /// `Err` with `field`, `message` and `expected` unless `ok`.
@@ -299,6 +301,7 @@ fn check_server(s: &ServerConfig) -> R {
         duration("server.shutdown.at", plan.at)?;
         opt_duration("server.shutdown.deadline", plan.deadline)?;
     }
+    h2::check_server(&s.h2)?;
     check_handler(&s.handler)
 }
 
@@ -364,6 +367,17 @@ fn check_client(c: &ClientConfig, server: &str) -> R {
         }
         PoolConfig::HyperUtil { idle_timeout, .. } => {
             opt_duration("client.pool.idle_timeout", *idle_timeout)?
+        }
+        PoolConfig::HyperUtilH2 {
+            idle_timeout,
+            settings,
+        } => {
+            opt_duration("client.pool.idle_timeout", *idle_timeout)?;
+            h2::check_client(settings)?
+        }
+        PoolConfig::H2(p) => {
+            h2::check_pool(p.max_streams_per_connection, p.max_connections)?;
+            h2::check_client(&p.settings)?
         }
         PoolConfig::None => {}
     }

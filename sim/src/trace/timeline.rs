@@ -277,7 +277,9 @@ impl Timeline {
                 | Event::ConnFault { .. }
                 | Event::Undelivered { .. }
                 | Event::WriteBlocked { .. }
-                | Event::Retransmit { .. } => {}
+                | Event::Retransmit { .. }
+                | Event::H2Frame { .. }
+                | Event::GoawaySent { .. } => {}
                 Event::RequestWaiting {
                     conn,
                     req,

@@ -54,6 +54,9 @@ struct Req {
     retried: Vec<u64>,
     /// The socket it was last known on.
     conn: Option<ConnId>,
+    /// When it last took its connection (a `checkout`): a stream opens then, not when the
+    /// request started waiting for one.
+    checked_out: Option<u64>,
 }
 
 impl Req {
@@ -70,6 +73,12 @@ impl Req {
                 .filter_map(|a| a.end)
                 .collect(),
             conn: f.conn_at(u64::MAX),
+            checked_out: f
+                .checkouts
+                .iter()
+                .rev()
+                .find(|c| c.1.is_some())
+                .map(|c| c.0),
         }
     }
 }
@@ -323,6 +332,8 @@ fn requests(
     at: &Layout,
 ) -> Document {
     let last_us = at.last_us;
+    // HTTP/2: requests at once on one connection are its streams, drawn as rows of its lane.
+    let rows = stream_rows(reqs, &at.lane_of, last_us);
     let mut drawn: BTreeMap<(i64, i64, bool), usize> = BTreeMap::new();
     for (id, q) in reqs {
         let Some(start) = q.start else { continue };
@@ -342,7 +353,8 @@ fn requests(
             },
             None => at.orphan_lane,
         };
-        doc = doc.add(bar(*id, q, at.lane_y(lane) + (LANE - BAR) / 2.0, at));
+        let (row, of) = rows.get(id).copied().unwrap_or((0, 1));
+        doc = doc.add(bar(*id, q, (lane, row, of), at));
     }
     for t in accept_fails(tl) {
         doc = doc.add(
@@ -353,10 +365,15 @@ fn requests(
     doc
 }
 
-/// One request's bar at height `y`: waiting (or failing), then reading its body; crosses where
-/// attempts failed; its number when it fits; a tooltip with its times.
-fn bar(id: ReqId, q: &Req, y: f64, at: &Layout) -> Group {
+/// One request's bar in row `row` of the `of` rows of lane `lane`: waiting (or failing), then
+/// reading its body; crosses where attempts failed; its number when it fits; a tooltip with its
+/// times.
+fn bar(id: ReqId, q: &Req, (lane, row, of): (usize, usize, usize), at: &Layout) -> Group {
     let x = |t| at.x(t);
+    // At least a pixel per row: beyond BAR streams, rows share pixels (row mod BAR).
+    let shown = of.min(BAR as usize);
+    let (row, bar) = (row % shown, BAR / shown as f64);
+    let y = at.lane_y(lane) + (LANE - BAR) / 2.0 + row as f64 * bar;
     let start = q.start.unwrap_or(0);
     let head = q
         .head
@@ -378,22 +395,23 @@ fn bar(id: ReqId, q: &Req, y: f64, at: &Layout) -> Group {
         }
     );
     let mut g = Group::new().add(Title::new(tip));
-    g = g.add(rect(
-        x(start),
-        y,
-        (x(head) - x(start)).max(1.5),
-        BAR,
-        waiting,
-    ));
+    // A stream's row shows it from when it took its connection; the wait for a free stream
+    // before that is the lane's business no more (the stall band shows it).
+    let from = if of > 1 {
+        q.checked_out.unwrap_or(start).max(start)
+    } else {
+        start
+    };
+    g = g.add(rect(x(from), y, (x(head) - x(from)).max(1.5), bar, waiting));
     if q.head.is_some() && done > head {
-        g = g.add(rect(x(head), y, (x(done) - x(head)).max(2.0), BAR, BODY));
+        g = g.add(rect(x(head), y, (x(done) - x(head)).max(2.0), bar, BODY));
     }
     for t in q.retried.iter().chain(q.failed.as_ref().map(|f| &f.0)) {
-        g = g.add(cross(x(*t), y + BAR / 2.0));
+        g = g.add(cross(x(*t), y + bar / 2.0));
     }
     let w = x(done) - x(start);
     let label = format!("#{id}");
-    if w > 8.0 * label.len() as f64 + 6.0 {
+    if of == 1 && w > 8.0 * label.len() as f64 + 6.0 {
         g = g.add(
             text(x(start) + 4.0, y + BAR - 3.0, &label)
                 .set("font-size", 10)
@@ -401,6 +419,53 @@ fn bar(id: ReqId, q: &Req, y: f64, at: &Layout) -> Group {
         );
     }
     g
+}
+
+/// Each drawn request's row in its connection's lane and the lane's number of rows: requests
+/// overlapping in time on one connection (HTTP/2 streams) get rows of their own, the first free
+/// one in order of start. A connection that carries one request at a time has one row, and its
+/// bars are drawn as before.
+fn stream_rows(
+    reqs: &BTreeMap<ReqId, Req>,
+    lane_of: &BTreeMap<ConnId, usize>,
+    last_us: u64,
+) -> BTreeMap<ReqId, (usize, usize)> {
+    let mut by_conn: BTreeMap<ConnId, Vec<(u64, ReqId, u64)>> = BTreeMap::new();
+    for (id, q) in reqs {
+        let (Some(start), Some(c)) = (q.start, q.conn) else {
+            continue;
+        };
+        if !lane_of.contains_key(&c) {
+            continue;
+        }
+        let head = q.head.or(q.failed.as_ref().map(|f| f.0)).unwrap_or(last_us);
+        let done = q.body_end.unwrap_or(head).max(head);
+        let on_conn = q.checked_out.unwrap_or(start).max(start);
+        by_conn.entry(c).or_default().push((on_conn, *id, done));
+    }
+    let mut out = BTreeMap::new();
+    for (_, mut list) in by_conn {
+        list.sort();
+        // When each row is free again.
+        let mut free_at: Vec<u64> = Vec::new();
+        let mut assigned = Vec::with_capacity(list.len());
+        for (start, id, done) in list {
+            let row = match free_at.iter().position(|f| *f <= start) {
+                Some(r) => r,
+                None => {
+                    free_at.push(0);
+                    free_at.len() - 1
+                }
+            };
+            free_at[row] = done;
+            assigned.push((id, row));
+        }
+        let n = free_at.len().max(1);
+        for (id, row) in assigned {
+            out.insert(id, (row, n));
+        }
+    }
+    out
 }
 
 /// The time axis: ticks of 1, 2 or 5 × 10^k, grid lines, the unit.
