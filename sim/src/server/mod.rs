@@ -9,7 +9,7 @@
 //!   its host (read its module doc for the model and its limits).
 //! - `conn` (private) — one connection: hyper's state machine, the inactivity timeout,
 //!   in-flight tracking, commands from the shutdown sequence.
-//! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `hyper-graceful`, `abort`), their
+//! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `close-idle-once`, `hyper-graceful`, `abort`), their
 //!   deadline, and the signal that the shutdown has finished.
 //!
 //! The accept loop takes connections from the listener's modelled backlog

@@ -341,6 +341,9 @@ where
                     .connect(uri)
                     .await
                     .map_err(AgentError::connect)?;
+                if let Some(bytes) = self.config.read_pause {
+                    stream.set_read_pause(bytes);
+                }
                 let watch = stream.watch();
                 let (sender, connection) = hyper::client::conn::http1::handshake(stream)
                     .await
