@@ -321,3 +321,32 @@ fn a_path_that_is_not_a_request_path_is_bad_input() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn a_read_pause_of_zero_or_in_unknown_units_is_bad_input() -> Result {
+    let zero = GOOD.replace(
+        "pool = { kind = \"hyper-util\" }",
+        "pool = { kind = \"agent\", read_pause = 0 }",
+    );
+    let (ran, path, _dir) = run_file("pause.toml", &zero)?;
+    assert_bad(
+        &ran,
+        &path,
+        11,
+        39,
+        &["client.pool.read_pause", "expected: at least 1 byte"],
+    );
+    let units = GOOD.replace(
+        "pool = { kind = \"hyper-util\" }",
+        "pool = { kind = \"agent\", read_pause = \"16 kib\" }",
+    );
+    let (ran, path, _dir) = run_file("units.toml", &units)?;
+    assert_bad(
+        &ran,
+        &path,
+        11,
+        8,
+        &["\"16 kib\"", "expected: a size in bytes"],
+    );
+    Ok(())
+}

@@ -12,6 +12,10 @@
 //! - `outside` — the Agent over an in-memory connector, outside the simulation; two hosts.
 //! - `idle_race` — the idle-reuse race with hyper-util's `Client`, its window, and its cures.
 //! - `many_waiters` — hyper-util's pool with hundreds of checkouts to one host at once.
+//! - `real_emfile` — the EMFILE storm in a real client process with `RLIMIT_NOFILE` = 256:
+//!   the first EMFILE is request 243, as simulated.
+//! - `real_tcp` — the Agent on real loopback sockets: `read_pause` holds 64 KiB bodies for
+//!   good there too, and 1 KiB ones free their slots when the server closes.
 //! - `own_client` — your own hyper-util client and retry wrapper through `client::adapt`.
 
 mod agent_rules;
@@ -24,6 +28,8 @@ mod invariants;
 mod many_waiters;
 mod outside;
 mod own_client;
+mod real_emfile;
+mod real_tcp;
 mod stall;
 mod timeout;
 

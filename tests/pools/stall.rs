@@ -63,3 +63,58 @@ fn read_bodies_keep_five_sockets_flowing() -> Result {
     assert!(gap <= 200_000, "longest gap {}s", secs(gap));
     Ok(())
 }
+
+/// Node 20's Agent: sockets stop reading once 16 KiB of a response wait unread.
+fn node20(body_bytes: usize, body: BodyMode) -> Setup {
+    let mut s = setup(body);
+    s.server.handler = Handler::Fixed {
+        body_bytes,
+        chunk_bytes: 16 * 1024,
+        status: 200,
+    };
+    s.client.pool = PoolConfig::Agent(AgentConfig {
+        max_sockets: 5,
+        read_pause: Some(16 * 1024),
+        ..AgentConfig::default()
+    });
+    s
+}
+
+#[test]
+fn held_64_kib_bodies_behind_a_16_kib_read_pause_stall_five_sockets_for_good() -> Result {
+    let run = node20(64 * 1024, BodyMode::Hold).run()?;
+    // The server's close waits behind unread data the socket no longer reads: never seen.
+    assert_eq!(run.end, RunEnd::DurationReached);
+    assert_eq!(heads(&run.records).len(), 5);
+    let fds = run.peak_fds.get("client").copied();
+    assert_eq!(
+        fds,
+        Some(5),
+        "the held sockets keep their fds, nothing more opens"
+    );
+    Ok(())
+}
+
+#[test]
+fn held_1_kib_bodies_behind_a_16_kib_read_pause_still_free_their_slots_at_the_idle_timeout(
+) -> Result {
+    let run = node20(1024, BodyMode::Hold).run()?;
+    assert_eq!(run.end, RunEnd::Completed);
+    let times: Vec<u64> = heads(&run.records).iter().map(|h| h.1).collect();
+    let sizes: Vec<usize> = batches(&times, Duration::from_secs(10))
+        .iter()
+        .map(Vec::len)
+        .collect();
+    assert_eq!(sizes, [5, 5, 5, 5]);
+    Ok(())
+}
+
+#[test]
+fn read_64_kib_bodies_behind_a_16_kib_read_pause_keep_flowing() -> Result {
+    let run = node20(64 * 1024, BodyMode::Read).run()?;
+    assert_eq!(run.end, RunEnd::Completed);
+    let times: Vec<u64> = heads(&run.records).iter().map(|h| h.1).collect();
+    assert_eq!(times.len(), 20);
+    assert!(longest_gap(&times) <= 200_000);
+    Ok(())
+}

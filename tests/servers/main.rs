@@ -1,6 +1,8 @@
 //! Servers under test: real hyper servers driven the way production drives them.
 //!
 //! - `concurrency` — asynchronous waits overlap; CPU burns serialise the whole host.
+//! - `real_concurrency` — case 5 on real loopback sockets, times divided by 20: the same
+//!   serialisation and overlap as simulated.
 //! - `shutdown` — idle keep-alive sockets and in-flight requests under each shutdown strategy.
 //! - `accept` — an fd-limited server under a connect burst: EMFILE back-off, backlog overflow.
 //! - `timeouts` — the inactivity timeout on an unread response; max requests per socket.
@@ -14,6 +16,7 @@ mod broken_own;
 mod concurrency;
 mod h2;
 mod own_service;
+mod real_concurrency;
 mod shutdown;
 mod timeouts;
 mod writes;

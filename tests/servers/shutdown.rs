@@ -213,6 +213,53 @@ fn wait_all_ends_only_when_the_idle_timeout_closes_the_idle_sockets() -> Result 
     Ok(())
 }
 
+#[test]
+fn close_idle_once_closes_the_idle_sockets_at_the_call_and_the_busy_ones_at_their_idle_timeout(
+) -> Result {
+    let run = run(ShutdownStrategy::CloseIdleOnce, None);
+    assert_eq!(run.end, RunEnd::Completed);
+    let t = run.shutdown_start();
+    assert_near(t, T, TICK, "shutdown start");
+    let closes = run.server_closes();
+    assert_eq!(closes.len(), 23);
+    let at_call: Vec<_> = closes
+        .iter()
+        .filter(|(c, r)| *c <= t + TICK && *r == CloseReason::Shutdown)
+        .collect();
+    assert_eq!(
+        at_call.len(),
+        20,
+        "idle sockets close at the call: {closes:?}"
+    );
+    // The 3 busy sockets answer at 7 s with keep-alive, then idle out 10 s later.
+    let timed_out: Vec<_> = closes
+        .iter()
+        .filter(|(_, r)| *r == CloseReason::IdleTimeout)
+        .collect();
+    assert_eq!(timed_out.len(), 3, "{closes:?}");
+    for (c, _) in &timed_out {
+        assert_near(
+            *c,
+            Duration::from_secs(17),
+            Duration::from_millis(20),
+            "idle out",
+        );
+    }
+    let (end, forced) = run.shutdown_end();
+    assert_eq!(forced, 0);
+    assert_near(
+        end,
+        Duration::from_secs(17),
+        Duration::from_millis(20),
+        "shutdown end",
+    );
+    for s in &run.late {
+        assert_eq!(s.outcome, Ok(BODY), "no in-flight request is lost");
+        assert_eq!(s.connection, None, "busy sockets stay keep-alive");
+    }
+    Ok(())
+}
+
 /// The common part of `close-idle` and `hyper-graceful` without deadline.
 fn graceful_ends_when_in_flight_finish(strategy: ShutdownStrategy) -> Result {
     let run = run(strategy, None);
@@ -340,6 +387,6 @@ fn strategy_names_round_trip() -> Result {
     let err = "graceful".parse::<ShutdownStrategy>().unwrap_err();
     assert!(err
         .to_string()
-        .contains("wait-all, close-idle, hyper-graceful, abort"));
+        .contains("wait-all, close-idle, close-idle-once, hyper-graceful, abort"));
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
@@ -62,6 +62,9 @@ pub(crate) struct Core {
     pub(crate) recv: Mutex<Recv>,
     /// The application read from `recv`: room for the pump.
     pub(super) space: Notify,
+    /// Unread bytes at which the pump stops reading ahead (`AgentConfig::read_pause`); 0: the
+    /// run's receive buffer.
+    pub(super) read_pause: AtomicUsize,
     /// Wakes the shaper task of a shaped socket (`net/wire.rs`).
     pub(crate) shaper: Notify,
 }
@@ -105,6 +108,16 @@ impl StreamHandle {
             }
             woken.await;
         }
+    }
+
+    /// Stops the pump reading ahead once `bytes` of data are buffered unread, as Node's
+    /// sockets stop at their `highWaterMark`: it then reads again only when the application
+    /// has taken the buffer below `bytes`, and each read takes up to 64 KiB of what the kernel
+    /// holds (libuv's read size), so a response that arrived whole before the pause is read
+    /// whole, with the close behind it.
+    pub fn set_read_pause(&self, bytes: usize) {
+        self.inner.read_pause.store(bytes, Ordering::Relaxed);
+        self.inner.space.notify_one();
     }
 
     pub(super) fn set_peer_closed(&self) {

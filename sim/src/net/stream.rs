@@ -104,6 +104,7 @@ impl SimStream {
                     read_waker: None,
                 }),
                 space: Notify::new(),
+                read_pause: std::sync::atomic::AtomicUsize::new(0),
                 shaper: Notify::new(),
             }),
         };
@@ -152,6 +153,10 @@ impl SimStream {
 /// Largest chunk the pump moves at once.
 const PUMP_CHUNK: usize = 16 * 1024;
 
+/// Largest chunk the pump moves at once on a socket with a read pause: an event loop's read
+/// (libuv reads 64 KiB at a time).
+const PAUSED_READ: usize = 64 * 1024;
+
 /// Moves bytes from the kernel's socket into the receive buffer, so a FIN or RST is noticed
 /// without the application reading (as an event loop that keeps reading does). Stops taking
 /// data while the buffer is full (`WorldBuilder::recv_buffer`); the rest then fills the
@@ -167,6 +172,8 @@ async fn pump(
     let core = &*handle.inner;
     let (shared, side) = (&core.shared, core.side);
     loop {
+        let paused_at = core.read_pause.load(std::sync::atomic::Ordering::Relaxed);
+        let cap = if paused_at > 0 { paused_at } else { cap };
         loop {
             let notified = core.space.notified();
             if core.recv.lock().unwrap().buffered < cap {
@@ -178,8 +185,12 @@ async fn pump(
         shared.set_recv_full(side, false);
         // What the kernel has received, at most 16 KiB at a time, copied out exactly: a held
         // response pins only its own bytes.
-        let room = cap - core.recv.lock().unwrap().buffered;
-        let max = PUMP_CHUNK.min(room).max(1);
+        let room = cap.saturating_sub(core.recv.lock().unwrap().buffered);
+        let max = if paused_at > 0 {
+            PAUSED_READ
+        } else {
+            PUMP_CHUNK.min(room).max(1)
+        };
         let outcome = match std::future::poll_fn(|cx| rd.poll_chunk(cx, max)).await {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) => Err(None),

@@ -39,6 +39,19 @@ fn first_error_line(o: &Outcome) -> String {
     }
 }
 
+/// Where the first error is an EMFILE, which request meets it depends on the order the client
+/// host connects in: the model is a single-threaded client host (one event loop, connects in
+/// request order, as Node or a current-thread tokio runtime). A multi-threaded tokio client
+/// connects in no fixed order (docs/FIDELITY.md), so the report states the assumption.
+fn emfile_assumption(o: &Outcome) -> String {
+    match &o.summary.first_error {
+        Some(f) if f.kind == crate::ErrorKind::Emfile => {
+            " (assumes a single-threaded client host, connecting in request order)".into()
+        }
+        _ => String::new(),
+    }
+}
+
 fn stall_line(o: &Outcome) -> String {
     let s = &o.summary;
     if s.longest_stall_ms == 0 {
@@ -118,7 +131,7 @@ fn figures(o: &Outcome) -> [(&'static str, String); 13] {
             ),
         ),
         ("requests", requests_line(o)),
-        ("first error", first_error_line(o)),
+        ("first error", first_error_line(o) + &emfile_assumption(o)),
         ("longest stall", stall_line(o)),
         ("last completion", ms(s.last_completion_ms)),
         ("max open fds", fds.join(", ")),

@@ -110,7 +110,7 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
                     "server.shutdown.strategy",
                     format!("unknown shutdown strategy {:?}", sd.strategy),
                 )
-                .expected("one of wait-all, close-idle, hyper-graceful, abort")
+                .expected("one of wait-all, close-idle, close-idle-once, hyper-graceful, abort")
             })?;
             c.shutdown = Some(ShutdownPlan {
                 at: sd.at.0,
@@ -136,6 +136,7 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
                 idle_timeout,
                 max_total_sockets,
                 max_free_sockets,
+                read_pause,
             }) => {
                 let defaults = AgentConfig::default();
                 let scheduling = match scheduling {
@@ -156,6 +157,7 @@ pub(crate) fn convert(f: &ScenarioFile, ctx: &Ctx) -> Result<Setup, ScenarioErro
                     keep_alive: keep_alive.unwrap_or(true),
                     idle_timeout: idle_timeout.map(|d| d.0),
                     scheduling,
+                    read_pause: read_pause.map(|s| s.0),
                 });
             }
             Some(PoolTable::HyperUtil {

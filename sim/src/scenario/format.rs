@@ -238,7 +238,7 @@ pub enum HandlerTable {
 pub struct Shutdown {
     /// When it starts. Required.
     pub at: Dur,
-    /// `wait-all | close-idle | hyper-graceful | abort`. Required.
+    /// `wait-all | close-idle | close-idle-once | hyper-graceful | abort`. Required.
     pub strategy: String,
     /// When remaining connections are forced closed. The default is none.
     pub deadline: Option<Dur>,
@@ -280,6 +280,9 @@ pub enum PoolTable {
         max_total_sockets: Option<usize>,
         /// Idle sockets kept per host. The default is 256.
         max_free_sockets: Option<usize>,
+        /// Bytes of an unread response a socket buffers before it stops reading (Node 20:
+        /// `"16KiB"`, Node 22: `"64KiB"`). The default is none: the socket layer's own buffer.
+        read_pause: Option<super::size::Size>,
     },
     /// The real hyper-util legacy `Client`.
     HyperUtil {

@@ -6,6 +6,7 @@
 //! - [`format`](mod@format) — the file format as serde structs (the contract).
 //! - `validate` — values that cannot hold together; `convert` — format → [`Setup`], the one
 //!   place that knows both, and that refuses features this build does not have yet.
+//! - [`size`] — byte sizes (`"16KiB"`) as scenario keys write them.
 //! - `request` — `[[workload.request]]` (your own requests) and `[expect] status`.
 //! - [`expect`] — the `[expect]` table as checks; `runner` — one run → an [`Outcome`], the
 //!   JSON contract.
@@ -24,6 +25,7 @@ pub mod format;
 mod locate;
 mod request;
 mod runner;
+pub mod size;
 mod validate;
 mod validate_h2;
 

@@ -13,7 +13,8 @@
 //! - `conn` (private) — one connection: hyper's state machine, the inactivity timeout,
 //!   in-flight tracking, commands from the shutdown sequence.
 //! - `conn_h2` (private) — the HTTP/2 (and auto-detecting) connection behind the same loop.
-//! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `hyper-graceful`, `abort`), their
+//! - [`shutdown`] — the strategies (`wait-all`, `close-idle`, `close-idle-once`,
+//!   `hyper-graceful`, `abort`), their
 //!   deadline, and the signal that the shutdown has finished.
 //!
 //! The accept loop takes connections from the listener's modelled backlog

@@ -32,6 +32,11 @@ pub enum ShutdownStrategy {
     /// once; in-flight requests finish with `connection: close` (set by the service, and hyper's
     /// graceful shutdown turns keep-alive off), each socket closing after its response.
     CloseIdle,
+    /// `close-idle-once`: Node ≥ 19's `server.close()`, which calls `closeIdleConnections()`
+    /// once, at the call. Sockets idle at that moment close; busy ones finish their request and
+    /// live on as keep-alive sockets (serving whatever else comes on them) until the client or
+    /// the inactivity timeout closes them.
+    CloseIdleOnce,
     /// `hyper-graceful`: hyper-util's `GracefulShutdown` watching every connection; it has no
     /// deadline of its own, so the plan's deadline is raced against it.
     HyperGraceful,
@@ -41,18 +46,21 @@ pub enum ShutdownStrategy {
 
 impl ShutdownStrategy {
     /// Every strategy, in the order of the scenario format.
-    pub const ALL: [ShutdownStrategy; 4] = [
+    pub const ALL: [ShutdownStrategy; 5] = [
         ShutdownStrategy::WaitAll,
         ShutdownStrategy::CloseIdle,
+        ShutdownStrategy::CloseIdleOnce,
         ShutdownStrategy::HyperGraceful,
         ShutdownStrategy::Abort,
     ];
 
-    /// The scenario name: `wait-all`, `close-idle`, `hyper-graceful` or `abort`.
+    /// The scenario name: `wait-all`, `close-idle`, `close-idle-once`, `hyper-graceful` or
+    /// `abort`.
     pub fn name(self) -> &'static str {
         match self {
             ShutdownStrategy::WaitAll => "wait-all",
             ShutdownStrategy::CloseIdle => "close-idle",
+            ShutdownStrategy::CloseIdleOnce => "close-idle-once",
             ShutdownStrategy::HyperGraceful => "hyper-graceful",
             ShutdownStrategy::Abort => "abort",
         }
@@ -73,7 +81,7 @@ impl fmt::Display for UnknownStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown shutdown strategy `{}`; expected one of: wait-all, close-idle, hyper-graceful, abort",
+            "unknown shutdown strategy `{}`; expected one of: wait-all, close-idle, close-idle-once, hyper-graceful, abort",
             self.0
         )
     }
@@ -168,6 +176,13 @@ pub(crate) async fn execute(plan: &ShutdownPlan, shared: &Shared) {
                     status.close_header.set(true);
                     goaway_sent(shared, conn, status);
                     status.command(Command::Graceful);
+                }
+            }
+        }
+        ShutdownStrategy::CloseIdleOnce => {
+            for status in shared.conns.borrow().values() {
+                if status.is_idle() {
+                    status.command(Command::Close(CloseReason::Shutdown));
                 }
             }
         }

@@ -364,6 +364,12 @@ fn check_client(c: &ClientConfig, server: &str) -> R {
                 "at least 1",
             )?;
             opt_duration("client.pool.idle_timeout", a.idle_timeout)?;
+            rule(
+                a.read_pause != Some(0),
+                "client.pool.read_pause",
+                || "a read pause of 0 bytes: the socket could never read a response".into(),
+                "at least 1 byte, such as \"16KiB\"",
+            )?;
         }
         PoolConfig::HyperUtil { idle_timeout, .. } => {
             opt_duration("client.pool.idle_timeout", *idle_timeout)?

@@ -66,6 +66,13 @@ pub struct AgentConfig {
     pub idle_timeout: Option<Duration>,
     /// Which free socket is reused. The default is [`Scheduling::Lifo`].
     pub scheduling: Scheduling,
+    /// Bytes of a response the caller has not read that a socket buffers before it stops
+    /// reading ([`super::Transport::set_read_pause`]). A socket that stopped reading never sees
+    /// its peer's close, so a held body keeps its slot and its fd until it is read or dropped:
+    /// Node 20's `http.Agent` pauses at 16 KiB (the sockets' `highWaterMark`), Node 22's at
+    /// 64 KiB. The default is none: the transport's own buffer decides (256 KiB in the
+    /// simulation; with plain hyper, hyper's read buffer).
+    pub read_pause: Option<usize>,
 }
 
 impl Default for AgentConfig {
@@ -77,6 +84,7 @@ impl Default for AgentConfig {
             keep_alive: true,
             idle_timeout: None,
             scheduling: Scheduling::Lifo,
+            read_pause: None,
         }
     }
 }

@@ -37,6 +37,12 @@ pub trait Transport: hyper::rt::Read + hyper::rt::Write + Unpin + 'static {
     fn watch(&self) -> Option<Rc<dyn Watch>> {
         None
     }
+
+    /// Stops the socket reading ahead of the application once `bytes` of unread data are
+    /// buffered (the Agent's [`AgentConfig::read_pause`](super::AgentConfig::read_pause)):
+    /// what arrives after that waits in the kernel, and a close behind it is not seen. The
+    /// default does nothing (a transport that never reads ahead).
+    fn set_read_pause(&self, _bytes: usize) {}
 }
 
 /// Why the Agent closes a socket, for transports that record it.
@@ -82,6 +88,10 @@ impl Watch for StreamHandle {
 impl Transport for SimStream {
     fn watch(&self) -> Option<Rc<dyn Watch>> {
         Some(Rc::new(self.handle()))
+    }
+
+    fn set_read_pause(&self, bytes: usize) {
+        self.handle().set_read_pause(bytes);
     }
 }
 

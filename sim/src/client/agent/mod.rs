@@ -11,6 +11,8 @@
 //! - [`connect`] — the [`Connect`] and [`Transport`] traits that make the Agent generic over
 //!   its sockets, and the peer-close [`connect::Watch`] that frees slots of sockets whose peer
 //!   hung up while their body was held unread.
+//! - [`tcp`] — the Agent on real TCP sockets, reading ahead of hyper as the simulated socket
+//!   does, so that real-socket runs compare with simulated ones.
 //!
 //! Rules the Agent keeps: a socket whose peer closed, or whose hyper connection ended, is never
 //! handed out again and stops counting against the limits at once (its fd lives on until its
@@ -26,6 +28,7 @@ pub mod connect;
 mod error;
 mod lease;
 mod state;
+pub mod tcp;
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -341,6 +344,9 @@ where
                     .connect(uri)
                     .await
                     .map_err(AgentError::connect)?;
+                if let Some(bytes) = self.config.read_pause {
+                    stream.set_read_pause(bytes);
+                }
                 let watch = stream.watch();
                 let (sender, connection) = hyper::client::conn::http1::handshake(stream)
                     .await
