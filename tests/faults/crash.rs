@@ -143,3 +143,33 @@ fn a_crash_with_fin_closes_the_pooled_socket_and_the_next_request_is_refused() -
     assert!(matches!(&failed[0].event, Event::RequestFailed { kind, .. } if kind == "refused"));
     Ok(())
 }
+
+/// A server crashed with its keep-alive socket open and bounced 1 ms later serves again: the
+/// crashed server's sockets are still closing (FIN sent, not yet acknowledged) when the new one
+/// binds port 80, which a real server's listener (tokio sets `SO_REUSEADDR`) may do.
+#[test]
+fn a_server_bounced_while_its_old_sockets_close_listens_again() -> Result {
+    let mut setup = Setup::default();
+    setup.world.seed(5).duration(Duration::from_secs(30));
+    setup.client.pool = PoolConfig::default();
+    setup.workload.kind = WorkloadKind::Rate(0.5);
+    setup.workload.requests = 3;
+    let server = || "server".to_string();
+    setup.faults = vec![
+        (Duration::from_secs(1), NetAction::Crash { host: server() }),
+        (
+            Duration::from_millis(1001),
+            NetAction::Bounce { host: server() },
+        ),
+    ];
+    let run = setup.run()?;
+    assert_eq!(run.end, RunEnd::Completed);
+    let s = run.summary();
+    assert_eq!(
+        (s.requests.completed, s.requests.failed),
+        (3, 0),
+        "the bounced server must answer requests 2 and 3 (sent at 2 s and 4 s)"
+    );
+    assert!(run.check(Invariant::NoLostRequest).passed);
+    Ok(())
+}

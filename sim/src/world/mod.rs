@@ -55,6 +55,8 @@ struct Host {
     client: Option<Pin<Box<dyn Future<Output = ()>>>>,
     /// The software's main task: a client is done when it is.
     main: Option<JoinHandle<()>>,
+    /// Whether `main` was seen to end (and its result, a panic or not, taken).
+    main_ended: bool,
     is_client: bool,
 }
 
@@ -122,6 +124,7 @@ impl World {
             software: None,
             client: None,
             main: None,
+            main_ended: false,
             is_client: false,
         });
         index
@@ -222,6 +225,7 @@ impl World {
             (None, None) => return,
         };
         h.main = Some(set.spawn_local(fut));
+        h.main_ended = false;
     }
 
     /// One turn of the driver: faults due, packets due, every host's runnable tasks, what they
@@ -248,6 +252,7 @@ impl World {
             }
             let sent = self.network.egress(guard, now);
             self.record_kernel_events(guard, now);
+            self.reraise_panics(cx);
             if let Some(end) = self.ended(now) {
                 return Poll::Ready(end);
             }
@@ -318,6 +323,30 @@ impl World {
         }
     }
 
+    /// A host's main task that panicked is a bug in the code under test or in httpsim, never a
+    /// way for the host to stop: tokio caught the panic, so raise it again here, with its
+    /// message, in the caller of the run (a `#[test]` then fails on it). Without this a server
+    /// that panicked at start simply never answered, and the run "completed".
+    fn reraise_panics(&mut self, cx: &mut Context<'_>) {
+        for h in &mut self.hosts {
+            if h.main_ended {
+                continue;
+            }
+            let Some(main) = h.main.as_mut().filter(|m| m.is_finished()) else {
+                continue;
+            };
+            // Finished, so ready at once; polled only this once.
+            if let Poll::Ready(result) = Pin::new(main).poll(cx) {
+                h.main_ended = true;
+                if let Err(e) = result {
+                    if e.is_panic() {
+                        std::panic::resume_unwind(e.into_panic());
+                    }
+                }
+            }
+        }
+    }
+
     /// How the run ends now, if it does.
     fn ended(&self, now_us: u64) -> Option<RunEnd> {
         let mut clients = self.hosts.iter().filter(|h| h.is_client).peekable();
@@ -325,6 +354,7 @@ impl World {
             let mut all_done = true;
             for h in clients {
                 match &h.main {
+                    _ if h.main_ended => {}
                     Some(main) if main.is_finished() => {}
                     // A crashed client is done.
                     _ if h.set.is_none() => {}

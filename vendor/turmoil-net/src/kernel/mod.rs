@@ -505,10 +505,22 @@ impl Kernel {
         // a freshly created socket never satisfies either reuse
         // condition — that means any overlap at this step is a
         // conflict and we can bail before creating the table entry.
-        for (existing, _ids) in self
+        for (existing, ids) in self
             .sockets
             .bindings_on_port(key.domain, key.ty, key.local_port)
         {
+            // httpsim patch: a group of only connected stream sockets (the accepted children
+            // of a listener that has since closed, still finishing their close) does not
+            // block a new bind of the port: tokio's `TcpListener::bind` sets `SO_REUSEADDR`,
+            // under which Linux refuses only while a socket still listens there. A server
+            // restarted while its old connections close listens again, as it does for real.
+            let children_only = key.ty == Type::Stream
+                && ids
+                    .iter()
+                    .all(|fd| self.sockets.get(*fd).is_some_and(|st| st.peer.is_some()));
+            if children_only {
+                continue;
+            }
             if existing.local_addr == key.local_addr
                 || existing.local_addr.is_unspecified()
                 || key.local_addr.is_unspecified()
