@@ -169,3 +169,34 @@ fn a_client_that_drops_requests_on_goaway_is_caught_by_no_lost_request() {
         "the 20 streams finish: {broken}"
     );
 }
+
+/// Streams of one connection answered out of order (the first request waits longest) are
+/// HTTP/2 working as designed: `ordering` does not hold responses to request order on an
+/// HTTP/2 connection, where HTTP/1.1's rule would call each one a crossed response.
+#[test]
+fn streams_answered_out_of_order_are_not_an_ordering_violation() {
+    let app = tower::service_fn(|req: http::Request<Incoming>| async move {
+        let seq = httpsim::seq::request_seq(&req).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(1000 - 100 * seq.min(9))).await;
+        Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("ok"))))
+    });
+    let mut setup = Setup::default();
+    setup.server.service(app);
+    setup.server.protocol = Protocol::Http2;
+    setup.client.pool = h2_pool(1);
+    setup.workload.kind = WorkloadKind::Parallel;
+    setup.workload.requests = 5;
+    let verdict = setup.check(&["ordering", "no-lost-request"]);
+    verdict.assert_holds();
+    // The last request sent was answered first.
+    let heads: Vec<u64> = verdict
+        .run
+        .records
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::ResponseHead { req, .. } => Some(req),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(heads, [5, 4, 3, 2, 1], "{verdict}");
+}

@@ -13,13 +13,20 @@
 //!    careless retry makes).
 //! 4. No request is sent on a connection after the server answered on it with
 //!    `connection: close` (RFC 9112 §9.6: the client must stop sending on it). Judged from the
-//!    pool's `checkout` events, so pools that emit none are not judged by this rule.
+//!    `checkout` events: httpsim's Agent records them, and so do the sockets of a client of
+//!    yours (`client::adapt`); httpsim's hyper-util and no-pool clients are not judged by it.
+//!
+//! HTTP/2 multiplexes: the streams of one connection are answered in whatever order the
+//! handlers finish (RFC 9113 §5), and there is no `connection: close`. On HTTP/2 connections
+//! (an `http2` server, or an `auto` one under an HTTP/2 client) rules 2 and 4 do not apply;
+//! rules 1 and 3 judge every stream as they judge every request.
 
 use std::collections::BTreeMap;
 
 use super::timeline::Timeline;
 use super::{CheckContext, Violation};
 use crate::fmt::secs;
+use crate::server::Protocol;
 use crate::trace::ReqId;
 use crate::workload::WorkloadKind;
 
@@ -30,10 +37,24 @@ pub fn check(ctx: &CheckContext) -> Vec<Violation> {
     if ctx.setup.workload.kind == WorkloadKind::Sequential {
         send_order(tl, &mut out);
     }
-    response_order(tl, &mut out);
+    let http1 = !multiplexed(ctx);
+    if http1 {
+        response_order(tl, &mut out);
+    }
     post_once(tl, &mut out);
-    no_reuse_after_close(tl, &mut out);
+    if http1 {
+        no_reuse_after_close(tl, &mut out);
+    }
     out
+}
+
+/// Whether the run's connections carry HTTP/2 streams (see the module doc).
+fn multiplexed(ctx: &CheckContext) -> bool {
+    match ctx.setup.server.protocol {
+        Protocol::Http1 => false,
+        Protocol::Http2 => true,
+        Protocol::Auto => ctx.setup.client.pool.is_h2(),
+    }
 }
 
 fn send_order(tl: &Timeline, out: &mut Vec<Violation>) {
