@@ -202,19 +202,21 @@ fn bench(args: BenchArgs, c: &mut Console) -> i32 {
     EXIT_PASS
 }
 
-fn run(args: RunArgs, c: &mut Console) -> i32 {
-    let files = match scenario::discover(&args.paths) {
+/// Every scenario under `paths` with its text, or `None` after printing every error (a bad
+/// folder, each bad file, then that nothing was run). `run` and `explore` both load this way.
+pub(crate) fn load_all(paths: &[PathBuf], c: &mut Console) -> Option<Vec<(Scenario, String)>> {
+    let files = match scenario::discover(paths) {
         Ok(f) => f,
         Err(e) => {
             let _ = writeln!(c.err, "error: {e}");
-            return EXIT_BAD_INPUT;
+            return None;
         }
     };
-    let mut scenarios = Vec::new();
+    let mut loaded = Vec::new();
     let mut bad = 0;
     for f in &files {
-        match scenario::load(f) {
-            Ok(s) => scenarios.push(s),
+        match scenario::load_with_source(f) {
+            Ok(s) => loaded.push(s),
             Err(e) => {
                 bad += 1;
                 let _ = writeln!(c.err, "error: {e}");
@@ -226,8 +228,16 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             c.err,
             "httpsim: {bad} bad scenario file(s); nothing was run"
         );
-        return EXIT_BAD_INPUT;
+        return None;
     }
+    Some(loaded)
+}
+
+fn run(args: RunArgs, c: &mut Console) -> i32 {
+    let Some(loaded) = load_all(&args.paths, c) else {
+        return EXIT_BAD_INPUT;
+    };
+    let scenarios: Vec<Scenario> = loaded.into_iter().map(|(s, _)| s).collect();
     if let Some(dup) = duplicate_name(&scenarios) {
         let _ = writeln!(c.err, "error: two scenarios are named {dup:?}; names must be unique (they name the report folders)");
         return EXIT_BAD_INPUT;

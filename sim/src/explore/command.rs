@@ -109,41 +109,13 @@ impl FindingLine {
 }
 
 fn load(args: &ExploreArgs, c: &mut Console) -> Option<Vec<Explorer>> {
-    let files = match scenario::discover(&args.paths) {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = writeln!(c.err, "error: {e}");
-            return None;
-        }
-    };
-    let mut out = Vec::new();
-    let mut bad = 0;
-    for f in &files {
-        let loaded = std::fs::read_to_string(f)
-            .map_err(|e| {
-                scenario::ScenarioError::new(
-                    scenario::ErrorClass::Unreadable,
-                    f,
-                    format!("cannot read the file: {e}"),
-                )
-            })
-            .and_then(|src| scenario::parse(f, &src).map(|s| (s, src)));
-        match loaded {
-            Ok((s, src)) => out.push(Explorer::new(s, src, &args.out)),
-            Err(e) => {
-                bad += 1;
-                let _ = writeln!(c.err, "error: {e}");
-            }
-        }
-    }
-    if bad > 0 {
-        let _ = writeln!(
-            c.err,
-            "httpsim: {bad} bad scenario file(s); nothing was run"
-        );
-        return None;
-    }
-    Some(out)
+    let loaded = crate::cli::load_all(&args.paths, c)?;
+    Some(
+        loaded
+            .into_iter()
+            .map(|(s, src)| Explorer::new(s, src, &args.out))
+            .collect(),
+    )
 }
 
 /// Runs `httpsim explore`; returns the exit code.

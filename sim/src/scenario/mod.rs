@@ -61,6 +61,11 @@ impl Scenario {
 
 /// Reads, parses, validates and converts one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_with_source(path).map(|(scenario, _)| scenario)
+}
+
+/// [`load`], keeping the file's text too (explore writes its findings from it).
+pub fn load_with_source(path: &Path) -> Result<(Scenario, String), ScenarioError> {
     let src = std::fs::read_to_string(path).map_err(|e| {
         ScenarioError::new(
             ErrorClass::Unreadable,
@@ -69,7 +74,7 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         )
         .expected("a readable UTF-8 TOML file")
     })?;
-    parse(path, &src)
+    parse(path, &src).map(|scenario| (scenario, src))
 }
 
 /// Parses, validates and converts `src`, the text of the file `path`.
