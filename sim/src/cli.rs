@@ -242,23 +242,60 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
         let _ = writeln!(c.err, "error: two scenarios are named {dup:?}; names must be unique (they name the report folders)");
         return EXIT_BAD_INPUT;
     }
-
-    let seeds_of = |s: &Scenario| -> Vec<u64> {
-        match (args.seeds, args.seed) {
-            (Some(r), _) => (r.from..=r.to_inclusive).collect(),
-            (None, Some(seed)) => vec![seed],
-            (None, None) => vec![s.default_seed()],
-        }
-    };
-    let pairs: u64 = scenarios.iter().map(|s| seeds_of(s).len() as u64).sum();
+    let pairs: u64 = scenarios
+        .iter()
+        .map(|s| seeds_of(&args, s).len() as u64)
+        .sum();
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let total = (0..pairs).filter(|i| shard.owns(*i)).count() as u64;
-    let sweep = args.seeds.is_some_and(|r| r.to_inclusive > r.from);
+    announce(&args, c, scenarios.len(), total, pairs);
+    let Runs { shown, all } = match sweep(&args, c, &scenarios, total) {
+        Ok(runs) => runs,
+        Err(code) => return code,
+    };
+    let runs: Vec<(&Scenario, &Outcome)> = shown.iter().map(|(s, o)| (*s, o)).collect();
+    if let Err(e) = write_outputs(&args, &scenarios, &runs, &all, pairs) {
+        let _ = writeln!(
+            c.err,
+            "error: cannot write reports to {}: {e}",
+            args.report_dir.display()
+        );
+        return EXIT_BAD_INPUT;
+    }
+    let failed = all.iter().filter(|o| !o.passed).count();
     let _ = writeln!(
         c.err,
-        "httpsim: {} scenario(s), {} run(s){}, seeds: {}{}",
-        scenarios.len(),
-        total,
+        "httpsim: {} run(s), {} passed, {failed} failed; reports in {}",
+        all.len(),
+        all.len() - failed,
+        args.report_dir.display()
+    );
+    if failed > 0 {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+/// The seeds `s` runs at: the sweep, the one seed given, or the file's own.
+fn seeds_of(args: &RunArgs, s: &Scenario) -> Vec<u64> {
+    match (args.seeds, args.seed) {
+        (Some(r), _) => (r.from..=r.to_inclusive).collect(),
+        (None, Some(seed)) => vec![seed],
+        (None, None) => vec![s.default_seed()],
+    }
+}
+
+/// Whether the runs sweep more than one seed (the index then lists every run).
+fn is_sweep(args: &RunArgs) -> bool {
+    args.seeds.is_some_and(|r| r.to_inclusive > r.from)
+}
+
+/// The first line on stderr: what is about to run.
+fn announce(args: &RunArgs, c: &mut Console, scenarios: usize, total: u64, pairs: u64) {
+    let _ = writeln!(
+        c.err,
+        "httpsim: {scenarios} scenario(s), {total} run(s){}, seeds: {}{}",
         match args.shard {
             Some(k) => format!(" (shard {k} of {pairs} pairs)"),
             None => String::new(),
@@ -274,6 +311,18 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
             ""
         }
     );
+}
+
+/// The runs this shard owns, each printed as it ends (a progress bar on a terminal): the run
+/// each scenario's report shows (its first failing seed, else its first), and every run. `Err`
+/// is the exit code when a setup can no longer run.
+fn sweep<'s>(
+    args: &RunArgs,
+    c: &mut Console,
+    scenarios: &'s [Scenario],
+    total: u64,
+) -> Result<Runs<'s>, i32> {
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
     let bar = c.terminal.then(|| {
         let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
@@ -284,13 +333,12 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
     });
     // A run that takes more than a couple of seconds says how far it got.
     let watch = bar.clone().map(LongRunWatch::start);
-
     let mut shown: Vec<(&Scenario, Outcome)> = Vec::new();
     let mut all: Vec<Outcome> = Vec::new();
     let mut pair = 0u64;
-    for s in &scenarios {
+    for s in scenarios {
         let mut pick: Option<Outcome> = None;
-        for seed in seeds_of(s) {
+        for seed in seeds_of(args, s) {
             pair += 1;
             if !shard.owns(pair - 1) {
                 continue;
@@ -307,7 +355,7 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
                 // Loading validated every setup; a library caller may have changed one since.
                 Err(e) => {
                     let _ = writeln!(c.err, "error: {}: {e}", s.path.display());
-                    return EXIT_BAD_INPUT;
+                    return Err(EXIT_BAD_INPUT);
                 }
             };
             if args.check_determinism {
@@ -339,58 +387,55 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
+    Ok(Runs { shown, all })
+}
 
-    let runs: Vec<(&Scenario, &Outcome)> = shown.iter().map(|(s, o)| (*s, o)).collect();
+/// What [`sweep`] ran.
+struct Runs<'s> {
+    /// Per scenario, the run its report shows.
+    shown: Vec<(&'s Scenario, Outcome)>,
+    /// Every run, in order.
+    all: Vec<Outcome>,
+}
+
+/// The report folder: each shown run's report, the index and JUnit over every run, and, for a
+/// shard, the manifest `httpsim merge` joins shards by.
+fn write_outputs(
+    args: &RunArgs,
+    scenarios: &[Scenario],
+    runs: &[(&Scenario, &Outcome)],
+    all: &[Outcome],
+    pairs: u64,
+) -> std::io::Result<()> {
+    let sweep = is_sweep(args);
     let all_refs: Vec<&Outcome> = all.iter().collect();
-    let written = write_reports(&args.report_dir, &runs, &all_refs, sweep).and_then(|()| {
-        let Some(shard) = args.shard else {
-            return Ok(());
-        };
-        let manifest = Manifest {
-            shard,
-            scenarios: scenarios
-                .iter()
-                .map(|s| ManifestScenario {
-                    name: s.name().to_string(),
-                    file: s.path.to_string_lossy().replace('\\', "/"),
-                })
-                .collect(),
-            pairs,
-            sweep,
-            picks: runs
-                .iter()
-                .map(|(_, o)| Pick {
-                    name: o.name.clone(),
-                    seed: o.seed,
-                    passed: o.passed,
-                    row: markdown::index_row(o),
-                })
-                .collect(),
-        };
-        let json = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-        std::fs::write(args.report_dir.join(crate::shard::MANIFEST), json + "\n")
-    });
-    if let Err(e) = written {
-        let _ = writeln!(
-            c.err,
-            "error: cannot write reports to {}: {e}",
-            args.report_dir.display()
-        );
-        return EXIT_BAD_INPUT;
-    }
-    let failed = all.iter().filter(|o| !o.passed).count();
-    let _ = writeln!(
-        c.err,
-        "httpsim: {} run(s), {} passed, {failed} failed; reports in {}",
-        all.len(),
-        all.len() - failed,
-        args.report_dir.display()
-    );
-    if failed > 0 {
-        EXIT_FAIL
-    } else {
-        EXIT_PASS
-    }
+    write_reports(&args.report_dir, runs, &all_refs, sweep)?;
+    let Some(shard) = args.shard else {
+        return Ok(());
+    };
+    let manifest = Manifest {
+        shard,
+        scenarios: scenarios
+            .iter()
+            .map(|s| ManifestScenario {
+                name: s.name().to_string(),
+                file: s.path.to_string_lossy().replace('\\', "/"),
+            })
+            .collect(),
+        pairs,
+        sweep,
+        picks: runs
+            .iter()
+            .map(|(_, o)| Pick {
+                name: o.name.clone(),
+                seed: o.seed,
+                passed: o.passed,
+                row: markdown::index_row(o),
+            })
+            .collect(),
+    };
+    let json = serde_json::to_string_pretty(&manifest).unwrap_or_default();
+    std::fs::write(args.report_dir.join(crate::shard::MANIFEST), json + "\n")
 }
 
 fn duplicate_name(scenarios: &[Scenario]) -> Option<String> {
