@@ -3,24 +3,7 @@ use std::path::{Path, PathBuf};
 
 use httpsim::scenario;
 
-use crate::{httpsim, Result};
-
-/// Every file under `dir`, by path relative to it.
-fn files(dir: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir)?.to_path_buf(), std::fs::read(&p)?);
-            }
-        }
-    }
-    Ok(out)
-}
+use crate::{files, httpsim, Result};
 
 /// The catalog files this build runs (the others are refused as "not supported yet"; the
 /// catalog test binary pins that list).

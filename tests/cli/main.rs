@@ -88,3 +88,22 @@ macro_rules! args {
         vec![$(std::ffi::OsString::from($a)),*]
     };
 }
+
+/// Every file under `dir`, by path relative to it.
+pub fn files(
+    dir: &std::path::Path,
+) -> Result<std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.strip_prefix(dir)?.to_path_buf(), std::fs::read(&p)?);
+            }
+        }
+    }
+    Ok(out)
+}

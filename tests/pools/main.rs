@@ -25,6 +25,8 @@ mod bounded;
 mod common;
 mod idle_race;
 mod invariants;
+#[path = "../shared/loopback.rs"]
+mod loopback;
 mod many_waiters;
 mod outside;
 mod own_client;

@@ -27,31 +27,9 @@ const POOL_VAR: &str = "HTTPSIM_REAL_EMFILE_POOL";
 
 /// A loopback hyper server on its own thread; returns its port.
 fn server() -> Result<u16> {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    std_listener.set_nonblocking(true)?;
-    let port = std_listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            while let Ok((s, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(|_req| async {
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                            Bytes::from_static(b"ok"),
-                        )))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(s), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    Ok(port)
+    Ok(crate::loopback::serve(|| async {
+        http::Response::new(Full::new(Bytes::from_static(b"ok")))
+    })?)
 }
 
 /// One request on a fresh connection: `Ok(true)` on a response, `Ok(false)` on EMFILE at

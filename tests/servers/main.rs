@@ -15,6 +15,8 @@ mod accept;
 mod broken_own;
 mod concurrency;
 mod h2;
+#[path = "../shared/loopback.rs"]
+mod loopback;
 mod own_service;
 mod real_concurrency;
 mod shutdown;

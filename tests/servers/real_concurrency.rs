@@ -19,36 +19,14 @@ const SCALE: u32 = 20;
 /// A loopback server on its own single-threaded runtime; `cpu`: hold the thread for `work`,
 /// else wait `work` asynchronously.
 fn server(cpu: bool, work: Duration) -> Result<u16> {
-    let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    std_listener.set_nonblocking(true)?;
-    let port = std_listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(std_listener).expect("listener");
-            while let Ok((s, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req| async move {
-                        if cpu {
-                            std::thread::sleep(work);
-                        } else {
-                            tokio::time::sleep(work).await;
-                        }
-                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
-                            Bytes::from(vec![b'x'; 4096]),
-                        )))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(s), svc)
-                        .await;
-                });
-            }
-        });
-    });
-    Ok(port)
+    Ok(crate::loopback::serve(move || async move {
+        if cpu {
+            std::thread::sleep(work);
+        } else {
+            tokio::time::sleep(work).await;
+        }
+        http::Response::new(Full::new(Bytes::from(vec![b'x'; 4096])))
+    })?)
 }
 
 /// Sends 10 requests at once; returns when the last response was read.

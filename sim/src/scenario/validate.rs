@@ -236,7 +236,8 @@ fn expect(f: &ScenarioFile, e: &Expect, ctx: &Ctx) -> R {
     Ok(())
 }
 
-fn bad(
+/// An impossible value at `field`, with the form it should have had.
+pub(super) fn bad(
     ctx: &Ctx,
     field: &str,
     message: impl Into<String>,

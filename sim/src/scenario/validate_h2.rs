@@ -7,7 +7,8 @@
 //! the preface and closes) is a finding of the run, not a malformed file.
 
 use super::format::{PoolTable, ProtocolName, ScenarioFile};
-use super::{Ctx, ErrorClass, ScenarioError};
+use super::validate::bad;
+use super::{Ctx, ScenarioError};
 
 type R = Result<(), ScenarioError>;
 
@@ -156,14 +157,4 @@ fn http1_client(ctx: &Ctx, server: ProtocolName, key: &str, what: &str) -> R {
         format!("{what} speaks HTTP/1.1 only, and the server speaks HTTP/2 only (protocol = \"http2\")"),
         "pool = { kind = \"h2\" } or { kind = \"hyper-util\", protocol = \"http2\" }, or protocol = \"auto\" in [server]",
     ))
-}
-
-fn bad(
-    ctx: &Ctx,
-    field: &str,
-    message: impl Into<String>,
-    expected: impl Into<String>,
-) -> ScenarioError {
-    ctx.error(ErrorClass::Impossible, field, message)
-        .expected(expected)
 }

@@ -38,6 +38,25 @@ use super::Shared;
 use crate::client::hyper_util_pool::LocalExec;
 use crate::net::clock::SimTimer;
 
+/// The `[server]` HTTP/2 settings on a builder: hyper's `http2::Builder` and hyper-util's
+/// `auto::Http2Builder` have the same setters but no common trait, hence a macro.
+macro_rules! apply_h2 {
+    ($b:expr, $h2:expr) => {{
+        let h2: &H2Settings = $h2;
+        $b.timer(SimTimer::new())
+            .max_concurrent_streams(h2.max_concurrent_streams)
+            .initial_stream_window_size(h2.initial_stream_window_size)
+            .initial_connection_window_size(h2.initial_connection_window_size)
+            .keep_alive_interval(h2.keep_alive_interval);
+        if let Some(t) = h2.keep_alive_timeout {
+            $b.keep_alive_timeout(t);
+        }
+        if let Some(n) = h2.max_pending_accept_reset_streams {
+            $b.max_pending_accept_reset_streams(n);
+        }
+    }};
+}
+
 /// hyper's HTTP/2 connection (or hyper-util's auto-detecting one) over `io`, boxed.
 pub(super) fn hyper_conn<S>(io: ConnIo, svc: S, shared: &Rc<Shared>) -> Pin<Box<dyn Drive>>
 where
@@ -68,19 +87,7 @@ where
         };
     }
     let mut builder = hyper::server::conn::http2::Builder::new(LocalExec);
-    let h2 = &config.h2;
-    builder
-        .timer(SimTimer::new())
-        .max_concurrent_streams(h2.max_concurrent_streams)
-        .initial_stream_window_size(h2.initial_stream_window_size)
-        .initial_connection_window_size(h2.initial_connection_window_size)
-        .keep_alive_interval(h2.keep_alive_interval);
-    if let Some(t) = h2.keep_alive_timeout {
-        builder.keep_alive_timeout(t);
-    }
-    if let Some(n) = h2.max_pending_accept_reset_streams {
-        builder.max_pending_accept_reset_streams(n);
-    }
+    apply_h2!(builder, &config.h2);
     let conn = builder.serve_connection(io, svc);
     match watcher {
         Some(w) => Box::pin(Watched(Box::pin(w.watch(conn)))),
@@ -90,17 +97,7 @@ where
 
 /// The same settings on the HTTP/2 side of hyper-util's auto builder.
 fn apply_auto(b: &mut auto::Http2Builder<'_, LocalExec>, h2: &H2Settings) {
-    b.timer(SimTimer::new())
-        .max_concurrent_streams(h2.max_concurrent_streams)
-        .initial_stream_window_size(h2.initial_stream_window_size)
-        .initial_connection_window_size(h2.initial_connection_window_size)
-        .keep_alive_interval(h2.keep_alive_interval);
-    if let Some(t) = h2.keep_alive_timeout {
-        b.keep_alive_timeout(t);
-    }
-    if let Some(n) = h2.max_pending_accept_reset_streams {
-        b.max_pending_accept_reset_streams(n);
-    }
+    apply_h2!(b, h2);
 }
 
 impl<I, S, B> Drive for hyper::server::conn::http2::Connection<I, S, LocalExec>

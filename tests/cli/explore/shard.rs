@@ -1,8 +1,8 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::{args, httpsim, Result};
+use crate::{args, files, httpsim, Result};
 
 /// Catalog files too slow to sweep 50 seeds of in CI (together about 39 s of the catalog's
 /// 43 s at 50 seeds in a debug build); the whole catalog × 50 split in four was checked by hand
@@ -23,23 +23,6 @@ fn sweep_files() -> Result<Vec<OsString>> {
         }
     }
     assert!(out.len() >= 10, "most of the catalog: {out:?}");
-    Ok(out)
-}
-
-/// Every file under `dir`, by path relative to it.
-fn files(dir: &Path) -> Result<BTreeMap<PathBuf, Vec<u8>>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d)? {
-            let p = e?.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(dir)?.to_path_buf(), std::fs::read(&p)?);
-            }
-        }
-    }
     Ok(out)
 }
 
