@@ -88,6 +88,25 @@ struct RunArgs {
     /// joins the N report folders.
     #[arg(long, value_parser = parse_shard)]
     shard: Option<Shard>,
+    /// Run the scenario's server and client for real, on loopback, in two child processes with
+    /// the scenario's fd limits and real timers (docs/FIDELITY.md). Writes no report folder.
+    #[arg(long, conflicts_with_all = ["seeds", "check_determinism", "shard"])]
+    real: bool,
+    /// With `--real`: run the simulation too and compare every figure (exit 1 on a
+    /// disagreement).
+    #[arg(long, requires = "real")]
+    compare: bool,
+    /// With `--real`: divide every duration of the scenario and its expectations by K (180 s
+    /// → 1.8 s at 100).
+    #[arg(long, requires = "real", default_value_t = 1.0, value_name = "K")]
+    time_scale: f64,
+    /// With `--real`: real runs per scenario (their spread shows with `--compare`).
+    #[arg(long, requires = "real", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeat: u32,
+    /// With `--real`: run even what loopback cannot carry, without it, and say the run is
+    /// partial.
+    #[arg(long, requires = "real")]
+    partial: bool,
 }
 
 fn parse_shard(s: &str) -> Result<Shard, String> {
@@ -237,6 +256,17 @@ fn run(args: RunArgs, c: &mut Console) -> i32 {
     let Some(loaded) = load_all(&args.paths, c) else {
         return EXIT_BAD_INPUT;
     };
+    if args.real {
+        let options = crate::real::command::RealOptions {
+            compare: args.compare,
+            time_scale: args.time_scale,
+            repeat: args.repeat,
+            partial: args.partial,
+            seed: args.seed,
+            format: args.format,
+        };
+        return crate::real::command::run(loaded, &options, c);
+    }
     let scenarios: Vec<Scenario> = loaded.into_iter().map(|(s, _)| s).collect();
     if let Some(dup) = duplicate_name(&scenarios) {
         let _ = writeln!(c.err, "error: two scenarios are named {dup:?}; names must be unique (they name the report folders)");
@@ -458,7 +488,7 @@ fn check_determinism(s: &Scenario, o: &mut Outcome) {
     o.passed &= same;
 }
 
-fn text_line(o: &Outcome) -> String {
+pub(crate) fn text_line(o: &Outcome) -> String {
     let mut s = format!(
         "{} {} (seed {}): {}; longest stall {}; last completion {}; sim {}, wall {}ms",
         markdown::verdict(o.passed),

@@ -54,6 +54,8 @@
 //! - [`explore`] — bug hunting: faults drawn per seed from a scenario's `[explore]` table, failures
 //!   shrunk and written as scenario files.
 //! - [`shard`] — `--shard K/N`: which (scenario, seed) pairs one of N CI jobs runs.
+//! - [`real`] — `httpsim run --real`: the same scenario over real loopback sockets in two child
+//!   processes, and `--compare` beside the simulation (docs/FIDELITY.md).
 //! - [`cli`] — the `httpsim` command line, callable in-process (tests drive it this way).
 //! - [`bench`](mod@bench) — how fast httpsim simulates, against bare turmoil-net, hyper over
 //!   in-memory pipes, and real loopback.
@@ -74,6 +76,8 @@ pub mod fmt;
 pub mod net;
 pub mod prelude;
 pub mod progress;
+#[cfg(feature = "cli")]
+pub mod real;
 #[cfg(feature = "cli")]
 pub mod report;
 pub mod scenario;

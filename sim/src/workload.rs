@@ -169,9 +169,20 @@ impl Workload {
                 // this task wakes decides how its sockets close at the end of a run.
                 let slots: Rc<std::cell::RefCell<std::collections::VecDeque<Rc<Done>>>> =
                     Default::default();
+                // On real sockets (`--real`) each request is due at a fixed time from the first:
+                // a real timer wakes up to a millisecond late, and gaps measured from each wake
+                // would drift (12 requests, 15 ms). A simulated timer wakes exactly on time, where
+                // both forms agree; the simulated one keeps its original form.
+                let real = driver.host.config().real;
+                let first = tokio::time::Instant::now();
                 for id in 1..=self.requests {
                     if let (Some(gap), true) = (gap, id > 1) {
-                        crate::net::clock::sleep(gap).await;
+                        if real {
+                            let due = first + gap.mul_f64((id - 1) as f64);
+                            crate::net::clock::sleep_until(due).await;
+                        } else {
+                            crate::net::clock::sleep(gap).await;
+                        }
                     }
                     let driver = driver.clone();
                     let spec = self.spec(id, &uri, authority);

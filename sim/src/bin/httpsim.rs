@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 fn main() {
     // A re-executed copy of this binary measuring one benchmark scale point in a fresh process.
     httpsim::bench::child_main();
+    // A child process of `httpsim run --real`: the scenario's server or client on loopback.
+    httpsim::real::child_main();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
     let terminal = stderr.is_terminal();

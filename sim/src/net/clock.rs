@@ -26,6 +26,13 @@ pub(crate) fn start() -> Started {
     Started { previous }
 }
 
+/// Marks `base` as time zero on this thread, until the guard drops: a real run's child process
+/// starts its clock at the instant its parent chose, so both children's traces share one zero.
+pub(crate) fn start_at(base: Instant) -> Started {
+    let previous = BASE.with(|b| b.replace(Some(base)));
+    Started { previous }
+}
+
 /// Restores the previous time zero (nested or consecutive runs on one thread).
 pub(crate) struct Started {
     previous: Option<Instant>,
@@ -47,6 +54,11 @@ pub fn now_us() -> u64 {
 /// Simulated time elapsed since the run started.
 pub fn now() -> Duration {
     Duration::from_micros(now_us())
+}
+
+/// The instant `since_start` after the run started (now, outside a run).
+pub fn at(since_start: Duration) -> Instant {
+    BASE.with(|b| b.get()).unwrap_or_else(Instant::now) + since_start
 }
 
 /// `tokio::time::sleep`.

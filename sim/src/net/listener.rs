@@ -174,6 +174,10 @@ impl Drop for SimListener {
     }
 }
 
+/// How long a real listener waits after a failed accept(2): the server's default
+/// `accept_backoff`.
+const REAL_ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Completes handshakes into the backlog, as the kernel does, independent of the application.
 async fn kernel(host: HostNet, inner: super::tcp::Listener, port: u16, backlog: Rc<Backlog>) {
     loop {
@@ -194,8 +198,22 @@ async fn kernel(host: HostNet, inner: super::tcp::Listener, port: u16, backlog: 
             }
             space.await;
         }
-        let Ok(tcp) = inner.accept().await else {
-            continue;
+        let tcp = match inner.accept().await {
+            Ok(tcp) => tcp,
+            // A real listener's accept(2) takes the fd itself, so the kernel's EMFILE shows
+            // here (a simulated host's shows in `accept`, from its fd table). The connection
+            // stays queued in the kernel; back off as a server's accept loop does.
+            Err(e) if inner.is_real() => {
+                if is_emfile(&e) {
+                    host.record(Event::AcceptFailed {
+                        port,
+                        kind: ErrorKind::Emfile,
+                    });
+                }
+                crate::net::clock::sleep(REAL_ACCEPT_BACKOFF).await;
+                continue;
+            }
+            Err(_) => continue,
         };
         if backlog.queue.borrow().len() >= backlog.limit.get() {
             // Refuse: dropping the handshaken stream closes it; the client's request fails.

@@ -17,6 +17,7 @@
 //! - [`ports`] — each host's ephemeral-port budget (`AddrNotAvailable` when it runs out).
 //! - `tcp.rs` — turmoil-net's sockets, every call scoped to its host; `engine.rs` — what the
 //!   socket layer tells the engine (which host, "something to send").
+//! - [`real`] — the same socket layer over real loopback TCP, for `httpsim run --real`.
 //! - [`clock`] — simulated time (tokio's paused clock since the run started).
 //! - [`connector::SimConnector`] — a tower `Service<Uri>` so hyper-util's `Client` can dial
 //!   simulated hosts.
@@ -31,6 +32,7 @@ pub mod fd;
 mod flow;
 pub mod listener;
 pub mod ports;
+pub mod real;
 mod shaper;
 pub mod stream;
 mod tcp;
@@ -65,6 +67,8 @@ pub(crate) struct NetConfig {
     pub(crate) conn_faults: Vec<ConnFault>,
     /// Ephemeral ports per host.
     pub(crate) ephemeral_ports: usize,
+    /// Real sockets (`--real`): a connection's id is the client's local port (`real.rs`).
+    pub(crate) real: bool,
 }
 
 impl Default for NetConfig {
@@ -74,6 +78,7 @@ impl Default for NetConfig {
             seed: 1,
             conn_faults: Vec::new(),
             ephemeral_ports: ports::DEFAULT_EPHEMERAL_PORTS,
+            real: false,
         }
     }
 }
@@ -131,6 +136,36 @@ impl Net {
         limit: Option<usize>,
         baseline: usize,
     ) -> HostNet {
+        self.host_at(name, real::Place::Sim(id), limit, baseline)
+    }
+
+    /// A real host of `httpsim run --real` (`net/real.rs`): its own trace, sockets on loopback,
+    /// `baseline` fds already open in its process (the kernel enforces the limit).
+    /// Per-connection faults and the seed come from `world`, as in a simulated run.
+    pub fn real_host(
+        trace: Trace,
+        world: &crate::world::WorldBuilder,
+        name: &str,
+        peers: std::sync::Arc<real::RealNet>,
+        baseline: usize,
+    ) -> HostNet {
+        let net = Net::new(
+            trace,
+            NetConfig {
+                real: true,
+                ..world.net_config()
+            },
+        );
+        net.host_at(name, real::Place::Real(peers), None, baseline)
+    }
+
+    fn host_at(
+        &self,
+        name: &str,
+        place: real::Place,
+        limit: Option<usize>,
+        baseline: usize,
+    ) -> HostNet {
         let fds = self
             .inner
             .fds
@@ -150,7 +185,7 @@ impl Net {
         HostNet {
             net: self.clone(),
             name: name.into(),
-            id,
+            place,
             fds,
             ports,
         }
@@ -245,7 +280,13 @@ impl Net {
             }
         }
         reg.next += 1;
-        let shared = Arc::new(ConnShared::new(reg.next));
+        let id = if self.inner.config.real {
+            // Each process of a real run sees one end: the port names the connection in both.
+            u64::from(client.port())
+        } else {
+            reg.next
+        };
+        let shared = Arc::new(ConnShared::new(id));
         shared.try_attach(side);
         reg.by_pair.insert((client, server), shared.clone());
         shared
@@ -278,8 +319,8 @@ impl Net {
 pub struct HostNet {
     net: Net,
     name: HostName,
-    /// The host in the simulated network.
-    id: engine::HostId,
+    /// The host in the simulated network, or on loopback.
+    place: real::Place,
     fds: FdTable,
     ports: ports::Ports,
 }
@@ -346,7 +387,10 @@ impl HostNet {
     /// dropped SYN with a reset instead (as a router's ICMP "unreachable" would).
     pub async fn connect(&self, host: &str, port: u16) -> io::Result<SimStream> {
         let to = format!("{host}:{port}");
-        let fd = match self.fds.acquire() {
+        // A real socket takes its fd from the kernel (which enforces the limit); it is counted
+        // once it exists, so a connect that failed with EMFILE never counts.
+        let real = matches!(self.place, real::Place::Real(_));
+        let fd = match (!real).then(|| self.fds.acquire()).transpose() {
             Ok(fd) => fd,
             Err(e) => {
                 self.record_connect_failed(&to, &e);
@@ -364,8 +408,14 @@ impl HostNet {
                 return Err(e);
             }
         };
-        let tcp = match tcp::Tcp::connect(self.id, (host, port)).await {
+        let tcp = match tcp::Tcp::connect(&self.place, (host, port)).await {
             Ok(tcp) => tcp,
+            Err(e) if fd::is_emfile(&e) => {
+                // The kernel's own EMFILE (a real socket): kept as it is, raw errno included.
+                drop(lease);
+                self.record_connect_failed(&to, &e);
+                return Err(e);
+            }
             Err(e) => {
                 drop(lease);
                 drop(fd);
@@ -382,6 +432,10 @@ impl HostNet {
                 self.record_connect_failed(&to, &e);
                 return Err(e);
             }
+        };
+        let fd = match fd {
+            Some(fd) => fd,
+            None => self.fds.acquire()?,
         };
         let (local, remote) = tcp.addrs()?;
         let shared = self.net.attach(local, remote, Side::Client);
@@ -423,7 +477,7 @@ impl HostNet {
 
     /// Binds a listener on `port` of this host.
     pub async fn bind(&self, port: u16) -> io::Result<SimListener> {
-        let l = tcp::Listener::bind(self.id, port).await?;
+        let l = tcp::Listener::bind(&self.place, port).await?;
         Ok(SimListener::new(self.clone(), l, port))
     }
 

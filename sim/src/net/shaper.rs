@@ -15,6 +15,25 @@ use super::clock;
 use super::conn_fault::Active;
 use super::wire::Wire;
 
+/// On a real socket (`httpsim run --real`) whose `latency` stands for the network's, the FIN
+/// must travel as late as data does: loopback would deliver it at once, and a client would
+/// learn of a server's close a latency earlier than in the simulation, where every packet
+/// crosses the network. (A simulated socket's FIN crosses the simulated network instead.)
+fn real_fin_latency(wire: &Wire) -> Option<Duration> {
+    if !wire.core().host.config().real {
+        return None;
+    }
+    let mut out = wire.out.lock().unwrap();
+    let f = out.faults.as_deref_mut()?;
+    let (lat, jitter) = f.active.latency?;
+    let extra = if jitter.is_zero() {
+        0
+    } else {
+        f.rng.gen_range(0..=jitter.as_micros() as u64)
+    };
+    Some(lat + Duration::from_micros(extra))
+}
+
 /// Drains a shaped socket's queue into the kernel at the pace its faults set.
 pub(super) async fn shaper(wire: Wire) {
     let mut due_us: u64 = 0;
@@ -30,6 +49,9 @@ pub(super) async fn shaper(wire: Wire) {
         let Some((bytes, written_us)) = next else {
             if closing {
                 if let Some(d) = slow {
+                    crate::net::clock::sleep(d).await;
+                }
+                if let Some(d) = real_fin_latency(&wire) {
                     crate::net::clock::sleep(d).await;
                 }
                 let mut out = wire.out.lock().unwrap();

@@ -1,7 +1,6 @@
-//! turmoil-net's TCP sockets, each call scoped to the socket's host (see `engine.rs`).
-//!
-//! These are the only turmoil-net socket types in httpsim; [`super::SimStream`] and
-//! [`super::SimListener`] are built on them.
+//! The socket types under [`super::SimStream`] and [`super::SimListener`]: turmoil-net's TCP
+//! sockets, each call scoped to the socket's host (see `engine.rs`), or — for `httpsim run
+//! --real` — tokio's real loopback sockets (`real.rs`). Nothing above this file knows which.
 
 use std::future::Future;
 use std::io;
@@ -9,22 +8,41 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use tokio::io::AsyncWrite;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use turmoil_net::shim::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
 use super::engine::{kick, scoped, HostId};
+use super::real::Place;
+
+/// Largest single read of a real socket (the simulated kernel hands over what it has).
+const REAL_READ: usize = 64 * 1024;
 
 /// A connected socket before it is split.
 pub(crate) struct Tcp {
-    host: HostId,
-    inner: Option<TcpStream>,
+    inner: Option<Stream>,
+}
+
+enum Stream {
+    Sim(HostId, TcpStream),
+    Real(tokio::net::TcpStream),
 }
 
 impl Tcp {
-    /// Connects from `host` to `to` (a `host:port` name resolved by the simulation's DNS).
-    pub(crate) async fn connect(host: HostId, to: (&str, u16)) -> io::Result<Tcp> {
+    /// Connects from a host to `to` (a `host:port` name resolved by the simulation's DNS, or by
+    /// the real host's peers).
+    pub(crate) async fn connect(place: &Place, to: (&str, u16)) -> io::Result<Tcp> {
+        let host = match place {
+            Place::Sim(host) => *host,
+            Place::Real(real) => {
+                let s = tokio::net::TcpStream::connect(real.resolve(to.0, to.1)).await?;
+                s.set_nodelay(true)?;
+                return Ok(Tcp {
+                    inner: Some(Stream::Real(s)),
+                });
+            }
+        };
         let mut fut = std::pin::pin!(scoped(host, || TcpStream::connect(to)));
         let stream = std::future::poll_fn(|cx| {
             let r = scoped(host, || fut.as_mut().poll(cx));
@@ -33,37 +51,51 @@ impl Tcp {
         })
         .await?;
         Ok(Tcp {
-            host,
-            inner: Some(stream),
+            inner: Some(Stream::Sim(host, stream)),
         })
     }
 
     /// `(local, peer)` addresses.
     pub(crate) fn addrs(&self) -> io::Result<(SocketAddr, SocketAddr)> {
-        let s = self.inner.as_ref().expect("live socket");
-        scoped(self.host, || Ok((s.local_addr()?, s.peer_addr()?)))
+        match self.inner.as_ref().expect("live socket") {
+            Stream::Sim(host, s) => scoped(*host, || Ok((s.local_addr()?, s.peer_addr()?))),
+            Stream::Real(s) => Ok((s.local_addr()?, s.peer_addr()?)),
+        }
     }
 
     /// Splits into the two halves the socket layer uses.
     pub(crate) fn split(mut self) -> (ReadHalf, WriteHalf) {
-        let (rd, wr) = self.inner.take().expect("live socket").into_split();
-        (
-            ReadHalf {
-                host: self.host,
-                inner: Some(rd),
-            },
-            WriteHalf {
-                host: self.host,
-                inner: Some(wr),
-            },
-        )
+        match self.inner.take().expect("live socket") {
+            Stream::Sim(host, s) => {
+                let (rd, wr) = s.into_split();
+                (
+                    ReadHalf {
+                        inner: Some(Read::Sim(host, rd)),
+                    },
+                    WriteHalf {
+                        inner: Some(Write::Sim(host, wr)),
+                    },
+                )
+            }
+            Stream::Real(s) => {
+                let (rd, wr) = s.into_split();
+                (
+                    ReadHalf {
+                        inner: Some(Read::Real(rd)),
+                    },
+                    WriteHalf {
+                        inner: Some(Write::Real(wr)),
+                    },
+                )
+            }
+        }
     }
 }
 
 impl Drop for Tcp {
     fn drop(&mut self) {
-        if let Some(s) = self.inner.take() {
-            scoped(self.host, || drop(s));
+        if let Some(Stream::Sim(host, s)) = self.inner.take() {
+            scoped(host, || drop(s));
             kick();
         }
     }
@@ -71,8 +103,12 @@ impl Drop for Tcp {
 
 /// The receiving half.
 pub(crate) struct ReadHalf {
-    host: HostId,
-    inner: Option<OwnedReadHalf>,
+    inner: Option<Read>,
+}
+
+enum Read {
+    Sim(HostId, OwnedReadHalf),
+    Real(tokio::net::tcp::OwnedReadHalf),
 }
 
 impl ReadHalf {
@@ -84,9 +120,10 @@ impl ReadHalf {
         cx: &mut Context<'_>,
         max: usize,
     ) -> Poll<io::Result<Option<Bytes>>> {
-        let host = self.host;
-        let Some(rd) = self.inner.as_mut() else {
-            return Poll::Ready(Ok(None));
+        let (host, rd) = match self.inner.as_mut() {
+            None => return Poll::Ready(Ok(None)),
+            Some(Read::Real(rd)) => return poll_real_chunk(rd, cx, max),
+            Some(Read::Sim(host, rd)) => (*host, rd),
         };
         let out = match scoped(host, || rd.poll_read_bytes(cx, max)) {
             Poll::Ready(Ok(b)) if b.is_empty() => Poll::Ready(Ok(None)),
@@ -100,10 +137,32 @@ impl ReadHalf {
     }
 }
 
+/// One read of a real socket into a buffer of what it got.
+fn poll_real_chunk(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    cx: &mut Context<'_>,
+    max: usize,
+) -> Poll<io::Result<Option<Bytes>>> {
+    let mut buf = BytesMut::zeroed(max.clamp(1, REAL_READ));
+    let mut rb = ReadBuf::new(&mut buf);
+    match Pin::new(rd).poll_read(cx, &mut rb) {
+        Poll::Ready(Ok(())) => {
+            let n = rb.filled().len();
+            if n == 0 {
+                return Poll::Ready(Ok(None));
+            }
+            buf.truncate(n);
+            Poll::Ready(Ok(Some(buf.freeze())))
+        }
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
 impl Drop for ReadHalf {
     fn drop(&mut self) {
-        if let Some(rd) = self.inner.take() {
-            scoped(self.host, || drop(rd));
+        if let Some(Read::Sim(host, rd)) = self.inner.take() {
+            scoped(host, || drop(rd));
             kick();
         }
     }
@@ -111,8 +170,12 @@ impl Drop for ReadHalf {
 
 /// The sending half; dropping it sends the FIN.
 pub(crate) struct WriteHalf {
-    host: HostId,
-    inner: Option<OwnedWriteHalf>,
+    inner: Option<Write>,
+}
+
+enum Write {
+    Sim(HostId, OwnedWriteHalf),
+    Real(tokio::net::tcp::OwnedWriteHalf),
 }
 
 impl WriteHalf {
@@ -122,9 +185,10 @@ impl WriteHalf {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let host = self.host;
-        let Some(wr) = self.inner.as_mut() else {
-            return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+        let (host, wr) = match self.inner.as_mut() {
+            None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            Some(Write::Real(wr)) => return Pin::new(wr).poll_write(cx, buf),
+            Some(Write::Sim(host, wr)) => (*host, wr),
         };
         let res = scoped(host, || Pin::new(wr).poll_write(cx, buf));
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
@@ -160,8 +224,8 @@ impl WriteHalf {
 
 impl Drop for WriteHalf {
     fn drop(&mut self) {
-        if let Some(wr) = self.inner.take() {
-            scoped(self.host, || drop(wr));
+        if let Some(Write::Sim(host, wr)) = self.inner.take() {
+            scoped(host, || drop(wr));
             kick();
         }
     }
@@ -169,25 +233,52 @@ impl Drop for WriteHalf {
 
 /// A listening socket.
 pub(crate) struct Listener {
-    host: HostId,
-    inner: Option<TcpListener>,
+    inner: Option<Listen>,
+}
+
+enum Listen {
+    Sim(HostId, TcpListener),
+    Real(tokio::net::TcpListener),
 }
 
 impl Listener {
-    /// Binds `0.0.0.0:port` on `host`.
-    pub(crate) async fn bind(host: HostId, port: u16) -> io::Result<Listener> {
+    /// Binds `0.0.0.0:port` on a simulated host; on a real one, the loopback address its
+    /// [`super::real::RealNet`] names for `port`, published once bound.
+    pub(crate) async fn bind(place: &Place, port: u16) -> io::Result<Listener> {
+        let host = match place {
+            Place::Sim(host) => *host,
+            Place::Real(real) => {
+                let l = tokio::net::TcpListener::bind(real.listen_addr(port)).await?;
+                real.set_bound(port, l.local_addr()?);
+                return Ok(Listener {
+                    inner: Some(Listen::Real(l)),
+                });
+            }
+        };
         let mut fut = std::pin::pin!(scoped(host, || TcpListener::bind(("0.0.0.0", port))));
         let l = std::future::poll_fn(|cx| scoped(host, || fut.as_mut().poll(cx))).await?;
         Ok(Listener {
-            host,
-            inner: Some(l),
+            inner: Some(Listen::Sim(host, l)),
         })
+    }
+
+    /// Whether this listener is a real socket (its accepts can fail with the kernel's EMFILE).
+    pub(crate) fn is_real(&self) -> bool {
+        matches!(self.inner, Some(Listen::Real(_)))
     }
 
     /// The next handshaken connection.
     pub(crate) async fn accept(&self) -> io::Result<Tcp> {
-        let host = self.host;
-        let l = self.inner.as_ref().expect("live listener");
+        let (host, l) = match self.inner.as_ref().expect("live listener") {
+            Listen::Real(l) => {
+                let (s, _) = l.accept().await?;
+                s.set_nodelay(true)?;
+                return Ok(Tcp {
+                    inner: Some(Stream::Real(s)),
+                });
+            }
+            Listen::Sim(host, l) => (*host, l),
+        };
         let (s, _) = std::future::poll_fn(|cx| {
             let r = scoped(host, || l.poll_accept(cx));
             if r.is_ready() {
@@ -197,16 +288,15 @@ impl Listener {
         })
         .await?;
         Ok(Tcp {
-            host,
-            inner: Some(s),
+            inner: Some(Stream::Sim(host, s)),
         })
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Some(l) = self.inner.take() {
-            scoped(self.host, || drop(l));
+        if let Some(Listen::Sim(host, l)) = self.inner.take() {
+            scoped(host, || drop(l));
             kick();
         }
     }

@@ -32,7 +32,7 @@ mod validate_h2;
 use std::path::{Path, PathBuf};
 
 pub use error::{line_col, ErrorClass, ScenarioError};
-pub use runner::{replay_command, run, Outcome};
+pub use runner::{judge, replay_command, run, Outcome};
 
 use crate::setup::{Setup, SetupError};
 

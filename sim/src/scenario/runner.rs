@@ -28,6 +28,9 @@ pub struct Outcome {
     pub file: String,
     /// The seed of this run.
     pub seed: u64,
+    /// `"real"` for a run on real sockets (`httpsim run --real`); absent for a simulated run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<&'static str>,
     /// Every expectation and invariant held.
     pub passed: bool,
     /// Simulated time at the end, ms.
@@ -79,7 +82,13 @@ impl Outcome {
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     let mut setup = scenario.setup.clone();
     setup.world.seed(seed);
-    let result = setup.run()?;
+    Ok(judge(scenario, seed, setup.run()?))
+}
+
+/// Judges a run of `scenario` at `seed` — simulated, or real (`httpsim run --real`, whose
+/// trace comes from two processes on loopback) — by the scenario's invariants and `[expect]`.
+pub fn judge(scenario: &Scenario, seed: u64, result: crate::setup::Run) -> Outcome {
+    let setup = result.setup().clone();
     let summary = result.summary();
     let expect = scenario.file.expect.clone().unwrap_or_default();
     let mut ctx = CheckContext::with_timeline(
@@ -104,11 +113,12 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
     let expectations = expect::evaluate(&expect, &summary, &result.end, duration, &invariants);
     let passed = expectations.iter().all(|e| e.passed) && invariants.iter().all(|i| i.passed);
     let file = scenario.path.to_string_lossy().replace('\\', "/");
-    Ok(Outcome {
+    Outcome {
         name: scenario.name().to_string(),
         replay: replay_command(&file, seed),
         file,
         seed,
+        mode: None,
         passed,
         sim_ms: result.sim_time.as_millis() as u64,
         wall_ms: result.wall_time.as_millis() as u64,
@@ -133,7 +143,7 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Outcome, SetupError> {
                 .map_or_else(OnceLock::new, OnceLock::from),
         ),
         server_host: setup.server.host,
-    })
+    }
 }
 
 /// The one command that replays a run of `file` at `seed`: the `httpsim` CLI, which works in

@@ -183,12 +183,13 @@ pub async fn serve_with(host: HostNet, config: Arc<ServerConfig>, done: Shutdown
         let Some(plan) = plan else {
             return accepting.await;
         };
-        let wait = plan.at.saturating_sub(clock::now());
+        // A deadline from time zero, not a wait from now: a real run's server starts serving
+        // before time zero (so its client's first connect finds it listening).
         tokio::select! {
             // Fixed branch order: tokio's default random pick is not seeded by the simulation.
             biased;
             _ = &mut accepting => {}
-            _ = crate::net::clock::sleep(wait) => {}
+            _ = crate::net::clock::sleep_until(clock::at(plan.at)) => {}
         }
         shared.host.record(Event::ShutdownStart {
             strategy: plan.strategy.name().to_string(),

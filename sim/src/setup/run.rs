@@ -44,7 +44,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub(super) fn new(
+    pub(crate) fn new(
         setup: Setup,
         end: RunEnd,
         times: (Duration, Duration, u64),

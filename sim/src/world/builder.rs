@@ -215,12 +215,13 @@ impl WorldBuilder {
         World::new(self)
     }
 
-    pub(super) fn net_config(&self) -> NetConfig {
+    pub(crate) fn net_config(&self) -> NetConfig {
         NetConfig {
             recv_buffer: self.recv_buffer,
             seed: self.seed,
             conn_faults: self.conn_faults.clone(),
             ephemeral_ports: self.ephemeral_ports.clone().count(),
+            real: false,
         }
     }
 

@@ -1,0 +1,300 @@
+//! One child process of a real run: the scenario's server or its client, on loopback, with
+//! real timers, under the scenario's fd limit (`RLIMIT_NOFILE`, soft and hard).
+//!
+//! The parent ([`super::parent`]) starts it as a copy of its own executable with
+//! [`CHILD_ENV`] set; the `httpsim` binary calls [`child_main`] first thing. The protocol, one
+//! line each on standard output: `fds MEASURED BASELINE` once the descriptors already open are
+//! counted (and padded with `/dev/null` up to the scenario's `fd_in_use`), then `workload-done`
+//! (client) or `shutdown-done` (server) when that happens. Standard input closing means stop:
+//! the child writes its trace (JSON Lines) and one last line of figures to its `--out` file,
+//! and exits. Both children start their clocks at the same wall instant, chosen by the parent,
+//! so the two traces share one time zero.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::client::driver::{BodyKeeper, Driver};
+use crate::client::build_pool;
+use crate::net::real::RealNet;
+use crate::net::{clock, Net};
+use crate::server::{serve_with, ShutdownDone};
+use crate::trace::Trace;
+
+/// Set in a child's environment: its [`ChildArgs`] as JSON.
+pub const CHILD_ENV: &str = "HTTPSIM_REAL_CHILD";
+
+/// Which side a child runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// The scenario's server.
+    Server,
+    /// The scenario's client and workload.
+    Client,
+}
+
+/// What the parent tells a child.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChildArgs {
+    /// Server or client.
+    pub role: Role,
+    /// The scaled scenario text.
+    pub scenario: String,
+    /// The scenario file (for messages).
+    pub file: PathBuf,
+    /// The seed.
+    pub seed: u64,
+    /// Time zero: microseconds since the Unix epoch.
+    pub t0_us: u64,
+    /// The server's real address.
+    pub server: SocketAddr,
+    /// Where the trace and the figures go.
+    pub out: PathBuf,
+}
+
+/// The child's last line in its `--out` file, after the trace.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChildFigures {
+    /// Descriptors open in the process before the software started.
+    pub fds_measured: usize,
+    /// The baseline the host started from: the measured count, padded up to `fd_in_use`.
+    pub fds_baseline: usize,
+    /// The most descriptors open at once (baseline included).
+    pub peak_fds: usize,
+    /// The fd limit set (`RLIMIT_NOFILE`), if the scenario has one.
+    pub fd_limit: Option<usize>,
+    /// When the child stopped, µs since time zero.
+    pub end_us: u64,
+}
+
+/// Runs as a child of a real run if [`CHILD_ENV`] says so, and exits; returns otherwise.
+pub fn child_main() {
+    let Some(args) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let code = match serde_json::from_str::<ChildArgs>(&args.to_string_lossy())
+        .map_err(|e| format!("bad {CHILD_ENV}: {e}"))
+        .and_then(run)
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("httpsim real child: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(args: ChildArgs) -> Result<(), String> {
+    let scenario = crate::scenario::parse(&args.file, &args.scenario).map_err(|e| e.to_string())?;
+    let mut setup = scenario.setup;
+    setup.world.seed(args.seed);
+    carry_latency(&mut setup.world);
+    let (name, limit, in_use) = match args.role {
+        Role::Server => (
+            setup.server.host.clone(),
+            setup.server.fd_limit,
+            setup.server.fd_in_use,
+        ),
+        Role::Client => (
+            setup.client.host.clone(),
+            setup.client.fd_limit,
+            setup.client.fd_in_use,
+        ),
+    };
+    if let Some(limit) = limit {
+        set_fd_limit(limit)?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let local = tokio::task::LocalSet::new();
+    let figures = local.block_on(&rt, async move {
+        // The listener's own descriptor is open during the run but not yet now.
+        let listener = usize::from(args.role == Role::Server);
+        let measured = open_fds() + listener;
+        let padding: Vec<std::fs::File> = (measured..in_use)
+            .filter_map(|_| std::fs::File::open("/dev/null").ok())
+            .collect();
+        let baseline = measured + padding.len();
+        say(&format!("fds {measured} {baseline}"));
+        let port = setup.server.port;
+        let peers = BTreeMap::from([((setup.server.host.clone(), port), args.server)]);
+        let real = RealNet::new(peers, BTreeMap::from([(port, args.server)]));
+        let trace = Trace::new();
+        let host = Net::real_host(trace.clone(), &setup.world, &name, real, baseline);
+        // Time zero is the same wall instant in both children. The server serves from now on
+        // (its timers count from time zero), so the client's first connect finds it listening;
+        // the client starts its workload at time zero.
+        let _clock = clock::start_at(instant_of(args.t0_us));
+        if args.role == Role::Client {
+            wait_until(args.t0_us).await;
+        }
+        let stop = stdin_closed();
+        tokio::pin!(stop);
+        match args.role {
+            Role::Server => {
+                #[allow(clippy::arc_with_non_send_sync)]
+                let config = Arc::new(setup.server.clone());
+                let done = ShutdownDone::new();
+                let serving = tokio::task::spawn_local(serve_with(
+                    host.clone(),
+                    config,
+                    done.clone(),
+                ));
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => {}
+                    _ = done.wait() => {
+                        say("shutdown-done");
+                        stop.await;
+                    }
+                }
+                serving.abort();
+            }
+            Role::Client => {
+                let authority = format!("{}:{}", setup.server.host, port);
+                let driver = Rc::new(Driver {
+                    pool: build_pool(&setup.client, host.clone()),
+                    host: host.clone(),
+                    timeouts: setup.client.timeouts,
+                    retry: setup.client.retry,
+                    body: setup.workload.body,
+                    keeper: BodyKeeper::default(),
+                });
+                let workload = setup.workload.clone();
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => {}
+                    _ = workload.run(driver.clone(), &authority) => {
+                        say("workload-done");
+                        stop.await;
+                    }
+                }
+            }
+        }
+        let end_us = clock::now_us();
+        trace.seal();
+        let figures = ChildFigures {
+            fds_measured: measured,
+            fds_baseline: baseline,
+            peak_fds: host.fds().peak(),
+            fd_limit: limit,
+            end_us,
+        };
+        (trace.take(), figures)
+    });
+    let (records, figures) = figures;
+    let mut out = std::fs::File::create(&args.out)
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut text = crate::trace::to_jsonl(&records);
+    text.push_str(&serde_json::to_string(&figures).map_err(|e| e.to_string())?);
+    text.push('\n');
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    Ok(())
+}
+
+/// The network's latency, carried as the socket layer's `latency` fault on every write of
+/// both ends (after the scenario's own per-connection faults, whose draws keep their
+/// positions): each write leaves a uniform draw in `[min, max]` later, in order — the relay
+/// loopback lacks, run in-process by the sender. Like the simulation's, its timers have
+/// tokio's millisecond resolution.
+fn carry_latency(world: &mut crate::world::WorldBuilder) {
+    use crate::net::{ConnFault, ConnFaultKind, Direction};
+    let (min, max) = world.latency_bounds();
+    if max.is_zero() {
+        return;
+    }
+    for direction in [Direction::ToServer, Direction::ToClient] {
+        world.conn_fault(ConnFault::always(
+            ConnFaultKind::Latency {
+                latency: min,
+                jitter: max.saturating_sub(min),
+            },
+            direction,
+        ));
+    }
+}
+
+/// One control line to the parent.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Completes when the parent closes our standard input (read on a thread of its own: the
+/// runtime has no stdin support, and a blocking read must not hold the host's thread).
+fn stdin_closed() -> impl std::future::Future<Output = ()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 64];
+        while let Ok(n) = std::io::stdin().read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = tx.send(());
+    });
+    async move {
+        let _ = rx.await;
+    }
+}
+
+fn now_epoch_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// The tokio instant of the wall time `t0_us` (µs since the epoch).
+fn instant_of(t0_us: u64) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let epoch_now = now_epoch_us();
+    if epoch_now >= t0_us {
+        now.checked_sub(Duration::from_micros(epoch_now - t0_us))
+            .unwrap_or(now)
+    } else {
+        now + Duration::from_micros(t0_us - epoch_now)
+    }
+}
+
+async fn wait_until(t0_us: u64) {
+    let now = now_epoch_us();
+    if t0_us > now {
+        tokio::time::sleep(Duration::from_micros(t0_us - now)).await;
+    }
+}
+
+/// Descriptors open in this process now.
+fn open_fds() -> usize {
+    // The directory handle itself is one of them while it is read.
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count().saturating_sub(1))
+}
+
+/// Sets `RLIMIT_NOFILE` (soft and hard) to `limit`.
+fn set_fd_limit(limit: usize) -> Result<(), String> {
+    let lim = libc::rlimit {
+        rlim_cur: limit as libc::rlim_t,
+        rlim_max: limit as libc::rlim_t,
+    };
+    // SAFETY: setrlimit reads the struct we pass and changes only this process's limit.
+    let rc = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    if rc != 0 {
+        return Err(format!(
+            "setrlimit(RLIMIT_NOFILE, {limit}): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
