@@ -53,13 +53,19 @@ fn real_emfile_storm_reports_the_real_first_emfile_and_peak_fds_beside_the_simul
     // predicts: 256 - 14 = 242 sockets, so request 243, whenever the process had at most the
     // scenario's 14 descriptors open at start.
     assert_eq!(r["first_error"]["kind"], "emfile");
-    assert_eq!(r["first_error"]["request"], r["sim"]["first_error"]["request"]);
+    assert_eq!(
+        r["first_error"]["request"],
+        r["sim"]["first_error"]["request"]
+    );
     if baseline <= 14 {
         assert_eq!(r["first_error"]["request"], 243);
     }
     assert_eq!(r["max_open_fds"]["client"], 256);
     assert_eq!(r["sim"]["max_open_fds"]["client"], 256);
-    assert_eq!(r["requests"]["errors"]["emfile"], r["sim"]["requests"]["errors"]["emfile"]);
+    assert_eq!(
+        r["requests"]["errors"]["emfile"],
+        r["sim"]["requests"]["errors"]["emfile"]
+    );
 }
 
 #[test]
@@ -98,7 +104,11 @@ fn what_loopback_cannot_carry_exits_2_before_anything_starts() {
     );
     let out = httpsim(&["run", "--real", partition.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(stderr(&out).contains("loopback cannot carry [[fault]]"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("loopback cannot carry [[fault]]"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("nothing was run"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 }
@@ -109,7 +119,13 @@ fn a_time_scale_that_makes_a_duration_shorter_than_1ms_exits_2_at_its_line() {
         "short",
         "name = \"short\"\n[client]\ntimeout = { response = \"50ms\" }\n",
     );
-    let out = httpsim(&["run", "--real", "--time-scale", "100", short.to_str().unwrap()]);
+    let out = httpsim(&[
+        "run",
+        "--real",
+        "--time-scale",
+        "100",
+        short.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("short.toml:3:24"), "{err}");
@@ -117,8 +133,20 @@ fn a_time_scale_that_makes_a_duration_shorter_than_1ms_exits_2_at_its_line() {
     assert!(err.contains("shorter than 1 ms"), "{err}");
     for bad in [
         &["run", "--compare", "scenarios/pool-stall-unconsumed.toml"][..],
-        &["run", "--real", "--time-scale", "0.5", "scenarios/pool-stall-unconsumed.toml"][..],
-        &["run", "--real", "--seeds", "1..3", "scenarios/pool-stall-unconsumed.toml"][..],
+        &[
+            "run",
+            "--real",
+            "--time-scale",
+            "0.5",
+            "scenarios/pool-stall-unconsumed.toml",
+        ][..],
+        &[
+            "run",
+            "--real",
+            "--seeds",
+            "1..3",
+            "scenarios/pool-stall-unconsumed.toml",
+        ][..],
     ] {
         let out = httpsim(bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));

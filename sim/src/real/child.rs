@@ -20,8 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::driver::{BodyKeeper, Driver};
 use crate::client::build_pool;
+use crate::client::driver::{BodyKeeper, Driver};
 use crate::net::real::RealNet;
 use crate::net::{clock, Net};
 use crate::server::{serve_with, ShutdownDone};
@@ -145,11 +145,8 @@ fn run(args: ChildArgs) -> Result<(), String> {
                 #[allow(clippy::arc_with_non_send_sync)]
                 let config = Arc::new(setup.server.clone());
                 let done = ShutdownDone::new();
-                let serving = tokio::task::spawn_local(serve_with(
-                    host.clone(),
-                    config,
-                    done.clone(),
-                ));
+                let serving =
+                    tokio::task::spawn_local(serve_with(host.clone(), config, done.clone()));
                 tokio::select! {
                     biased;
                     _ = &mut stop => {}
@@ -193,8 +190,8 @@ fn run(args: ChildArgs) -> Result<(), String> {
         (trace.take(), figures)
     });
     let (records, figures) = figures;
-    let mut out = std::fs::File::create(&args.out)
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let mut out =
+        std::fs::File::create(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let mut text = crate::trace::to_jsonl(&records);
     text.push_str(&serde_json::to_string(&figures).map_err(|e| e.to_string())?);
     text.push('\n');

@@ -77,7 +77,11 @@ pub fn run(loaded: Vec<(Scenario, String)>, o: &RealOptions, c: &mut Console) ->
 }
 
 /// Scales and checks every scenario; prints every problem; `None` if there was one.
-fn prepare(loaded: &[(Scenario, String)], o: &RealOptions, c: &mut Console) -> Option<Vec<Prepared>> {
+fn prepare(
+    loaded: &[(Scenario, String)],
+    o: &RealOptions,
+    c: &mut Console,
+) -> Option<Vec<Prepared>> {
     let mut out = Vec::new();
     let mut bad = 0;
     for (s, src) in loaded {
@@ -109,7 +113,10 @@ fn prepare(loaded: &[(Scenario, String)], o: &RealOptions, c: &mut Console) -> O
         }
     }
     if bad > 0 {
-        let _ = writeln!(c.err, "httpsim: {bad} scenario file(s) cannot run for real; nothing was run");
+        let _ = writeln!(
+            c.err,
+            "httpsim: {bad} scenario file(s) cannot run for real; nothing was run"
+        );
         return None;
     }
     Some(out)
@@ -203,11 +210,7 @@ fn judge_real(s: &Scenario, seed: u64, run: &RealRun) -> Outcome {
     } else {
         RunEnd::Completed
     };
-    let times = (
-        std::time::Duration::from_micros(run.end_us),
-        run.wall,
-        0,
-    );
+    let times = (std::time::Duration::from_micros(run.end_us), run.wall, 0);
     let result = crate::setup::Run::new(setup, end, times, run.records.clone(), peak_fds);
     let mut o = scenario::judge(s, seed, result);
     o.mode = Some("real");
@@ -273,7 +276,9 @@ fn beside_text(sim: &Outcome, real: &Outcome) -> String {
             .first_error
             .as_ref()
             .filter(|e| e.kind == crate::ErrorKind::Emfile)
-            .map_or("none".to_string(), |e| format!("request {} at {} ms", e.request, e.at_ms))
+            .map_or("none".to_string(), |e| {
+                format!("request {} at {} ms", e.request, e.at_ms)
+            })
     };
     let mut t = format!(
         "\n  {:<22} {:<28} {}\n  {:<22} {:<28} {}\n  {:<22} {:<28} {}",

@@ -105,7 +105,11 @@ fn figures_of(o: &Outcome, limited: &BTreeSet<String>) -> Vec<(String, Rule, Val
             serde_json::to_value(first_emfile).unwrap_or_default(),
         ),
         ("longest_stall_ms", Rule::Time, s.longest_stall_ms.into()),
-        ("last_completion_ms", Rule::Time, s.last_completion_ms.into()),
+        (
+            "last_completion_ms",
+            Rule::Time,
+            s.last_completion_ms.into(),
+        ),
         (
             "first_error_ms",
             Rule::Time,

@@ -109,7 +109,10 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
         drop(child.stdin.take());
         let status = wait_bounded(&mut child, STOP_GRACE)?;
         let text = std::fs::read_to_string(&out).map_err(|e| {
-            format!("the {role:?} child wrote no trace ({status}): {e}; {}", stderr_of(&mut child))
+            format!(
+                "the {role:?} child wrote no trace ({status}): {e}; {}",
+                stderr_of(&mut child)
+            )
         })?;
         let (records, figures) = parse_out(&text).map_err(|e| format!("{role:?} child: {e}"))?;
         end_us = end_us.max(figures.end_us);
@@ -135,11 +138,7 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
     })
 }
 
-fn spawn(
-    exe: &Path,
-    args: &ChildArgs,
-    tx: mpsc::Sender<(Role, String)>,
-) -> std::io::Result<Child> {
+fn spawn(exe: &Path, args: &ChildArgs, tx: mpsc::Sender<(Role, String)>) -> std::io::Result<Child> {
     let json = serde_json::to_string(args).map_err(std::io::Error::other)?;
     let mut child = Command::new(exe)
         .env(CHILD_ENV, json)

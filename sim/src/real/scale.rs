@@ -18,6 +18,10 @@
 //!   (partitions, crashes, holds, latency changes), `reset` and `half-open` connection faults
 //!   (they need both ends in one process), link failures and packet loss.
 
+// A scenario error is as large as the loader's (file, position, key, message, form): returned
+// once per file, as `scenario::load` does.
+#![allow(clippy::result_large_err)]
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -55,8 +59,7 @@ pub fn scale(path: &Path, src: &str, k: f64) -> Result<Scaled, ScenarioError> {
         .expected("a time scale of at least 1 (1: real time; 100: 180 s takes 1.8 s)"));
     }
     let doc = ImDocument::parse(src).map_err(|e| {
-        ScenarioError::new(ErrorClass::Syntax, path, e.message().to_string())
-            .expected("valid TOML")
+        ScenarioError::new(ErrorClass::Syntax, path, e.message().to_string()).expected("valid TOML")
     })?;
     let mut walk = Walk {
         path,
@@ -79,7 +82,8 @@ pub fn scale(path: &Path, src: &str, k: f64) -> Result<Scaled, ScenarioError> {
     };
     let duration = duration.div_f64(k);
     let mut text = src.to_string();
-    walk.edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    walk.edits
+        .sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
     for (span, new) in walk.edits {
         text.replace_range(span, &new);
     }
@@ -256,14 +260,8 @@ impl Walk<'_> {
         }
         let quoted = matches!(self.src.as_bytes().get(span.start), Some(b'"' | b'\''));
         let new = nanos(scaled);
-        self.edits.push((
-            span,
-            if quoted {
-                format!("\"{new}\"")
-            } else {
-                new
-            },
-        ));
+        self.edits
+            .push((span, if quoted { format!("\"{new}\"") } else { new }));
     }
 }
 
@@ -289,7 +287,11 @@ mod tests {
             100.0,
         )
         .unwrap();
-        assert!(s.text.contains("idle_timeout = \"1800000000ns\""), "{}", s.text);
+        assert!(
+            s.text.contains("idle_timeout = \"1800000000ns\""),
+            "{}",
+            s.text
+        );
         assert!(s.text.contains("delay = \"20000000ns\""), "{}", s.text);
         assert!(s.text.contains("rate = 1000.0"), "{}", s.text);
         assert!(s.text.contains("min = \"8400000000ns\""), "{}", s.text);
@@ -299,8 +301,11 @@ mod tests {
 
     #[test]
     fn too_short_is_refused_at_its_position() {
-        let e = scaled("name = \"x\"\n[client]\ntimeout = { response = \"50ms\" }\n", 100.0)
-            .unwrap_err();
+        let e = scaled(
+            "name = \"x\"\n[client]\ntimeout = { response = \"50ms\" }\n",
+            100.0,
+        )
+        .unwrap_err();
         assert_eq!(e.position, Some((3, 24)));
         assert_eq!(e.field.as_deref(), Some("client.timeout.response"));
         assert!(e.message.contains("shorter than 1 ms"), "{}", e.message);
@@ -316,7 +321,11 @@ mod tests {
         .unwrap();
         assert_eq!(s.approximations.len(), 2);
         assert_eq!(s.not_carried.len(), 1);
-        assert!(s.text.starts_with("duration = \"600000000ns\"\n"), "{}", s.text);
+        assert!(
+            s.text.starts_with("duration = \"600000000ns\"\n"),
+            "{}",
+            s.text
+        );
         let s = scaled(
             "name = \"x\"\n[[conn_fault]]\nfault = { kind = \"half-open\", after = \"5s\" }\n\
              direction = \"to-client\"\n[[conn_fault]]\nfault = { kind = \"bandwidth\", \
