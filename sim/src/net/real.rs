@@ -3,10 +3,10 @@
 //! The same [`super::SimStream`], [`super::SimListener`], fd accounting, per-connection faults
 //! and trace events run over this machine's loopback TCP instead of turmoil-net's kernel, so
 //! httpsim's own server and pools — real hyper code — run unchanged in a child process with
-//! real timers. Only `tcp.rs` knows which backend a socket has: it asks [`Place`].
+//! real timers. Only `tcp.rs` knows which backend a socket has: it asks `Place`.
 //!
 //! What differs from a simulated host, on purpose:
-//! - names resolve through [`RealNet::resolve`]: a scenario's `server:80` is `127.0.0.1` and
+//! - names resolve through `RealNet::resolve`: a scenario's `server:80` is `127.0.0.1` and
 //!   the port the server's child process actually bound (only loopback addresses, ever);
 //! - a listener binds `127.0.0.1` and the port its parent picked for it ([`RealNet::new`]'s
 //!   `listen`; port 0 when none was: the kernel picks one, published by [`RealNet::bound`]);
