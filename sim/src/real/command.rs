@@ -57,6 +57,15 @@ pub fn run(loaded: Vec<(Scenario, String)>, o: &RealOptions, c: &mut Console) ->
     let mut code = EXIT_PASS;
     for p in &prepared {
         let seed = o.seed.unwrap_or_else(|| p.scenario.default_seed());
+        if o.format == Format::Text {
+            let _ = writeln!(
+                c.err,
+                "httpsim: {} for real: {} run(s) of up to {:?} each",
+                p.scenario.name(),
+                o.repeat.max(1),
+                p.scaled.duration
+            );
+        }
         match one(p, seed, &exe, o) {
             Ok((value, text, ok)) => {
                 let _ = match o.format {
@@ -105,7 +114,14 @@ fn prepare(
             continue;
         }
         match scenario::parse(&s.path, &scaled.text) {
-            Ok(scenario) => out.push(Prepared { scaled, scenario }),
+            Ok(scenario) => {
+                if let Some(e) = fd_limit_too_high(&scenario) {
+                    let _ = writeln!(c.err, "error: {}: {e}", s.path.display());
+                    bad += 1;
+                    continue;
+                }
+                out.push(Prepared { scaled, scenario })
+            }
             Err(e) => {
                 let _ = writeln!(c.err, "error: at --time-scale {}: {e}", o.time_scale);
                 bad += 1;
@@ -361,4 +377,32 @@ fn compare_text(
         ));
     }
     t
+}
+
+/// A real process cannot raise its hard `RLIMIT_NOFILE` above this machine's: a scenario whose
+/// `fd_limit` is above it cannot run for real.
+fn fd_limit_too_high(s: &Scenario) -> Option<String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let hard = lim.rlim_max as u64;
+    [
+        ("server.fd_limit", s.setup.server.fd_limit),
+        ("client.fd_limit", s.setup.client.fd_limit),
+    ]
+    .into_iter()
+    .find_map(|(key, limit)| {
+        let limit = limit? as u64;
+        (limit > hard).then(|| {
+            format!(
+                "{key} = {limit} is above this machine's hard fd limit ({hard}): a real process \
+                 cannot raise its limit that far; expected at most {hard}"
+            )
+        })
+    })
 }
