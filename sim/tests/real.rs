@@ -97,19 +97,19 @@ fn compare_agrees_on_the_pool_stall_at_a_hundredth_of_the_time() {
 
 #[test]
 fn what_loopback_cannot_carry_exits_2_before_anything_starts() {
-    let partition = scenario(
-        "partition",
-        "name = \"partition\"\nduration = \"2s\"\n[[fault]]\nat = \"1s\"\nkind = \"partition\"\n\
-         hosts = [\"client\", \"server\"]\n",
+    let crash = scenario(
+        "crash",
+        "name = \"crash\"\nduration = \"2s\"\n[[fault]]\nat = \"1s\"\nkind = \"crash\"\n\
+         hosts = [\"server\"]\n",
     );
-    let out = httpsim(&["run", "--real", partition.to_str().unwrap()]);
+    let out = httpsim(&["run", "--real", crash.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("loopback cannot carry [[fault]]"),
-        "{}",
-        stderr(&out)
+        err.contains("loopback cannot carry fault[0] kind = \"crash\""),
+        "{err}"
     );
-    assert!(stderr(&out).contains("nothing was run"), "{}", stderr(&out));
+    assert!(err.contains("nothing was run"), "{err}");
     assert!(out.stdout.is_empty());
 }
 
@@ -154,14 +154,39 @@ fn a_time_scale_that_makes_a_duration_shorter_than_1ms_exits_2_at_its_line() {
 }
 
 #[test]
+fn a_hold_blocks_the_relay_and_times_out_as_simulated() {
+    // `[[fault]] hold` at 0: the relay holds the SYN, the client's 300 ms response timeout
+    // fires in both runs.
+    let hold = scenario(
+        "hold",
+        "name = \"hold\"\nduration = \"2s\"\n[client]\ntimeout = { response = \"300ms\" }\n\
+         [workload]\nrequests = 1\n[[fault]]\nat = \"0s\"\nkind = \"hold\"\n\
+         hosts = [\"client\", \"server\"]\n",
+    );
+    let out = httpsim(&[
+        "run",
+        "--real",
+        "--compare",
+        "--format",
+        "json",
+        hold.to_str().unwrap(),
+    ]);
+    let c = &json_lines(&out)[0];
+    assert_eq!(c["partial"], false);
+    assert_eq!(c["real"]["requests"]["errors"]["timeout"], 1, "{c:#}");
+    assert_eq!(c["agree"], true, "{c:#}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
 fn a_partial_run_that_disagrees_exits_1_and_says_so() {
-    // The partition is simulated, not carried: the simulated requests fail, the real ones do
-    // not, and the verdict says so.
+    // The crash is simulated, not carried: the simulated requests fail, the real ones do not,
+    // and the verdict says so.
     let partition = scenario(
         "partial",
         "name = \"partial\"\nduration = \"3s\"\n[client]\ntimeout = { response = \"500ms\" }\n\
-         [workload]\nrequests = 3\n[[fault]]\nat = \"0s\"\nkind = \"partition\"\n\
-         hosts = [\"client\", \"server\"]\n",
+         [workload]\nrequests = 3\n[[fault]]\nat = \"0s\"\nkind = \"crash\"\n\
+         hosts = [\"server\"]\n",
     );
     let out = httpsim(&[
         "run",

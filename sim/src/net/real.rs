@@ -10,6 +10,10 @@
 //!   the port the server's child process actually bound (only loopback addresses, ever);
 //! - a listener binds `127.0.0.1` and the port its parent picked for it ([`RealNet::new`]'s
 //!   `listen`; port 0 when none was: the kernel picks one, published by [`RealNet::bound`]);
+//! - scheduled partitions and holds block the relay: while this host's traffic toward its peer
+//!   is blocked ([`RealNet::set_blocked`]), its sockets' writes, FINs and connects wait, and go
+//!   when the block lifts (what a hold does; a partition's dropped segments would come back at
+//!   the sender's next retransmission instead, up to seconds later);
 //! - the fd limit is the process's own `RLIMIT_NOFILE`, set by the child before it starts, so
 //!   the host's [`super::FdTable`] has no limit of its own and EMFILE comes from the kernel;
 //! - a connection's id is the client's local port (both processes know it), which the parent
@@ -17,7 +21,9 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use super::engine::HostId;
 
@@ -39,6 +45,10 @@ pub struct RealNet {
     listen: BTreeMap<u16, SocketAddr>,
     /// Scenario port → the real address its listener got.
     bound: Mutex<BTreeMap<u16, SocketAddr>>,
+    /// This host's traffic toward its peer is held (a partition or hold in force).
+    blocked: AtomicBool,
+    /// Who waits for the block to lift.
+    waiting: Mutex<Vec<Waker>>,
 }
 
 impl RealNet {
@@ -52,6 +62,8 @@ impl RealNet {
             peers,
             listen,
             bound: Mutex::new(BTreeMap::new()),
+            blocked: AtomicBool::new(false),
+            waiting: Mutex::new(Vec::new()),
         })
     }
 
@@ -80,5 +92,42 @@ impl RealNet {
     /// The real address of the listener for scenario port `port`, once it is bound.
     pub fn bound(&self, port: u16) -> Option<SocketAddr> {
         self.bound.lock().unwrap().get(&port).copied()
+    }
+
+    /// Blocks or unblocks this host's traffic toward its peer (a scheduled partition, hold,
+    /// repair or release that concerns this direction).
+    pub fn set_blocked(&self, blocked: bool) {
+        self.blocked.store(blocked, Ordering::SeqCst);
+        if !blocked {
+            for w in self.waiting.lock().unwrap().drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    /// `Ready` when traffic may go; else remembers the task to wake when it may.
+    pub(crate) fn poll_open(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.blocked.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        let mut waiting = self.waiting.lock().unwrap();
+        // Checked again under the lock: an unblock between the two reads wakes nobody.
+        if !self.blocked.load(Ordering::SeqCst) {
+            return Poll::Ready(());
+        }
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    /// Whether traffic is blocked now.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::SeqCst)
+    }
+
+    /// Completes when traffic may go.
+    pub(crate) async fn open(&self) {
+        std::future::poll_fn(|cx| self.poll_open(cx)).await
     }
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -14,7 +15,7 @@ use turmoil_net::shim::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
 use super::engine::{kick, scoped, HostId};
-use super::real::Place;
+use super::real::{Place, RealNet};
 
 /// Largest single read of a real socket (the simulated kernel hands over what it has).
 const REAL_READ: usize = 64 * 1024;
@@ -26,7 +27,7 @@ pub(crate) struct Tcp {
 
 enum Stream {
     Sim(HostId, TcpStream),
-    Real(tokio::net::TcpStream),
+    Real(tokio::net::TcpStream, Arc<RealNet>),
 }
 
 impl Tcp {
@@ -36,10 +37,12 @@ impl Tcp {
         let host = match place {
             Place::Sim(host) => *host,
             Place::Real(real) => {
+                // A blocked relay holds the SYN.
+                real.open().await;
                 let s = tokio::net::TcpStream::connect(real.resolve(to.0, to.1)).await?;
                 s.set_nodelay(true)?;
                 return Ok(Tcp {
-                    inner: Some(Stream::Real(s)),
+                    inner: Some(Stream::Real(s, real.clone())),
                 });
             }
         };
@@ -59,7 +62,7 @@ impl Tcp {
     pub(crate) fn addrs(&self) -> io::Result<(SocketAddr, SocketAddr)> {
         match self.inner.as_ref().expect("live socket") {
             Stream::Sim(host, s) => scoped(*host, || Ok((s.local_addr()?, s.peer_addr()?))),
-            Stream::Real(s) => Ok((s.local_addr()?, s.peer_addr()?)),
+            Stream::Real(s, _) => Ok((s.local_addr()?, s.peer_addr()?)),
         }
     }
 
@@ -77,14 +80,14 @@ impl Tcp {
                     },
                 )
             }
-            Stream::Real(s) => {
+            Stream::Real(s, real) => {
                 let (rd, wr) = s.into_split();
                 (
                     ReadHalf {
                         inner: Some(Read::Real(rd)),
                     },
                     WriteHalf {
-                        inner: Some(Write::Real(wr)),
+                        inner: Some(Write::Real(wr, real)),
                     },
                 )
             }
@@ -175,7 +178,7 @@ pub(crate) struct WriteHalf {
 
 enum Write {
     Sim(HostId, OwnedWriteHalf),
-    Real(tokio::net::tcp::OwnedWriteHalf),
+    Real(tokio::net::tcp::OwnedWriteHalf, Arc<RealNet>),
 }
 
 impl WriteHalf {
@@ -187,7 +190,13 @@ impl WriteHalf {
     ) -> Poll<io::Result<usize>> {
         let (host, wr) = match self.inner.as_mut() {
             None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
-            Some(Write::Real(wr)) => return Pin::new(wr).poll_write(cx, buf),
+            Some(Write::Real(wr, real)) => {
+                // A blocked relay holds the bytes.
+                if real.poll_open(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                return Pin::new(wr).poll_write(cx, buf);
+            }
             Some(Write::Sim(host, wr)) => (*host, wr),
         };
         let res = scoped(host, || Pin::new(wr).poll_write(cx, buf));
@@ -224,9 +233,19 @@ impl WriteHalf {
 
 impl Drop for WriteHalf {
     fn drop(&mut self) {
-        if let Some(Write::Sim(host, wr)) = self.inner.take() {
-            scoped(host, || drop(wr));
-            kick();
+        match self.inner.take() {
+            Some(Write::Sim(host, wr)) => {
+                scoped(host, || drop(wr));
+                kick();
+            }
+            // A blocked relay holds the FIN too: the half closes when the block lifts.
+            Some(Write::Real(wr, real)) if real.is_blocked() => {
+                tokio::task::spawn_local(async move {
+                    real.open().await;
+                    drop(wr);
+                });
+            }
+            _ => {}
         }
     }
 }
@@ -238,7 +257,7 @@ pub(crate) struct Listener {
 
 enum Listen {
     Sim(HostId, TcpListener),
-    Real(tokio::net::TcpListener),
+    Real(tokio::net::TcpListener, Arc<RealNet>),
 }
 
 impl Listener {
@@ -251,7 +270,7 @@ impl Listener {
                 let l = tokio::net::TcpListener::bind(real.listen_addr(port)).await?;
                 real.set_bound(port, l.local_addr()?);
                 return Ok(Listener {
-                    inner: Some(Listen::Real(l)),
+                    inner: Some(Listen::Real(l, real.clone())),
                 });
             }
         };
@@ -264,17 +283,17 @@ impl Listener {
 
     /// Whether this listener is a real socket (its accepts can fail with the kernel's EMFILE).
     pub(crate) fn is_real(&self) -> bool {
-        matches!(self.inner, Some(Listen::Real(_)))
+        matches!(self.inner, Some(Listen::Real(..)))
     }
 
     /// The next handshaken connection.
     pub(crate) async fn accept(&self) -> io::Result<Tcp> {
         let (host, l) = match self.inner.as_ref().expect("live listener") {
-            Listen::Real(l) => {
+            Listen::Real(l, real) => {
                 let (s, _) = l.accept().await?;
                 s.set_nodelay(true)?;
                 return Ok(Tcp {
-                    inner: Some(Stream::Real(s)),
+                    inner: Some(Stream::Real(s, real.clone())),
                 });
             }
             Listen::Sim(host, l) => (*host, l),

@@ -130,11 +130,16 @@ fn run(args: ChildArgs) -> Result<(), String> {
         let peers = BTreeMap::from([((setup.server.host.clone(), port), args.server)]);
         let real = RealNet::new(peers, BTreeMap::from([(port, args.server)]));
         let trace = Trace::new();
-        let host = Net::real_host(trace.clone(), &setup.world, &name, real, baseline);
+        let host = Net::real_host(trace.clone(), &setup.world, &name, real.clone(), baseline);
         // Time zero is the same wall instant in both children. The server serves from now on
         // (its timers count from time zero), so the client's first connect finds it listening;
         // the client starts its workload at time zero.
         let _clock = clock::start_at(instant_of(args.t0_us));
+        let peer = match args.role {
+            Role::Server => setup.client.host.clone(),
+            Role::Client => setup.server.host.clone(),
+        };
+        tokio::task::spawn_local(relay_schedule(&setup.faults, &name, &peer, real));
         if args.role == Role::Client {
             wait_until(args.t0_us).await;
         }
@@ -219,6 +224,44 @@ fn carry_latency(world: &mut crate::world::WorldBuilder) {
             },
             direction,
         ));
+    }
+}
+
+/// The scheduled partitions and holds that concern this host's traffic toward `peer`, applied
+/// to the relay at their times (the other faults are not carried: `real/scale.rs` refused them
+/// or the run is `--partial`).
+fn relay_schedule(
+    faults: &[(Duration, crate::world::NetAction)],
+    me: &str,
+    peer: &str,
+    real: Arc<RealNet>,
+) -> impl std::future::Future<Output = ()> {
+    use crate::world::NetAction;
+    let ours = |a: &str, b: &str, oneway: bool| {
+        (a == me && b == peer) || (!oneway && a == peer && b == me)
+    };
+    let mut changes: Vec<(Duration, bool)> = faults
+        .iter()
+        .filter_map(|(at, action)| match action {
+            NetAction::Partition { a, b, oneway } if ours(a, b, *oneway) => Some((*at, true)),
+            NetAction::Repair { a, b, oneway } if ours(a, b, *oneway) => Some((*at, false)),
+            NetAction::Hold { a, b } if ours(a, b, false) => Some((*at, true)),
+            NetAction::Release { a, b } if ours(a, b, false) => Some((*at, false)),
+            _ => None,
+        })
+        .collect();
+    changes.sort_by_key(|(at, _)| *at);
+    // What is due at time zero applies before the first connect, as in a simulation.
+    let later = changes.split_off(changes.partition_point(|(at, _)| at.is_zero()));
+    for (_, blocked) in changes {
+        real.set_blocked(blocked);
+    }
+    let changes = later;
+    async move {
+        for (at, blocked) in changes {
+            tokio::time::sleep_until(clock::at(at)).await;
+            real.set_blocked(blocked);
+        }
     }
 }
 

@@ -14,9 +14,11 @@
 //! - `[network] latency` is carried as a per-write delay on both ends (`real/child.rs`), and
 //!   the `[[conn_fault]]` kinds that act on the sender alone (`latency`, `bandwidth`, `slicer`,
 //!   `slow-close`, `limit-data`) run in the socket layer as they do in a simulation;
-//! - what loopback cannot carry is named in [`Scaled::not_carried`]: scheduled `[[fault]]`s
-//!   (partitions, crashes, holds, latency changes), `reset` and `half-open` connection faults
-//!   (they need both ends in one process), link failures and packet loss.
+//! - scheduled partitions and holds (`[[fault]]` `partition`, `repair`, `hold`, `release`) are
+//!   carried by blocking the relay (`net/real.rs`);
+//! - what loopback cannot carry is named in [`Scaled::not_carried`]: the other scheduled
+//!   `[[fault]]`s (crashes, bounces, latency changes, failure rates), `reset` and `half-open`
+//!   connection faults (they need both ends in one process), link failures and packet loss.
 
 // A scenario error is as large as the loader's (file, position, key, message, form): returned
 // once per file, as `scenario::load` does.
@@ -121,9 +123,10 @@ impl Walk<'_> {
             return;
         }
         match key {
-            "fault" => self
-                .not_carried
-                .push("[[fault]] (scheduled network faults: partitions, crashes, holds)".into()),
+            "fault" => {
+                self.faults(item);
+                return;
+            }
             "conn_fault" => {
                 self.conn_faults(item);
                 return;
@@ -136,9 +139,6 @@ impl Walk<'_> {
                 return;
             }
             _ => {}
-        }
-        if key == "fault" {
-            return;
         }
         match item {
             Item::Value(v) => self.value(key, v),
@@ -155,6 +155,39 @@ impl Walk<'_> {
                 }
             }
             Item::None => {}
+        }
+    }
+
+    /// `[[fault]]`: partitions and holds are carried by blocking the relay; crashes, bounces,
+    /// latency changes and failure rates are not.
+    fn faults(&mut self, item: &Item) {
+        let Item::ArrayOfTables(a) = item else {
+            return;
+        };
+        for (n, t) in a.iter().enumerate() {
+            let kind = t.get("kind").and_then(Item::as_str).unwrap_or("");
+            match kind {
+                "hold" | "release" => {}
+                "partition" | "repair" => {
+                    if !self
+                        .approximations
+                        .iter()
+                        .any(|a| a.starts_with("[[fault]] partition"))
+                    {
+                        self.approximations.push(
+                            "[[fault]] partition: the relay holds what it blocks and sends it at the \
+                             repair, where TCP would resend it at its next retransmission"
+                                .into(),
+                        );
+                    }
+                }
+                other => self.not_carried.push(format!(
+                    "fault[{n}] kind = \"{other}\" (only partitions and holds block the relay)"
+                )),
+            }
+            for (k, i) in t.iter() {
+                self.item(&format!("fault[{n}].{k}"), i);
+            }
         }
     }
 
@@ -230,7 +263,7 @@ impl Walk<'_> {
         };
         let scaled = d.div_f64(self.k);
         let latency = key.starts_with("network.latency")
-            || (key.starts_with("conn_fault[")
+            || ((key.starts_with("conn_fault[") || key.starts_with("fault["))
                 && (key.ends_with(".latency") || key.ends_with(".jitter")));
         if key == "tick" || latency {
             if latency && !d.is_zero() && scaled < MIN_REAL_DURATION {
@@ -315,7 +348,7 @@ mod tests {
     fn latency_is_approximated_and_faults_not_carried() {
         let s = scaled(
             "name = \"x\"\ntick = \"1ms\"\n[network]\nlatency = { min = \"1ms\", max = \"20ms\" }\n\
-             [[fault]]\nat = \"1s\"\nkind = \"partition\"\n",
+             [[fault]]\nat = \"1s\"\nkind = \"crash\"\n[[fault]]\nat = \"2s\"\nkind = \"hold\"\n",
             100.0,
         )
         .unwrap();
