@@ -390,6 +390,8 @@ fn fd_limit_too_high(s: &Scenario) -> Option<String> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return None;
     }
+    // `rlim_t` is u64 on Linux but not on every platform.
+    #[allow(clippy::unnecessary_cast)]
     let hard = lim.rlim_max as u64;
     [
         ("server.fd_limit", s.setup.server.fd_limit),
