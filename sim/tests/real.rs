@@ -100,7 +100,7 @@ fn what_loopback_cannot_carry_exits_2_before_anything_starts() {
     let crash = scenario(
         "crash",
         "name = \"crash\"\nduration = \"2s\"\n[[fault]]\nat = \"1s\"\nkind = \"crash\"\n\
-         hosts = [\"server\"]\n",
+         hosts = [\"server\"]\nfin = false\n",
     );
     let out = httpsim(&["run", "--real", crash.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -180,13 +180,13 @@ fn a_hold_blocks_the_relay_and_times_out_as_simulated() {
 
 #[test]
 fn a_partial_run_that_disagrees_exits_1_and_says_so() {
-    // The crash is simulated, not carried: the simulated requests fail, the real ones do not,
-    // and the verdict says so.
+    // The crash without FIN is simulated, not carried: the simulated requests time out, the
+    // real ones do not, and the verdict says so.
     let partition = scenario(
         "partial",
         "name = \"partial\"\nduration = \"3s\"\n[client]\ntimeout = { response = \"500ms\" }\n\
          [workload]\nrequests = 3\n[[fault]]\nat = \"0s\"\nkind = \"crash\"\n\
-         hosts = [\"server\"]\n",
+         hosts = [\"server\"]\nfin = false\n",
     );
     let out = httpsim(&[
         "run",

@@ -22,10 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::build_pool;
 use crate::client::driver::{BodyKeeper, Driver};
+use crate::error::ErrorKind;
 use crate::net::real::RealNet;
 use crate::net::{clock, Net};
 use crate::server::{serve_with, ShutdownDone};
-use crate::trace::Trace;
+use crate::trace::{Event, Trace};
 
 /// Set in a child's environment: its [`ChildArgs`] as JSON.
 pub const CHILD_ENV: &str = "HTTPSIM_REAL_CHILD";
@@ -57,6 +58,10 @@ pub struct ChildArgs {
     pub server: SocketAddr,
     /// Where the trace and the figures go.
     pub out: PathBuf,
+    /// A restarted server (`bounce`) whose predecessor already finished the scheduled shutdown:
+    /// it serves again without shutting down a second time, as a simulated one does.
+    #[serde(default)]
+    pub shutdown_finished: bool,
 }
 
 /// The child's last line in its `--out` file, after the trace.
@@ -66,7 +71,8 @@ pub struct ChildFigures {
     pub fds_measured: usize,
     /// The baseline the host started from: the measured count, padded up to `fd_in_use`.
     pub fds_baseline: usize,
-    /// The most descriptors open at once (baseline included).
+    /// The most descriptors open at once (baseline included): the host's table, or the limit
+    /// itself once the kernel refused a descriptor.
     pub peak_fds: usize,
     /// The fd limit set (`RLIMIT_NOFILE`), if the scenario has one.
     pub fd_limit: Option<usize>,
@@ -150,6 +156,9 @@ fn run(args: ChildArgs) -> Result<(), String> {
                 #[allow(clippy::arc_with_non_send_sync)]
                 let config = Arc::new(setup.server.clone());
                 let done = ShutdownDone::new();
+                if args.shutdown_finished {
+                    done.finish();
+                }
                 let serving =
                     tokio::task::spawn_local(serve_with(host.clone(), config, done.clone()));
                 tokio::select! {
@@ -185,14 +194,34 @@ fn run(args: ChildArgs) -> Result<(), String> {
         }
         let end_us = clock::now_us();
         trace.seal();
+        let records = trace.take();
+        // The table counts a real socket once it exists in httpsim's hands (after connect or
+        // accept), so it can miss sockets still handshaking. A kernel EMFILE proves the process
+        // had its whole limit open at that moment.
+        let kernel_emfile = records.iter().any(|r| {
+            matches!(
+                r.event,
+                Event::ConnectFailed {
+                    kind: ErrorKind::Emfile,
+                    ..
+                } | Event::AcceptFailed {
+                    kind: ErrorKind::Emfile,
+                    ..
+                }
+            )
+        });
+        let peak_fds = match limit {
+            Some(l) if kernel_emfile => host.fds().peak().max(l),
+            _ => host.fds().peak(),
+        };
         let figures = ChildFigures {
             fds_measured: measured,
             fds_baseline: baseline,
-            peak_fds: host.fds().peak(),
+            peak_fds,
             fd_limit: limit,
             end_us,
         };
-        (trace.take(), figures)
+        (records, figures)
     });
     let (records, figures) = figures;
     let mut out =

@@ -154,6 +154,7 @@ fn one(
         duration: p.scaled.duration,
         shutdown: setup.server.shutdown.is_some(),
         hosts: (&setup.server.host, &setup.client.host),
+        faults: &setup.faults,
     };
     let mut reals = Vec::new();
     let mut runs = Vec::new();

@@ -14,7 +14,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::child::{ChildArgs, ChildFigures, Role, CHILD_ENV};
-use crate::trace::Record;
+use crate::trace::{Event, Record};
+use crate::world::NetAction;
 
 /// How long before time zero the children are started: enough for a process to start.
 const STARTUP: Duration = Duration::from_millis(400);
@@ -54,6 +55,24 @@ pub struct Plan<'a> {
     pub shutdown: bool,
     /// The server's and the client's host names.
     pub hosts: (&'a str, &'a str),
+    /// The scheduled faults (those of them loopback carries are carried).
+    pub faults: &'a [(Duration, NetAction)],
+}
+
+/// What the parent itself does to the server's process at a scheduled time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kill {
+    /// `crash` (with FIN): the process stops; its kernel closes every socket.
+    Crash,
+    /// `bounce`: crash if running, then start a new server process on the same port.
+    Bounce,
+}
+
+/// A child process and where it writes.
+struct Running {
+    role: Role,
+    child: Child,
+    out: PathBuf,
 }
 
 /// Runs the scenario once on loopback.
@@ -67,33 +86,53 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
     ));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let t0_us = epoch_us() + STARTUP.as_micros() as u64;
+    let t0 = Instant::now() + STARTUP;
     let (tx, rx) = mpsc::channel();
-    let mut children = Vec::new();
-    for role in [Role::Server, Role::Client] {
-        let out = dir.join(format!("{role:?}.jsonl").to_lowercase());
-        let args = ChildArgs {
-            role,
-            scenario: plan.text.to_string(),
-            file: plan.file.to_path_buf(),
-            seed: plan.seed,
-            t0_us,
-            server,
-            out: out.clone(),
+    let start =
+        |role: Role, generation: usize, shutdown_finished: bool| -> Result<Running, String> {
+            let out = dir.join(format!("{role:?}-{generation}.jsonl").to_lowercase());
+            let args = ChildArgs {
+                role,
+                scenario: plan.text.to_string(),
+                file: plan.file.to_path_buf(),
+                seed: plan.seed,
+                t0_us,
+                server,
+                out: out.clone(),
+                shutdown_finished,
+            };
+            let child = spawn(plan.exe, &args, tx.clone())
+                .map_err(|e| format!("cannot start the {role:?} child: {e}"))?;
+            Ok(Running { role, child, out })
         };
-        let child = spawn(plan.exe, &args, tx.clone())
-            .map_err(|e| format!("cannot start the {role:?} child: {e}"))?;
-        children.push((role, child, out));
-    }
-    drop(tx);
-    let deadline = Instant::now() + STARTUP + plan.duration;
+    let mut server_now = Some(start(Role::Server, 1, false)?);
+    let client = start(Role::Client, 1, false)?;
+    let mut stopped: Vec<Running> = Vec::new();
+    let mut kills: Vec<(Duration, Kill)> = kills(plan);
+    kills.reverse();
+    let mut generation = 1;
+    let deadline = t0 + plan.duration;
     let mut duration_reached = false;
     let (mut workload_done, mut shutdown_done) = (false, !plan.shutdown);
     while !(workload_done && shutdown_done) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
+        let next_kill = kills.last().map(|(at, _)| t0 + *at);
+        let until = next_kill.map_or(deadline, |k| k.min(deadline));
+        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
             Ok((Role::Client, line)) if line == "workload-done" => workload_done = true,
             Ok((Role::Server, line)) if line == "shutdown-done" => shutdown_done = true,
             Ok(_) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) if next_kill == Some(until) => {
+                let (_, kill) = kills.pop().expect("a kill is due");
+                if let Some(mut s) = server_now.take() {
+                    drop(s.child.stdin.take());
+                    stopped.push(s);
+                }
+                if kill == Kill::Bounce {
+                    generation += 1;
+                    let finished = plan.shutdown && shutdown_done;
+                    server_now = Some(start(Role::Server, generation, finished)?);
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 duration_reached = true;
                 break;
@@ -101,17 +140,23 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    // Stop the client first (its sockets close as a process's do), then the server.
-    let mut hosts = BTreeMap::new();
+    drop(tx);
+    // Stop the client first (its sockets close as a process's do), then the server; each is
+    // waited for before the next is told.
+    let mut all = vec![client];
+    all.extend(server_now);
+    all.extend(stopped);
+    let mut hosts: BTreeMap<String, ChildFigures> = BTreeMap::new();
     let mut traces = Vec::new();
     let mut end_us = 0;
-    for (role, mut child, out) in children.into_iter().rev() {
-        drop(child.stdin.take());
-        let status = wait_bounded(&mut child, STOP_GRACE)?;
-        let text = std::fs::read_to_string(&out).map_err(|e| {
+    for mut r in all {
+        drop(r.child.stdin.take());
+        let status = wait_bounded(&mut r.child, STOP_GRACE)?;
+        let role = r.role;
+        let text = std::fs::read_to_string(&r.out).map_err(|e| {
             format!(
                 "the {role:?} child wrote no trace ({status}): {e}; {}",
-                stderr_of(&mut child)
+                stderr_of(&mut r.child)
             )
         })?;
         let (records, figures) = parse_out(&text).map_err(|e| format!("{role:?} child: {e}"))?;
@@ -120,9 +165,14 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
             Role::Server => plan.hosts.0,
             Role::Client => plan.hosts.1,
         };
-        hosts.insert(name.to_string(), figures);
+        // A bounced server's processes: the first one's start, the highest peak.
+        hosts
+            .entry(name.to_string())
+            .and_modify(|f| f.peak_fds = f.peak_fds.max(figures.peak_fds))
+            .or_insert(figures);
         traces.push(records);
     }
+    traces.push(fault_records(plan));
     let _ = std::fs::remove_dir_all(&dir);
     let end_us = if duration_reached {
         plan.duration.as_micros() as u64
@@ -136,6 +186,45 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
         hosts,
         wall: wall.elapsed(),
     })
+}
+
+/// The crashes and bounces of the server the parent carries out, in time order.
+fn kills(plan: &Plan) -> Vec<(Duration, Kill)> {
+    let mut out: Vec<(Duration, Kill)> = plan
+        .faults
+        .iter()
+        .filter_map(|(at, action)| match action {
+            NetAction::Crash { host } if host == plan.hosts.0 => Some((*at, Kill::Crash)),
+            NetAction::Bounce { host } if host == plan.hosts.0 => Some((*at, Kill::Bounce)),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|(at, _)| *at);
+    out
+}
+
+/// The `fault` events of the carried schedule, as a simulated run records them (on host
+/// `relay`), so reports and diagnoses name them.
+fn fault_records(plan: &Plan) -> Vec<Record> {
+    let carried = |a: &NetAction| match a {
+        NetAction::Partition { .. }
+        | NetAction::Repair { .. }
+        | NetAction::Hold { .. }
+        | NetAction::Release { .. } => true,
+        NetAction::Crash { host } | NetAction::Bounce { host } => host == plan.hosts.0,
+        _ => false,
+    };
+    plan.faults
+        .iter()
+        .filter(|(_, a)| carried(a))
+        .map(|(at, a)| Record {
+            t_us: at.as_micros() as u64,
+            host: "relay".into(),
+            event: Event::Fault {
+                what: a.to_string(),
+            },
+        })
+        .collect()
 }
 
 fn spawn(exe: &Path, args: &ChildArgs, tx: mpsc::Sender<(Role, String)>) -> std::io::Result<Child> {

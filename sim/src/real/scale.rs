@@ -15,10 +15,12 @@
 //!   the `[[conn_fault]]` kinds that act on the sender alone (`latency`, `bandwidth`, `slicer`,
 //!   `slow-close`, `limit-data`) run in the socket layer as they do in a simulation;
 //! - scheduled partitions and holds (`[[fault]]` `partition`, `repair`, `hold`, `release`) are
-//!   carried by blocking the relay (`net/real.rs`);
+//!   carried by blocking the relay (`net/real.rs`), the server's crashes (with FIN) and bounces
+//!   by stopping and restarting its process (`real/parent.rs`);
 //! - what loopback cannot carry is named in [`Scaled::not_carried`]: the other scheduled
-//!   `[[fault]]`s (crashes, bounces, latency changes, failure rates), `reset` and `half-open`
-//!   connection faults (they need both ends in one process), link failures and packet loss.
+//!   `[[fault]]`s (crashes without FIN, the client's crashes, latency changes, failure rates),
+//!   `reset` and `half-open` connection faults (they need both ends in one process), link
+//!   failures and packet loss.
 
 // A scenario error is as large as the loader's (file, position, key, message, form): returned
 // once per file, as `scenario::load` does.
@@ -63,10 +65,17 @@ pub fn scale(path: &Path, src: &str, k: f64) -> Result<Scaled, ScenarioError> {
     let doc = ImDocument::parse(src).map_err(|e| {
         ScenarioError::new(ErrorClass::Syntax, path, e.message().to_string()).expected("valid TOML")
     })?;
+    let server_host = doc
+        .get("server")
+        .and_then(|s| s.get("host"))
+        .and_then(Item::as_str)
+        .unwrap_or("server")
+        .to_string();
     let mut walk = Walk {
         path,
         src,
         k,
+        server_host,
         edits: Vec::new(),
         approximations: Vec::new(),
         not_carried: Vec::new(),
@@ -104,6 +113,8 @@ struct Walk<'a> {
     path: &'a Path,
     src: &'a str,
     k: f64,
+    /// The server's host name: only its crashes and bounces are carried.
+    server_host: String,
     edits: Vec<(std::ops::Range<usize>, String)>,
     approximations: Vec<String>,
     not_carried: Vec<String>,
@@ -158,14 +169,23 @@ impl Walk<'_> {
         }
     }
 
-    /// `[[fault]]`: partitions and holds are carried by blocking the relay; crashes, bounces,
-    /// latency changes and failure rates are not.
+    /// `[[fault]]`: partitions and holds are carried by blocking the relay, the server's crashes
+    /// (with FIN) and bounces by stopping and restarting its process; crashes without FIN, the
+    /// client's crashes, latency changes and failure rates are not.
     fn faults(&mut self, item: &Item) {
         let Item::ArrayOfTables(a) = item else {
             return;
         };
         for (n, t) in a.iter().enumerate() {
             let kind = t.get("kind").and_then(Item::as_str).unwrap_or("");
+            let host = t
+                .get("hosts")
+                .and_then(Item::as_array)
+                .and_then(|h| h.get(0))
+                .and_then(|h| h.as_str())
+                .unwrap_or("");
+            let fin = t.get("fin").and_then(Item::as_bool).unwrap_or(true);
+            let server = host == self.server_host;
             match kind {
                 "hold" | "release" => {}
                 "partition" | "repair" => {
@@ -181,8 +201,31 @@ impl Walk<'_> {
                         );
                     }
                 }
+                "crash" | "bounce" if server && fin => {
+                    if kind == "bounce"
+                        && !self
+                            .approximations
+                            .iter()
+                            .any(|a| a.starts_with("[[fault]] bounce"))
+                    {
+                        self.approximations.push(
+                            "[[fault]] bounce: a new server process takes a few milliseconds to \
+                             start listening; a simulated host restarts at once"
+                                .into(),
+                        );
+                    }
+                }
+                "crash" if server => self.not_carried.push(format!(
+                    "fault[{n}] kind = \"crash\" with fin = false (a real process cannot vanish \
+                     without its kernel closing its sockets)"
+                )),
+                "crash" | "bounce" => self.not_carried.push(format!(
+                    "fault[{n}] kind = \"{kind}\" of host \"{host}\" (only the server's process is \
+                     stopped and restarted)"
+                )),
                 other => self.not_carried.push(format!(
-                    "fault[{n}] kind = \"{other}\" (only partitions and holds block the relay)"
+                    "fault[{n}] kind = \"{other}\" (only partitions, holds and the server's \
+                     crashes and bounces are carried)"
                 )),
             }
             for (k, i) in t.iter() {
@@ -348,7 +391,7 @@ mod tests {
     fn latency_is_approximated_and_faults_not_carried() {
         let s = scaled(
             "name = \"x\"\ntick = \"1ms\"\n[network]\nlatency = { min = \"1ms\", max = \"20ms\" }\n\
-             [[fault]]\nat = \"1s\"\nkind = \"crash\"\n[[fault]]\nat = \"2s\"\nkind = \"hold\"\n",
+             [[fault]]\nat = \"1s\"\nkind = \"crash\"\nhosts = [\"client\"]\n[[fault]]\nat = \"2s\"\nkind = \"hold\"\n",
             100.0,
         )
         .unwrap();
