@@ -21,6 +21,18 @@ fn json_lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// `httpsim run --real --compare --format json FILE` with `extra` flags: the output, and the
+/// one object it printed.
+fn compare(file: &str, extra: &[&str]) -> (Output, Value) {
+    let mut args = vec!["run", "--real", "--compare", "--format", "json"];
+    args.extend_from_slice(extra);
+    args.push(file);
+    let out = httpsim(&args);
+    let mut lines = json_lines(&out);
+    assert_eq!(lines.len(), 1, "{}", stderr(&out));
+    (out, lines.remove(0))
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -70,19 +82,10 @@ fn real_emfile_storm_reports_the_real_first_emfile_and_peak_fds_beside_the_simul
 
 #[test]
 fn compare_agrees_on_the_pool_stall_at_a_hundredth_of_the_time() {
-    let out = httpsim(&[
-        "run",
-        "--real",
-        "--compare",
-        "--time-scale",
-        "100",
-        "--format",
-        "json",
+    let (out, c) = compare(
         "scenarios/pool-stall-unconsumed.toml",
-    ]);
-    let runs = json_lines(&out);
-    assert_eq!(runs.len(), 1, "{}", stderr(&out));
-    let c = &runs[0];
+        &["--time-scale", "100"],
+    );
     assert_eq!(c["name"], "pool-stall-unconsumed");
     let figures = c["figures"].as_array().unwrap();
     let fig = |n: &str| figures.iter().find(|f| f["name"] == n).unwrap().clone();
@@ -163,15 +166,7 @@ fn a_hold_blocks_the_relay_and_times_out_as_simulated() {
          [workload]\nrequests = 1\n[[fault]]\nat = \"0s\"\nkind = \"hold\"\n\
          hosts = [\"client\", \"server\"]\n",
     );
-    let out = httpsim(&[
-        "run",
-        "--real",
-        "--compare",
-        "--format",
-        "json",
-        hold.to_str().unwrap(),
-    ]);
-    let c = &json_lines(&out)[0];
+    let (out, c) = compare(hold.to_str().unwrap(), &[]);
     assert_eq!(c["partial"], false);
     assert_eq!(c["real"]["requests"]["errors"]["timeout"], 1, "{c:#}");
     assert_eq!(c["agree"], true, "{c:#}");
@@ -188,17 +183,8 @@ fn a_partial_run_that_disagrees_exits_1_and_says_so() {
          [workload]\nrequests = 3\n[[fault]]\nat = \"0s\"\nkind = \"crash\"\n\
          hosts = [\"server\"]\nfin = false\n",
     );
-    let out = httpsim(&[
-        "run",
-        "--real",
-        "--compare",
-        "--partial",
-        "--format",
-        "json",
-        partition.to_str().unwrap(),
-    ]);
+    let (out, c) = compare(partition.to_str().unwrap(), &["--partial"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let c = &json_lines(&out)[0];
     assert_eq!(c["partial"], true);
     assert_eq!(c["agree"], false);
     let completed = c["figures"]
