@@ -14,7 +14,7 @@ use tokio::io::AsyncWrite;
 use turmoil_net::shim::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
-use super::engine::{kick, scoped, HostId};
+use super::engine::{scoped, HostId};
 
 /// A connected socket before it is split.
 pub(crate) struct Tcp {
@@ -26,12 +26,7 @@ impl Tcp {
     /// Connects from `host` to `to` (a `host:port` name resolved by the simulation's DNS).
     pub(crate) async fn connect(host: HostId, to: (&str, u16)) -> io::Result<Tcp> {
         let mut fut = std::pin::pin!(scoped(host, || TcpStream::connect(to)));
-        let stream = std::future::poll_fn(|cx| {
-            let r = scoped(host, || fut.as_mut().poll(cx));
-            kick();
-            r
-        })
-        .await?;
+        let stream = std::future::poll_fn(|cx| scoped(host, || fut.as_mut().poll(cx))).await?;
         Ok(Tcp {
             host,
             inner: Some(stream),
@@ -64,7 +59,6 @@ impl Drop for Tcp {
     fn drop(&mut self) {
         if let Some(s) = self.inner.take() {
             scoped(self.host, || drop(s));
-            kick();
         }
     }
 }
@@ -88,15 +82,12 @@ impl ReadHalf {
         let Some(rd) = self.inner.as_mut() else {
             return Poll::Ready(Ok(None));
         };
-        let out = match scoped(host, || rd.poll_read_bytes(cx, max)) {
+        match scoped(host, || rd.poll_read_bytes(cx, max)) {
             Poll::Ready(Ok(b)) if b.is_empty() => Poll::Ready(Ok(None)),
             Poll::Ready(Ok(b)) => Poll::Ready(Ok(Some(b))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-        // Reading frees receive buffer: the window may reopen.
-        kick();
-        out
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -104,7 +95,6 @@ impl Drop for ReadHalf {
     fn drop(&mut self) {
         if let Some(rd) = self.inner.take() {
             scoped(self.host, || drop(rd));
-            kick();
         }
     }
 }
@@ -126,11 +116,7 @@ impl WriteHalf {
         let Some(wr) = self.inner.as_mut() else {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         };
-        let res = scoped(host, || Pin::new(wr).poll_write(cx, buf));
-        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            kick();
-        }
-        res
+        scoped(host, || Pin::new(wr).poll_write(cx, buf))
     }
 
     /// Writes the slices in order, as one write of them concatenated would; stops at the first
@@ -162,7 +148,6 @@ impl Drop for WriteHalf {
     fn drop(&mut self) {
         if let Some(wr) = self.inner.take() {
             scoped(self.host, || drop(wr));
-            kick();
         }
     }
 }
@@ -188,14 +173,7 @@ impl Listener {
     pub(crate) async fn accept(&self) -> io::Result<Tcp> {
         let host = self.host;
         let l = self.inner.as_ref().expect("live listener");
-        let (s, _) = std::future::poll_fn(|cx| {
-            let r = scoped(host, || l.poll_accept(cx));
-            if r.is_ready() {
-                kick();
-            }
-            r
-        })
-        .await?;
+        let (s, _) = std::future::poll_fn(|cx| scoped(host, || l.poll_accept(cx))).await?;
         Ok(Tcp {
             host,
             inner: Some(s),
@@ -207,7 +185,6 @@ impl Drop for Listener {
     fn drop(&mut self) {
         if let Some(l) = self.inner.take() {
             scoped(self.host, || drop(l));
-            kick();
         }
     }
 }

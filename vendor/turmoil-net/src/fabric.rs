@@ -126,6 +126,12 @@ impl Fabric {
         self.signal.end_drain();
     }
 
+    /// Whether the harness's driver is in a turn that ends with an
+    /// `egress_all` (httpsim patch, see `EnterGuard::set_in_turn`).
+    pub fn set_in_turn(&self, on: bool) {
+        self.signal.set_in_turn(on);
+    }
+
     /// Earliest TCP timer over every kernel (httpsim patch).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.hosts

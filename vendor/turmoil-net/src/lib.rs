@@ -216,6 +216,20 @@ impl EnterGuard {
         with_net(|net| net.fabric.set_egress_waker(waker))
     }
 
+    /// Tells the kernels that the driver is in (`true`) or out of a
+    /// turn that ends with [`egress_all`](Self::egress_all): while in
+    /// it, work a kernel gets (a delivered segment, a write, a timer
+    /// armed) wakes nobody, since that final `egress_all` handles it
+    /// anyway; without it a driver that polls its hosts and then
+    /// egresses would be woken for one empty turn after each of its
+    /// own. Work that comes after that last `egress_all` still shows in
+    /// [`egress_pending`](Self::egress_pending): check it before
+    /// sleeping.
+    // httpsim patch: harness hook, egress notification.
+    pub fn set_in_turn(&self, on: bool) {
+        with_net(|net| net.fabric.set_in_turn(on))
+    }
+
     /// `true` if some kernel has had work for
     /// [`egress_all`](Self::egress_all) since it last ran. Check it
     /// after registering the waker and before sleeping.

@@ -204,13 +204,19 @@ pub(crate) struct EgressSignal {
     /// Set while `egress_all` runs: work found then is handled by the
     /// same pass, so the driver is not woken for it.
     draining: Cell<bool>,
+    /// Set while the harness's driver runs a turn that ends with an
+    /// `egress_all` (httpsim patch): work found then is handled by that
+    /// turn, so waking the driver for it would only buy an empty turn.
+    in_turn: Cell<bool>,
 }
 
 impl EgressSignal {
     /// Record that a kernel has something for `egress`, waking the
     /// harness on the first such fact since the last egress.
     pub(crate) fn notify(&self) {
-        if self.draining.get() || self.pending.replace(true) {
+        // httpsim patch: in a driver's turn the work is recorded
+        // (`pending`) but wakes nobody.
+        if self.draining.get() || self.pending.replace(true) || self.in_turn.get() {
             return;
         }
         if let Some(w) = self.waker.borrow().as_ref() {
@@ -232,6 +238,10 @@ impl EgressSignal {
 
     pub(crate) fn begin_drain(&self) {
         self.draining.set(true);
+    }
+
+    pub(crate) fn set_in_turn(&self, on: bool) {
+        self.in_turn.set(on);
     }
 
     pub(crate) fn end_drain(&self) {
