@@ -181,6 +181,13 @@ impl World {
 
     /// Schedules `action` at simulated time `at`.
     pub fn schedule(&mut self, at: Duration, action: NetAction) {
+        // A link that may fail at random draws per packet: segments of one MSS from the start,
+        // so the whole run (before and after the action) is the same as with it from the start.
+        if matches!(&action, NetAction::FailRate { rate, .. } if *rate > 0.0) {
+            if let Some(tnet) = self.tnet.as_mut() {
+                tnet.set_tso_bytes(0);
+            }
+        }
         self.actions.push((at, action));
         self.actions.sort_by_key(|(t, _)| *t);
     }

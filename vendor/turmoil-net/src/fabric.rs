@@ -132,6 +132,15 @@ impl Fabric {
         self.signal.set_in_turn(on);
     }
 
+    /// Sets `KernelConfig::tso_bytes` on every kernel, and on those of
+    /// hosts added later (httpsim patch).
+    pub fn set_tso_bytes(&mut self, n: usize) {
+        self.default_cfg.tso_bytes = n;
+        for host in self.hosts.values_mut() {
+            host.kernel.tso_bytes = n;
+        }
+    }
+
     /// Earliest TCP timer over every kernel (httpsim patch).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.hosts

@@ -79,6 +79,14 @@ impl Net {
         }
     }
 
+    /// Sets [`KernelConfig::tso_bytes`] of every host's kernel, present
+    /// and future: a harness turns segmentation offload off once a
+    /// per-packet fault (random loss) could tell it apart.
+    // httpsim patch: segmentation offload.
+    pub fn set_tso_bytes(&mut self, n: usize) {
+        self.fabric.set_tso_bytes(n);
+    }
+
     /// Register a host. `addrs` accepts hostnames (auto-allocated to
     /// 192.168.x.x on first sight, idempotent on reuse) or literal
     /// IPs. Loopback (127.0.0.1, ::1) is implicit — do not pass it.

@@ -1582,7 +1582,8 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
         let st = k.lookup(fd).unwrap();
         bound_endpoint(st)
     };
-    let mss = mss_for(k, local.ip());
+    // httpsim patch: segmentation offload (`KernelConfig::tso_bytes`).
+    let mss = mss_for(k, local.ip()).max(k.tso_bytes);
 
     loop {
         let (seq, payload, is_fin) = {
