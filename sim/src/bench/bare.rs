@@ -50,7 +50,11 @@ fn run_bare<F: Future<Output = ()> + 'static>(body_bytes: usize, client: F) -> D
         .start_paused(true)
         .build()
         .expect("runtime");
-    let mut net = turmoil_net::Net::new();
+    // The kernel's accept queue as httpsim configures it (`WorldBuilder`'s `tcp_capacity`), so
+    // that the scale points' thousands of SYNs at once are queued, not dropped and retried 1 s
+    // later.
+    let mut net =
+        turmoil_net::Net::with_config(turmoil_net::KernelConfig::default().default_backlog(65536));
     let server_id = net.add_host("server");
     let client_id = net.add_host("client");
     let guard = net.enter();
@@ -88,8 +92,15 @@ fn run_bare<F: Future<Output = ()> + 'static>(body_bytes: usize, client: F) -> D
             if sent {
                 continue;
             }
-            if let Some(((at, _), _)) = pending.first_key_value() {
-                timer.as_mut().reset(*at);
+            // The next packet due, or the kernels' next timer (a SYN retried after a full
+            // accept queue dropped it).
+            let next_packet = pending.first_key_value().map(|((at, _), _)| *at);
+            let next = match (next_packet, guard.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let Some(at) = next {
+                timer.as_mut().reset(at);
                 if timer.as_mut().poll(cx).is_ready() {
                     continue;
                 }
@@ -159,18 +170,22 @@ pub fn sequential(requests: usize, body_bytes: usize) -> Duration {
     })
 }
 
-/// `n` GETs at once, every response body held unread until all heads arrived, so `n`
+/// `n` GETs at once, each on a connection of its own (hyper's `client::conn::http1`, as
+/// httpsim's scale point), every response body held unread until all heads arrived, so `n`
 /// connections are open together.
 pub(crate) fn parallel_held(n: usize, body_bytes: usize) -> Duration {
     run_bare(body_bytes, async move {
-        let client = client();
         let mut tasks = Vec::with_capacity(n);
         for _ in 0..n {
-            let client = client.clone();
             tasks.push(tokio::task::spawn_local(async move {
-                client
-                    .get("http://server/".parse().expect("valid URI"))
-                    .await
+                let tcp = TcpStream::connect("server:80").await?;
+                let (mut sender, conn) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
+                tokio::task::spawn_local(conn);
+                let req = Request::get("http://server/")
+                    .body(Empty::<Bytes>::new())
+                    .expect("valid request");
+                Ok::<_, Box<dyn std::error::Error>>(sender.send_request(req).await?)
             }));
         }
         let mut held = Vec::with_capacity(n);

@@ -144,6 +144,9 @@ pub struct Scale {
     pub httpsim: Vec<ScalePoint>,
     /// Through bare turmoil-net + hyper (empty when not measured).
     pub bare: Vec<ScalePoint>,
+    /// The largest point through httpsim with hyper-util's pool instead of a connection per
+    /// request: what that pool's O(n²) waiter sweep adds (see [`scale`]).
+    pub httpsim_hyper_util: Option<ScalePoint>,
     /// Growth exponent of httpsim's wall time between the first and last point.
     pub httpsim_time_exponent: f64,
     /// Growth exponent of httpsim's peak memory between the first and last point.
@@ -284,10 +287,7 @@ fn measure_scale(o: &BenchOptions) -> Scale {
         if o.fresh_process {
             scale::in_child(engine, n)
         } else {
-            match engine {
-                "bare" => scale::run_bare(n),
-                _ => scale::run_httpsim(n),
-            }
+            scale::run_point(engine, n)
         }
     };
     let httpsim: Vec<_> = o.scale.iter().map(|&n| point("httpsim", n)).collect();
@@ -296,7 +296,9 @@ fn measure_scale(o: &BenchOptions) -> Scale {
     } else {
         Vec::new()
     };
+    let httpsim_hyper_util = o.scale.iter().max().map(|&n| point("hyper-util", n));
     Scale {
+        httpsim_hyper_util,
         httpsim_time_exponent: scale::exponent(&httpsim, |p| Some(p.wall_ms)),
         httpsim_memory_exponent: scale::exponent(&httpsim, |p| p.peak_mib),
         bare_time_exponent: scale::exponent(&bare, |p| Some(p.wall_ms)),
@@ -424,6 +426,15 @@ impl fmt::Display for BenchReport {
             "   growth exponent (first→last): httpsim time {:.2}, memory {:.2}; bare time {:.2}",
             s.httpsim_time_exponent, s.httpsim_memory_exponent, s.bare_time_exponent
         )?;
+        if let Some(h) = &s.httpsim_hyper_util {
+            writeln!(
+                f,
+                "   through hyper-util's pool instead (its O(n²) waiter sweep): {} connections {:.0} ms, {} MiB",
+                h.connections,
+                h.wall_ms,
+                opt(h.peak_mib, 0)
+            )?;
+        }
         let i = &self.idle;
         writeln!(
             f,

@@ -1,6 +1,13 @@
 //! Scale: `n` connections opened at once, every response held unread so all `n` stay open, through
 //! httpsim and through bare turmoil-net + hyper.
 //!
+//! Each request dials its own connection with hyper's `client::conn::http1` (httpsim's `none`
+//! pool; the same in bare), so the figures are the engine's and the socket layer's. Through
+//! hyper-util's pool the same point also pays that pool's own cost: every connect that beats its
+//! request's checkout drops a waiter and sweeps all the others (`PoolInner::clean_waiters`), O(n²)
+//! over `n` requests at once — hyper-util's, not httpsim's, and not something httpsim may patch in
+//! your dependency tree. It is measured once, at the largest point ([`run_hyper_util`]).
+//!
 //! Peak RSS (`VmHWM`) never goes down within a process, so each scale point of the benchmark
 //! runs in a child: the benchmark re-executes its own binary with [`CHILD_ENV`] set, and the
 //! child calls [`child_main`] first thing, runs one point, prints it as one JSON line and exits.
@@ -37,9 +44,17 @@ fn peak_mib() -> Option<f64> {
     super::mem::peak_rss_kib().map(|k| k as f64 / 1024.0)
 }
 
-/// The httpsim setup of a scale point: hyper-util's pool (unbounded), `n` parallel GETs, bodies
-/// held, a 4 KiB handler.
+/// The httpsim setup of a scale point: a connection per request (no pool), `n` parallel GETs,
+/// bodies held, a 4 KiB handler.
 pub fn setup(n: usize) -> Setup {
+    let mut setup = setup_hyper_util(n);
+    setup.client.pool = PoolConfig::None;
+    setup
+}
+
+/// [`setup`] through hyper-util's (unbounded) pool instead: the same connections, plus that
+/// pool's O(n²) waiter sweep.
+pub fn setup_hyper_util(n: usize) -> Setup {
     let mut setup = Setup::default();
     setup.world.duration(Duration::from_secs(600));
     setup.server.handler = Handler::Fixed {
@@ -56,8 +71,17 @@ pub fn setup(n: usize) -> Setup {
 
 /// Runs one httpsim scale point in this process.
 pub fn run_httpsim(n: usize) -> ScalePoint {
+    run_setup(n, setup(n))
+}
+
+/// Runs one httpsim scale point through hyper-util's pool in this process.
+pub fn run_hyper_util(n: usize) -> ScalePoint {
+    run_setup(n, setup_hyper_util(n))
+}
+
+fn run_setup(n: usize, setup: Setup) -> ScalePoint {
     let start = Instant::now();
-    let run = setup(n).run().expect("a benchmark setup is valid");
+    let run = setup.run().expect("a benchmark setup is valid");
     let wall = start.elapsed();
     assert_eq!(run.end, RunEnd::Completed, "scale point {n}: {:?}", run.end);
     ScalePoint {
@@ -97,7 +121,7 @@ pub(crate) fn exponent(points: &[ScalePoint], f: impl Fn(&ScalePoint) -> Option<
 }
 
 /// The environment variable that makes a benchmark binary run one scale point and exit; its value
-/// is `httpsim:N` or `bare:N` (engine and connection count).
+/// is `httpsim:N`, `hyper-util:N` or `bare:N` (engine and connection count).
 pub const CHILD_ENV: &str = "HTTPSIM_BENCH_SCALE_POINT";
 
 /// If [`CHILD_ENV`] is set, runs that one scale point, prints it as JSON on stdout and exits the
@@ -110,10 +134,7 @@ pub fn child_main() {
     let n: usize = n
         .parse()
         .unwrap_or_else(|_| panic!("{CHILD_ENV}={spec}: bad count"));
-    let point = match engine {
-        "bare" => run_bare(n),
-        _ => run_httpsim(n),
-    };
+    let point = run_point(engine, n);
     println!(
         "{}",
         serde_json::to_string(&point).expect("a scale point serialises")
@@ -145,10 +166,33 @@ pub(crate) fn in_child(engine: &str, n: usize) -> ScalePoint {
             return p;
         }
     }
-    let mut p = match engine {
-        "bare" => run_bare(n),
-        _ => run_httpsim(n),
-    };
+    let mut p = run_point(engine, n);
     p.peak_mib = None;
     p
+}
+
+/// Runs one scale point of `engine` (`httpsim`, `hyper-util` or `bare`) in this process.
+pub(crate) fn run_point(engine: &str, n: usize) -> ScalePoint {
+    match engine {
+        "bare" => run_bare(n),
+        "hyper-util" => run_hyper_util(n),
+        _ => run_httpsim(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every engine of a scale point opens all its connections in the same few simulated
+    /// milliseconds: none waits for a SYN retried after a full accept queue (1 s), and every
+    /// request gets its head.
+    #[test]
+    fn every_scale_engine_holds_its_connections_open_together() {
+        for engine in ["httpsim", "hyper-util", "bare"] {
+            let p = run_point(engine, 1500);
+            assert_eq!(p.completed, 1500, "{engine}: {p:?}");
+            assert!(p.sim_ms < 100, "{engine}: {p:?}");
+        }
+    }
 }

@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use turmoil_net::shim::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
-use super::engine::{kick, scoped, HostId};
+use super::engine::{scoped, HostId};
 use super::real::{Place, RealNet};
 
 /// Largest single read of a real socket (the simulated kernel hands over what it has).
@@ -47,12 +47,7 @@ impl Tcp {
             }
         };
         let mut fut = std::pin::pin!(scoped(host, || TcpStream::connect(to)));
-        let stream = std::future::poll_fn(|cx| {
-            let r = scoped(host, || fut.as_mut().poll(cx));
-            kick();
-            r
-        })
-        .await?;
+        let stream = std::future::poll_fn(|cx| scoped(host, || fut.as_mut().poll(cx))).await?;
         Ok(Tcp {
             inner: Some(Stream::Sim(host, stream)),
         })
@@ -99,7 +94,6 @@ impl Drop for Tcp {
     fn drop(&mut self) {
         if let Some(Stream::Sim(host, s)) = self.inner.take() {
             scoped(host, || drop(s));
-            kick();
         }
     }
 }
@@ -128,15 +122,12 @@ impl ReadHalf {
             Some(Read::Real(rd)) => return poll_real_chunk(rd, cx, max),
             Some(Read::Sim(host, rd)) => (*host, rd),
         };
-        let out = match scoped(host, || rd.poll_read_bytes(cx, max)) {
+        match scoped(host, || rd.poll_read_bytes(cx, max)) {
             Poll::Ready(Ok(b)) if b.is_empty() => Poll::Ready(Ok(None)),
             Poll::Ready(Ok(b)) => Poll::Ready(Ok(Some(b))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
-        // Reading frees receive buffer: the window may reopen.
-        kick();
-        out
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -166,7 +157,6 @@ impl Drop for ReadHalf {
     fn drop(&mut self) {
         if let Some(Read::Sim(host, rd)) = self.inner.take() {
             scoped(host, || drop(rd));
-            kick();
         }
     }
 }
@@ -199,11 +189,7 @@ impl WriteHalf {
             }
             Some(Write::Sim(host, wr)) => (*host, wr),
         };
-        let res = scoped(host, || Pin::new(wr).poll_write(cx, buf));
-        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            kick();
-        }
-        res
+        scoped(host, || Pin::new(wr).poll_write(cx, buf))
     }
 
     /// Writes the slices in order, as one write of them concatenated would; stops at the first
@@ -236,7 +222,6 @@ impl Drop for WriteHalf {
         match self.inner.take() {
             Some(Write::Sim(host, wr)) => {
                 scoped(host, || drop(wr));
-                kick();
             }
             // A blocked relay holds the FIN too: the half closes when the block lifts.
             Some(Write::Real(wr, real)) if real.is_blocked() => {
@@ -298,14 +283,7 @@ impl Listener {
             }
             Listen::Sim(host, l) => (*host, l),
         };
-        let (s, _) = std::future::poll_fn(|cx| {
-            let r = scoped(host, || l.poll_accept(cx));
-            if r.is_ready() {
-                kick();
-            }
-            r
-        })
-        .await?;
+        let (s, _) = std::future::poll_fn(|cx| scoped(host, || l.poll_accept(cx))).await?;
         Ok(Tcp {
             inner: Some(Stream::Sim(host, s)),
         })
@@ -316,7 +294,6 @@ impl Drop for Listener {
     fn drop(&mut self) {
         if let Some(Listen::Sim(host, l)) = self.inner.take() {
             scoped(host, || drop(l));
-            kick();
         }
     }
 }

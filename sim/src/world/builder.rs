@@ -238,11 +238,30 @@ impl WorldBuilder {
         }
     }
 
+    /// Whether the network draws at random per packet (loss, link failures): then a write's
+    /// segments must travel one MSS each, as the draws depend on how many packets there are.
+    pub(super) fn per_packet_draws(&self) -> bool {
+        self.loss > 0.0 || self.fail_rate > 0.0
+    }
+
     pub(super) fn kernel_config(&self) -> turmoil_net::KernelConfig {
+        let tso = if self.per_packet_draws() {
+            0
+        } else {
+            TSO_BYTES
+        };
         turmoil_net::KernelConfig::default()
+            .tso_bytes(tso)
             .send_buf_cap(self.kernel_send_buffer)
             .recv_buf_cap(self.kernel_recv_buffer)
             .default_backlog(self.tcp_capacity)
             .tcp_retries2(self.tcp_retries2)
     }
 }
+
+/// Largest segment a kernel sends when no per-packet random draw can tell (TSO/GRO): 64 KiB, an
+/// IP datagram's limit and the size of a full window, so a write crosses as one or two packets
+/// instead of 45 of one MSS each. The bytes, the instants they arrive, the ACKs and the windows
+/// are those of MSS-sized segments: every segment of one write leaves at the same instant with
+/// one latency draw and is delivered before the receiver runs, so the receiver cannot tell.
+pub(super) const TSO_BYTES: usize = 65535;

@@ -60,6 +60,23 @@ struct Host {
     is_client: bool,
 }
 
+/// One turn of the driver, from its first delivery to its last egress: while it lasts the
+/// kernels do not wake the driver (see `turmoil_net::EnterGuard::set_in_turn`).
+struct Turn<'a>(&'a turmoil_net::EnterGuard);
+
+impl<'a> Turn<'a> {
+    fn enter(guard: &'a turmoil_net::EnterGuard) -> Self {
+        guard.set_in_turn(true);
+        Turn(guard)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.set_in_turn(false);
+    }
+}
+
 /// A simulation ready to run: hosts, their software, the network, the schedule.
 pub struct World {
     tnet: Option<turmoil_net::Net>,
@@ -164,6 +181,13 @@ impl World {
 
     /// Schedules `action` at simulated time `at`.
     pub fn schedule(&mut self, at: Duration, action: NetAction) {
+        // A link that may fail at random draws per packet: segments of one MSS from the start,
+        // so the whole run (before and after the action) is the same as with it from the start.
+        if matches!(&action, NetAction::FailRate { rate, .. } if *rate > 0.0) {
+            if let Some(tnet) = self.tnet.as_mut() {
+                tnet.set_tso_bytes(0);
+            }
+        }
         self.actions.push((at, action));
         self.actions.sort_by_key(|(t, _)| *t);
     }
@@ -207,7 +231,6 @@ impl World {
                     engine::scoped(h.id, || drop(set));
                 }
             }
-            engine::clear_driver();
             end
         });
         drop(rt);
@@ -237,7 +260,8 @@ impl World {
         mut timer: Pin<&mut tokio::time::Sleep>,
     ) -> Poll<RunEnd> {
         self.polls += 1;
-        let _driver = engine::enter_driver(cx.waker());
+        // This turn ends with an egress: what the kernels get to do meanwhile wakes nobody.
+        let _turn = Turn::enter(guard);
         loop {
             let now = clock::now_us();
             if let Some(end) = self.apply_due_actions(now) {
@@ -277,6 +301,10 @@ impl World {
             deadline = deadline.min(at);
         }
         guard.set_egress_waker(cx.waker());
+        // Work after the turn's last egress (a refused SYN's reset, delivered while routing).
+        if guard.egress_pending() {
+            cx.waker().wake_by_ref();
+        }
         if timer.deadline() != deadline {
             timer.as_mut().reset(deadline);
         }

@@ -126,6 +126,21 @@ impl Fabric {
         self.signal.end_drain();
     }
 
+    /// Whether the harness's driver is in a turn that ends with an
+    /// `egress_all` (httpsim patch, see `EnterGuard::set_in_turn`).
+    pub fn set_in_turn(&self, on: bool) {
+        self.signal.set_in_turn(on);
+    }
+
+    /// Sets `KernelConfig::tso_bytes` on every kernel, and on those of
+    /// hosts added later (httpsim patch).
+    pub fn set_tso_bytes(&mut self, n: usize) {
+        self.default_cfg.tso_bytes = n;
+        for host in self.hosts.values_mut() {
+            host.kernel.tso_bytes = n;
+        }
+    }
+
     /// Earliest TCP timer over every kernel (httpsim patch).
     pub fn next_deadline(&self) -> Option<Instant> {
         self.hosts

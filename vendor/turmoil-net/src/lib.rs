@@ -79,6 +79,14 @@ impl Net {
         }
     }
 
+    /// Sets [`KernelConfig::tso_bytes`] of every host's kernel, present
+    /// and future: a harness turns segmentation offload off once a
+    /// per-packet fault (random loss) could tell it apart.
+    // httpsim patch: segmentation offload.
+    pub fn set_tso_bytes(&mut self, n: usize) {
+        self.fabric.set_tso_bytes(n);
+    }
+
     /// Register a host. `addrs` accepts hostnames (auto-allocated to
     /// 192.168.x.x on first sight, idempotent on reuse) or literal
     /// IPs. Loopback (127.0.0.1, ::1) is implicit — do not pass it.
@@ -214,6 +222,20 @@ impl EnterGuard {
     // httpsim patch: harness hook, egress notification.
     pub fn set_egress_waker(&self, waker: &std::task::Waker) {
         with_net(|net| net.fabric.set_egress_waker(waker))
+    }
+
+    /// Tells the kernels that the driver is in (`true`) or out of a
+    /// turn that ends with [`egress_all`](Self::egress_all): while in
+    /// it, work a kernel gets (a delivered segment, a write, a timer
+    /// armed) wakes nobody, since that final `egress_all` handles it
+    /// anyway; without it a driver that polls its hosts and then
+    /// egresses would be woken for one empty turn after each of its
+    /// own. Work that comes after that last `egress_all` still shows in
+    /// [`egress_pending`](Self::egress_pending): check it before
+    /// sleeping.
+    // httpsim patch: harness hook, egress notification.
+    pub fn set_in_turn(&self, on: bool) {
+        with_net(|net| net.fabric.set_in_turn(on))
     }
 
     /// `true` if some kernel has had work for

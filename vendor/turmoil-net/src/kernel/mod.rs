@@ -97,6 +97,14 @@ pub struct KernelConfig {
     /// Linux's `ip_local_port_range`, default 49152..=65535; when
     /// exhausted `connect` fails with `AddrNotAvailable`.
     pub ephemeral_ports: RangeInclusive<u16>,
+    /// Largest TCP payload one outgoing segment may carry; `0` (the
+    /// default) means one MSS. Above the MSS a write leaves as a few
+    /// large segments instead of many MSS-sized ones, as with TSO on
+    /// the sender and GRO on the receiver: the bytes, the times they
+    /// arrive, the ACKs and windows are the same, only the packet count
+    /// differs — which only a per-packet fault (random loss) can tell.
+    // httpsim patch: segmentation offload for harnesses without per-packet faults.
+    pub tso_bytes: usize,
 }
 
 impl Default for KernelConfig {
@@ -111,6 +119,7 @@ impl Default for KernelConfig {
             tcp_syn_retries: DEFAULT_TCP_SYN_RETRIES,
             tcp_synack_retries: DEFAULT_TCP_SYNACK_RETRIES,
             ephemeral_ports: DEFAULT_EPHEMERAL_PORTS,
+            tso_bytes: 0,
         }
     }
 }
@@ -150,6 +159,11 @@ impl KernelConfig {
     }
     pub fn ephemeral_ports(mut self, v: RangeInclusive<u16>) -> Self {
         self.ephemeral_ports = v;
+        self
+    }
+    // httpsim patch: see `tso_bytes`.
+    pub fn tso_bytes(mut self, v: usize) -> Self {
+        self.tso_bytes = v;
         self
     }
 }
@@ -204,13 +218,19 @@ pub(crate) struct EgressSignal {
     /// Set while `egress_all` runs: work found then is handled by the
     /// same pass, so the driver is not woken for it.
     draining: Cell<bool>,
+    /// Set while the harness's driver runs a turn that ends with an
+    /// `egress_all` (httpsim patch): work found then is handled by that
+    /// turn, so waking the driver for it would only buy an empty turn.
+    in_turn: Cell<bool>,
 }
 
 impl EgressSignal {
     /// Record that a kernel has something for `egress`, waking the
     /// harness on the first such fact since the last egress.
     pub(crate) fn notify(&self) {
-        if self.draining.get() || self.pending.replace(true) {
+        // httpsim patch: in a driver's turn the work is recorded
+        // (`pending`) but wakes nobody.
+        if self.draining.get() || self.pending.replace(true) || self.in_turn.get() {
             return;
         }
         if let Some(w) = self.waker.borrow().as_ref() {
@@ -232,6 +252,10 @@ impl EgressSignal {
 
     pub(crate) fn begin_drain(&self) {
         self.draining.set(true);
+    }
+
+    pub(crate) fn set_in_turn(&self, on: bool) {
+        self.in_turn.set(on);
     }
 
     pub(crate) fn end_drain(&self) {
@@ -276,6 +300,8 @@ pub struct Kernel {
     pub(crate) tcp_retries2: u32,
     pub(crate) tcp_syn_retries: u32,
     pub(crate) tcp_synack_retries: u32,
+    // httpsim patch: see `KernelConfig::tso_bytes`.
+    pub(crate) tso_bytes: usize,
     /// Packets queued by `poll_send_*` awaiting `egress()`. Push only
     /// through [`Kernel::push_outbound`], which notifies the harness.
     outbound: VecDeque<Packet>,
@@ -313,6 +339,7 @@ impl Kernel {
             tcp_retries2: cfg.tcp_retries2,
             tcp_syn_retries: cfg.tcp_syn_retries,
             tcp_synack_retries: cfg.tcp_synack_retries,
+            tso_bytes: cfg.tso_bytes,
             outbound: VecDeque::new(),
             dirty: IndexSet::new(),
             timers: BTreeSet::new(),

@@ -274,6 +274,13 @@ pub struct Tcb {
     /// Window we last advertised, to decide when a read is worth a
     /// window update.
     pub rcv_wnd_adv: u16,
+    /// An ACK (or window update) is owed to the peer; the socket's next
+    /// egress pass sends it, riding on a data segment or FIN if that
+    /// pass sends one, else as one pure ACK for every segment received
+    /// since the last pass.
+    // httpsim patch: one ACK per burst (Linux's GRO + delayed ACK, at
+    // the granularity of one simulated instant).
+    pub ack_pending: bool,
 }
 
 /// What a socket's armed timer does when it fires.
@@ -316,6 +323,7 @@ impl Tcb {
             timer_kind: TimerKind::Retransmit,
             probes_out: 0,
             rcv_wnd_adv: 0,
+            ack_pending: false,
         }
     }
 }

@@ -325,7 +325,7 @@ fn handle_on_connection(
         | TcpState::FinWait2
         | TcpState::CloseWait
         | TcpState::Closing
-        | TcpState::LastAck => handle_established(k, fd, local, remote, s),
+        | TcpState::LastAck => handle_established(k, fd, s),
         TcpState::Closed => {
             // Socket is torn down but the TCB lingers until the shim
             // drops its Fd. Ignore any late inbound traffic.
@@ -353,13 +353,8 @@ fn handle_on_connection(
 /// ACK processing, in-order data receipt, FIN handling, and waker
 /// plumbing. Out-of-order segments are dropped — v1's fabric is
 /// reliable.
-fn handle_established(
-    k: &mut Kernel,
-    fd: Fd,
-    local: SocketAddr,
-    remote: SocketAddr,
-    s: &TcpSegment,
-) {
+// httpsim patch: no addresses, its ACK is owed, not emitted here.
+fn handle_established(k: &mut Kernel, fd: Fd, s: &TcpSegment) {
     let mut wake_write = false;
     let mut wake_read = false;
     let mut send_ack = false;
@@ -498,29 +493,12 @@ fn handle_established(
         k.set_timer(fd, None);
     }
 
+    // httpsim patch: the ACK is owed, not sent: the socket is dirty
+    // (`handle_on_connection`), so the egress pass of this same instant
+    // sends one ACK for every segment delivered before it, or none if
+    // a data segment or FIN of that pass carries it.
     if send_ack {
-        let (snd_nxt, rcv_nxt) = {
-            let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
-            (tcb.snd_nxt, tcb.rcv_nxt)
-        };
-        let window = window_for(k, fd);
-        emit(
-            k,
-            local,
-            remote,
-            TcpSegment {
-                src_port: local.port(),
-                dst_port: remote.port(),
-                seq: snd_nxt,
-                ack: rcv_nxt,
-                flags: TcpFlags {
-                    ack: true,
-                    ..TcpFlags::default()
-                },
-                window,
-                payload: Bytes::new(),
-            },
-        );
+        k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap().ack_pending = true;
     }
 }
 
@@ -1138,13 +1116,13 @@ fn poll_recv_with(
     take: impl FnOnce(&mut BytesMut, usize),
 ) -> Poll<Result<usize>> {
     let recv_cap = k.recv_buf_cap;
-    let (n, local, remote) = {
+    let (n, local) = {
         let st = match k.lookup_mut(fd) {
             Ok(st) => st,
             Err(e) => return Poll::Ready(Err(e)),
         };
         // Inspect without holding a borrow across the mutable ops.
-        let (empty, peer_fin, abort_err, readable_state, peer) = match st.tcb.as_ref() {
+        let (empty, peer_fin, abort_err, readable_state) = match st.tcb.as_ref() {
             None => return Poll::Ready(Err(Error::from(ErrorKind::NotConnected))),
             Some(t) => (
                 t.recv_buf.is_empty(),
@@ -1157,7 +1135,6 @@ fn poll_recv_with(
                         | TcpState::FinWait2
                         | TcpState::CloseWait
                 ),
-                t.peer,
             ),
         };
         // Abort wins over buffered data — callers need the error.
@@ -1183,7 +1160,7 @@ fn poll_recv_with(
             return Poll::Ready(Ok(0));
         }
         take(&mut tcb.recv_buf, n);
-        (n, local, peer)
+        (n, local)
     };
 
     // httpsim patch: window update as Linux's __tcp_cleanup_rbuf: when
@@ -1197,29 +1174,12 @@ fn poll_recv_with(
         let mss = mss_for(k, local.ip());
         !tcb.peer_fin && new > old && (new >= 2 * old || (old < mss && new >= mss))
     };
+    // httpsim patch: owed like an ACK (see `handle_established`): the
+    // egress pass of this instant sends it, with the window as it is
+    // then, on a data segment if there is one.
     if should_update_window {
-        let (snd_nxt, rcv_nxt) = {
-            let tcb = k.lookup(fd).unwrap().tcb.as_ref().unwrap();
-            (tcb.snd_nxt, tcb.rcv_nxt)
-        };
-        let window = window_for(k, fd);
-        emit(
-            k,
-            local,
-            remote,
-            TcpSegment {
-                src_port: local.port(),
-                dst_port: remote.port(),
-                seq: snd_nxt,
-                ack: rcv_nxt,
-                flags: TcpFlags {
-                    ack: true,
-                    ..TcpFlags::default()
-                },
-                window,
-                payload: Bytes::new(),
-            },
-        );
+        k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap().ack_pending = true;
+        k.mark_dirty(fd);
     }
 
     Poll::Ready(Ok(n))
@@ -1576,6 +1536,7 @@ pub(super) fn segment_dirty(k: &mut Kernel) {
         if transmittable {
             segment_one(k, fd);
         }
+        flush_ack(k, fd);
         update_timer(k, fd);
         let st = k.sockets.get(fd).unwrap();
         let t = st.tcb.as_ref().unwrap();
@@ -1585,12 +1546,44 @@ pub(super) fn segment_dirty(k: &mut Kernel) {
     }
 }
 
+/// Sends the ACK a socket owes if no segment of this egress pass
+/// carried it (httpsim patch, see `Tcb::ack_pending`). A reset or
+/// timed-out connection owes nothing.
+fn flush_ack(k: &mut Kernel, fd: Fd) {
+    let st = k.lookup_mut(fd).unwrap();
+    let local = bound_endpoint(st);
+    let tcb = st.tcb.as_mut().unwrap();
+    if !std::mem::take(&mut tcb.ack_pending) || tcb.reset || tcb.timed_out {
+        return;
+    }
+    let (remote, seq, ack) = (tcb.peer, tcb.snd_nxt, tcb.rcv_nxt);
+    let window = window_for(k, fd);
+    emit(
+        k,
+        local,
+        remote,
+        TcpSegment {
+            src_port: local.port(),
+            dst_port: remote.port(),
+            seq,
+            ack,
+            flags: TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            },
+            window,
+            payload: Bytes::new(),
+        },
+    );
+}
+
 fn segment_one(k: &mut Kernel, fd: Fd) {
     let local = {
         let st = k.lookup(fd).unwrap();
         bound_endpoint(st)
     };
-    let mss = mss_for(k, local.ip());
+    // httpsim patch: segmentation offload (`KernelConfig::tso_bytes`).
+    let mss = mss_for(k, local.ip()).max(k.tso_bytes);
 
     loop {
         let (seq, payload, is_fin) = {
@@ -1632,8 +1625,12 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
                 tcb.snd_max = tcb.snd_nxt;
             }
         }
-        let remote = k.lookup(fd).unwrap().tcb.as_ref().unwrap().peer;
-        let rcv_nxt = k.lookup(fd).unwrap().tcb.as_ref().unwrap().rcv_nxt;
+        let (remote, rcv_nxt) = {
+            let tcb = k.lookup_mut(fd).unwrap().tcb.as_mut().unwrap();
+            // httpsim patch: this segment carries the owed ACK.
+            tcb.ack_pending = false;
+            (tcb.peer, tcb.rcv_nxt)
+        };
         let window = window_for(k, fd);
         emit(
             k,
