@@ -28,6 +28,7 @@ pub(crate) fn start() -> Started {
 
 /// Marks `base` as time zero on this thread, until the guard drops: a real run's child process
 /// starts its clock at the instant its parent chose, so both children's traces share one zero.
+#[cfg(feature = "cli")]
 pub(crate) fn start_at(base: Instant) -> Started {
     let previous = BASE.with(|b| b.replace(Some(base)));
     Started { previous }
