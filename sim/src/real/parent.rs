@@ -146,6 +146,28 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
     let mut all = vec![client];
     all.extend(server_now);
     all.extend(stopped);
+    let (mut traces, hosts, end_us) = collect(all, plan)?;
+    traces.push(fault_records(plan));
+    let _ = std::fs::remove_dir_all(&dir);
+    let end_us = if duration_reached {
+        plan.duration.as_micros() as u64
+    } else {
+        end_us
+    };
+    Ok(RealRun {
+        records: join(traces),
+        end_us,
+        duration_reached,
+        hosts,
+        wall: wall.elapsed(),
+    })
+}
+
+/// The children's traces, each host's figures, and when the last child stopped.
+type Collected = (Vec<Vec<Record>>, BTreeMap<String, ChildFigures>, u64);
+
+/// Tells each child to stop, in order, waits for it (bounded), and reads its trace and figures.
+fn collect(all: Vec<Running>, plan: &Plan) -> Result<Collected, String> {
     let mut hosts: BTreeMap<String, ChildFigures> = BTreeMap::new();
     let mut traces = Vec::new();
     let mut end_us = 0;
@@ -172,20 +194,7 @@ pub fn run(plan: &Plan) -> Result<RealRun, String> {
             .or_insert(figures);
         traces.push(records);
     }
-    traces.push(fault_records(plan));
-    let _ = std::fs::remove_dir_all(&dir);
-    let end_us = if duration_reached {
-        plan.duration.as_micros() as u64
-    } else {
-        end_us
-    };
-    Ok(RealRun {
-        records: join(traces),
-        end_us,
-        duration_reached,
-        hosts,
-        wall: wall.elapsed(),
-    })
+    Ok((traces, hosts, end_us))
 }
 
 /// The crashes and bounces of the server the parent carries out, in time order.
