@@ -25,11 +25,17 @@ fn real_fin_latency(wire: &Wire) -> Option<Duration> {
     }
     let mut out = wire.out.lock().unwrap();
     let f = out.faults.as_deref_mut()?;
-    let (lat, jitter) = f.active.latency?;
+    draw_latency(&f.active, &mut f.rng)
+}
+
+/// How late a write leaves under a `latency` fault: its latency plus a uniform draw in
+/// `[0, jitter]` (µs resolution).
+fn draw_latency(a: &Active, rng: &mut SmallRng) -> Option<Duration> {
+    let (lat, jitter) = a.latency?;
     let extra = if jitter.is_zero() {
         0
     } else {
-        f.rng.gen_range(0..=jitter.as_micros() as u64)
+        rng.gen_range(0..=jitter.as_micros() as u64)
     };
     Some(lat + Duration::from_micros(extra))
 }
@@ -67,13 +73,8 @@ pub(super) async fn shaper(wire: Wire) {
             let Some(f) = out.faults.as_deref_mut() else {
                 return; // Only a socket with faults is shaped.
             };
-            if let Some((lat, jitter)) = f.active.latency {
-                let extra = if jitter.is_zero() {
-                    0
-                } else {
-                    f.rng.gen_range(0..=jitter.as_micros() as u64)
-                };
-                due_us = due_us.max(written_us + lat.as_micros() as u64 + extra);
+            if let Some(d) = draw_latency(&f.active, &mut f.rng) {
+                due_us = due_us.max(written_us + d.as_micros() as u64);
             }
             split(&bytes, &f.active, &mut f.rng)
         };

@@ -248,21 +248,23 @@ fn simulate(s: &Scenario, seed: u64, real: &RealRun) -> Result<Outcome, String> 
     scenario::run(&s, seed).map_err(|e| format!("the simulated run: {e}"))
 }
 
+/// The descriptors the scenario says `host` has in use at start.
+fn scenario_in_use(s: &Scenario, host: &str) -> usize {
+    if host == s.setup.server.host {
+        s.setup.server.fd_in_use
+    } else {
+        s.setup.client.fd_in_use
+    }
+}
+
 fn fds_at_start(s: &Scenario, run: &RealRun) -> Value {
-    let scenario_in_use = |host: &str| {
-        if host == s.setup.server.host {
-            s.setup.server.fd_in_use
-        } else {
-            s.setup.client.fd_in_use
-        }
-    };
     run.hosts
         .iter()
         .map(|(h, f)| {
             (
                 h.clone(),
                 json!({
-                    "scenario": scenario_in_use(h),
+                    "scenario": scenario_in_use(s, h),
                     "measured": f.fds_measured,
                     "baseline": f.fds_baseline,
                     "limit": f.fd_limit,
@@ -324,11 +326,7 @@ fn notes_text(p: &Prepared, run: &RealRun) -> String {
         t.push_str(&format!(
             "\n  {h}: {} fds open at start (scenario fd_in_use: {}), limit {}",
             f.fds_baseline,
-            if *h == p.scenario.setup.server.host {
-                p.scenario.setup.server.fd_in_use
-            } else {
-                p.scenario.setup.client.fd_in_use
-            },
+            scenario_in_use(&p.scenario, h),
             f.fd_limit.map_or("none".to_string(), |l| l.to_string())
         ));
     }

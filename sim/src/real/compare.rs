@@ -86,7 +86,7 @@ fn figures_of(o: &Outcome, limited: &BTreeSet<String>) -> Vec<(String, Rule, Val
         .as_ref()
         .filter(|e| e.kind == crate::ErrorKind::Emfile)
         .map(|e| e.request);
-    let mut out: Vec<(&str, Rule, Value)> = vec![
+    let named: Vec<(&str, Rule, Value)> = vec![
         ("completed", Rule::Exact, s.requests.completed.into()),
         ("failed", Rule::Exact, s.requests.failed.into()),
         (
@@ -116,17 +116,17 @@ fn figures_of(o: &Outcome, limited: &BTreeSet<String>) -> Vec<(String, Rule, Val
             serde_json::to_value(s.first_error.as_ref().map(|e| e.at_ms)).unwrap_or_default(),
         ),
     ];
+    let mut out: Vec<(String, Rule, Value)> = named
+        .into_iter()
+        .map(|(n, r, v)| (n.to_string(), r, v))
+        .collect();
     if let Some(sd) = &s.shutdown {
         out.push((
-            "shutdown_ms",
+            "shutdown_ms".into(),
             Rule::Time,
             serde_json::to_value(sd.ended_ms.map(|e| e - sd.started_ms)).unwrap_or_default(),
         ));
     }
-    let mut out: Vec<(String, Rule, Value)> = out
-        .into_iter()
-        .map(|(n, r, v)| (n.to_string(), r, v))
-        .collect();
     for (host, peak) in &s.max_open_fds {
         let rule = if limited.contains(host) {
             Rule::Exact
