@@ -123,16 +123,82 @@ pub fn explore(args: ExploreArgs, c: &mut Console) -> i32 {
     let Some(explorers) = load(&args, c) else {
         return EXIT_BAD_INPUT;
     };
-    let seeds = args.seeds.unwrap_or(SeedRange {
-        from: 1,
-        to_inclusive: 1000,
-    });
-    let shard = args.shard.unwrap_or(Shard::WHOLE);
-    let per = seeds.to_inclusive - seeds.from + 1;
-    let pairs = per * explorers.len() as u64;
-    let mine = (0..pairs).filter(|i| shard.owns(*i)).count() as u64;
-    let total = args.runs.map_or(mine, |r| r.min(mine));
-    for e in &explorers {
+    let plan = Plan::of(&args, explorers.len());
+    announce(&args, &plan, &explorers, c);
+    let started = Instant::now();
+    let bar = c.terminal.then(|| progress_bar(plan.total));
+    let sweep = sweep(&args, &plan, &explorers, started, bar.as_ref(), c);
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let sweep = match sweep {
+        Ok(sweep) => sweep,
+        Err(err) => {
+            let _ = writeln!(c.err, "error: {err}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    if let Err(err) = write_finding_reports(&args, &sweep.found) {
+        let _ = writeln!(c.err, "error: {err}");
+        return EXIT_BAD_INPUT;
+    }
+    let _ = writeln!(
+        c.err,
+        "httpsim explore: {} seed(s) tried in {:.1}s, {} finding(s){}{}",
+        sweep.tried,
+        started.elapsed().as_secs_f64(),
+        sweep.found.len(),
+        if sweep.same_as_found > 0 {
+            format!(
+                ", {} more failing seed(s) with the same bug",
+                sweep.same_as_found
+            )
+        } else {
+            String::new()
+        },
+        sweep
+            .stopped
+            .map_or(String::new(), |s| format!("; stopped by {s}"))
+    );
+    if sweep.found.is_empty() {
+        EXIT_PASS
+    } else {
+        EXIT_FAIL
+    }
+}
+
+/// What the sweep covers: the seeds, the shard, and how many runs this process makes.
+struct Plan {
+    seeds: SeedRange,
+    shard: Shard,
+    /// (scenario, seed) pairs of the whole sweep, every shard's.
+    pairs: u64,
+    /// Runs this process makes at most: its shard's pairs, bounded by `--runs`.
+    total: u64,
+}
+
+impl Plan {
+    fn of(args: &ExploreArgs, scenarios: usize) -> Self {
+        let seeds = args.seeds.unwrap_or(SeedRange {
+            from: 1,
+            to_inclusive: 1000,
+        });
+        let shard = args.shard.unwrap_or(Shard::WHOLE);
+        let pairs = (seeds.to_inclusive - seeds.from + 1) * scenarios as u64;
+        let mine = (0..pairs).filter(|i| shard.owns(*i)).count() as u64;
+        let total = args.runs.map_or(mine, |r| r.min(mine));
+        Self {
+            seeds,
+            shard,
+            pairs,
+            total,
+        }
+    }
+}
+
+/// The lines on stderr before the sweep: files without an `[explore]` table, then what runs.
+fn announce(args: &ExploreArgs, plan: &Plan, explorers: &[Explorer], c: &mut Console) {
+    for e in explorers {
         if e.scenario().file.explore.is_none() {
             let _ = writeln!(
                 c.err,
@@ -145,142 +211,134 @@ pub fn explore(args: ExploreArgs, c: &mut Console) -> i32 {
         c.err,
         "httpsim explore: {} scenario(s), seeds {}..={}, {} run(s){}; findings in {}",
         explorers.len(),
-        seeds.from,
-        seeds.to_inclusive,
-        total,
-        args.shard
-            .map_or(String::new(), |k| format!(" (shard {k} of {pairs} pairs)")),
+        plan.seeds.from,
+        plan.seeds.to_inclusive,
+        plan.total,
+        args.shard.map_or(String::new(), |k| format!(
+            " (shard {k} of {} pairs)",
+            plan.pairs
+        )),
         args.out.display()
     );
-    let started = Instant::now();
-    let within_budget = || args.budget.is_none_or(|b| started.elapsed() < b);
-    let bar = c.terminal.then(|| {
-        let pb = indicatif::ProgressBar::new(total);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        pb
-    });
+}
 
-    let mut found: Vec<(Finding, Scenario)> = Vec::new();
-    let mut same_as_found = 0u64;
-    let mut tried = 0u64;
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} seeds {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+/// What a sweep found and how far it went.
+struct Sweep {
+    /// Each distinct finding, with its written scenario loaded back.
+    found: Vec<(Finding, Scenario)>,
+    /// Further failing seeds that were the same bug as a finding.
+    same_as_found: u64,
+    /// Seeds run.
+    tried: u64,
+    /// The flag that ended the sweep early, if one did.
+    stopped: Option<&'static str>,
+}
+
+/// Runs the plan's (scenario, seed) pairs in order, shrinking and writing each new finding;
+/// stops after the first unless `--keep-going`. An error is bad input (exit 2).
+fn sweep(
+    args: &ExploreArgs,
+    plan: &Plan,
+    explorers: &[Explorer],
+    started: Instant,
+    bar: Option<&indicatif::ProgressBar>,
+    c: &mut Console,
+) -> Result<Sweep, String> {
+    let within_budget = || args.budget.is_none_or(|b| started.elapsed() < b);
+    let mut sweep = Sweep {
+        found: Vec::new(),
+        same_as_found: 0,
+        tried: 0,
+        stopped: None,
+    };
     let mut pair = 0u64;
-    let mut stopped = None;
-    'sweep: for e in &explorers {
-        for seed in seeds.from..=seeds.to_inclusive {
+    for e in explorers {
+        for seed in plan.seeds.from..=plan.seeds.to_inclusive {
             pair += 1;
-            if !shard.owns(pair - 1) {
+            if !plan.shard.owns(pair - 1) {
                 continue;
             }
-            if tried >= total {
-                stopped = Some("--runs");
-                break 'sweep;
+            if sweep.tried >= plan.total {
+                sweep.stopped = Some("--runs");
+                return Ok(sweep);
             }
             if !within_budget() {
-                stopped = Some("--budget");
-                break 'sweep;
+                sweep.stopped = Some("--budget");
+                return Ok(sweep);
             }
-            tried += 1;
-            if let Some(pb) = &bar {
+            sweep.tried += 1;
+            if let Some(pb) = bar {
                 pb.set_message(format!("{} seed {seed}", e.scenario().name()));
                 pb.inc(1);
             }
-            let t = match e.try_seed(seed) {
-                Ok(t) => t,
-                Err(err) => {
-                    let _ = writeln!(c.err, "error: {err}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
+            let t = e.try_seed(seed).map_err(|err| err.to_string())?;
             let Some(v) = t.violation.clone() else {
                 continue;
             };
-            if found
+            if sweep
+                .found
                 .iter()
                 .any(|(f, _)| f.scenario == e.scenario().name() && f.violation.same_bug(&v))
             {
-                same_as_found += 1;
+                sweep.same_as_found += 1;
                 continue;
             }
-            if let Some(pb) = &bar {
+            if let Some(pb) = bar {
                 pb.set_message(format!("{} seed {seed}: shrinking", e.scenario().name()));
             }
-            let finding = match e.shrink(seed, t, MAX_SHRINK_RUNS, within_budget) {
-                Ok(f) => f,
-                Err(err) => {
-                    let _ = writeln!(c.err, "error: {err}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
-            let written = std::fs::create_dir_all(&args.out)
-                .and_then(|()| std::fs::write(&finding.file, &finding.text));
-            if let Err(err) = written {
-                let _ = writeln!(
-                    c.err,
-                    "error: cannot write {}: {err}",
-                    finding.file.display()
-                );
-                return EXIT_BAD_INPUT;
-            }
-            let s = match scenario::parse(&finding.file, &finding.text) {
-                Ok(s) => s,
-                Err(err) => {
-                    let _ = writeln!(c.err, "error: the written finding does not load: {err}");
-                    return EXIT_BAD_INPUT;
-                }
-            };
+            let finding = e
+                .shrink(seed, t, MAX_SHRINK_RUNS, within_budget)
+                .map_err(|err| err.to_string())?;
+            let s = write_finding(&args.out, &finding)?;
             let line = match args.format {
                 Format::Json => {
                     serde_json::to_string(&FindingLine::of(&finding)).unwrap_or_default()
                 }
                 Format::Text => text_line(&finding),
             };
-            match &bar {
+            match bar {
                 Some(pb) => pb.suspend(|| writeln!(c.out, "{line}")),
                 None => writeln!(c.out, "{line}"),
             }
             .ok();
-            found.push((finding, s));
+            sweep.found.push((finding, s));
             if !args.keep_going {
-                break 'sweep;
+                return Ok(sweep);
             }
         }
     }
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
-    }
-    if !found.is_empty() {
-        let runs: Vec<(&Scenario, &scenario::Outcome)> =
-            found.iter().map(|(f, s)| (s, &f.outcome)).collect();
-        let outcomes: Vec<&scenario::Outcome> = runs.iter().map(|(_, o)| *o).collect();
-        if let Err(err) = write_reports(&args.out, &runs, &outcomes, false) {
-            let _ = writeln!(
-                c.err,
-                "error: cannot write reports to {}: {err}",
-                args.out.display()
-            );
-            return EXIT_BAD_INPUT;
-        }
-    }
-    let _ = writeln!(
-        c.err,
-        "httpsim explore: {tried} seed(s) tried in {:.1}s, {} finding(s){}{}",
-        started.elapsed().as_secs_f64(),
-        found.len(),
-        if same_as_found > 0 {
-            format!(", {same_as_found} more failing seed(s) with the same bug")
-        } else {
-            String::new()
-        },
-        stopped.map_or(String::new(), |s| format!("; stopped by {s}"))
-    );
+    Ok(sweep)
+}
+
+/// Writes a finding's scenario file into `out` and loads it back, so what is written is known
+/// to run.
+fn write_finding(out: &std::path::Path, finding: &Finding) -> Result<Scenario, String> {
+    std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(&finding.file, &finding.text))
+        .map_err(|err| format!("cannot write {}: {err}", finding.file.display()))?;
+    scenario::parse(&finding.file, &finding.text)
+        .map_err(|err| format!("the written finding does not load: {err}"))
+}
+
+/// The report folders of every finding, beside their scenario files.
+fn write_finding_reports(args: &ExploreArgs, found: &[(Finding, Scenario)]) -> Result<(), String> {
     if found.is_empty() {
-        EXIT_PASS
-    } else {
-        EXIT_FAIL
+        return Ok(());
     }
+    let runs: Vec<(&Scenario, &scenario::Outcome)> =
+        found.iter().map(|(f, s)| (s, &f.outcome)).collect();
+    let outcomes: Vec<&scenario::Outcome> = runs.iter().map(|(_, o)| *o).collect();
+    write_reports(&args.out, &runs, &outcomes, false)
+        .map_err(|err| format!("cannot write reports to {}: {err}", args.out.display()))
 }
 
 fn text_line(f: &Finding) -> String {
