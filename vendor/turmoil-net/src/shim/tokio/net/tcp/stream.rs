@@ -178,6 +178,16 @@ impl TcpStream {
         sys(|k| k.poll_send(fd, cx, buf))
     }
 
+    // httpsim patch: a vectored write, copied once into the kernel.
+    pub(super) fn poll_write_slices_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+    ) -> Poll<io::Result<usize>> {
+        let fd = self.fd;
+        sys(|k| k.poll_send_slices(fd, cx, bufs))
+    }
+
     pub(super) fn poll_shutdown_priv(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let fd = self.fd;
         sys(|k| k.poll_shutdown_write(fd, cx))
