@@ -7,120 +7,42 @@
 //! went to freshly allocated memory (buffers are allocated on demand,
 //! see `FORK.md`), so it cost page faults and allocator work as well.
 //!
-//! With a queue of chunks a byte is copied once on its way through the
-//! kernel, when a write hands it over (the caller's slice cannot be
-//! kept). Everything after that shares the chunk: a segment is a
+//! With a queue of chunks a byte is copied at most once on its way
+//! through the kernel: when a write hands it over as a slice (which
+//! cannot be kept), into one chunk of exactly what the buffer took; a
+//! write of `Bytes` (`poll_send_shared`) is not copied at all.
+//! Everything after that shares the chunk: a segment is a
 //! [`Bytes::slice`] of one chunk, a retransmission slices it again, the
 //! receiver queues the segment's payload as it arrived, and a reader
 //! that takes `Bytes` gets a chunk, or a part of one, without a copy.
 //! Only a range that spans chunks is gathered into one new buffer (a
-//! segment across two writes, a read across two segments): one copy,
-//! as before.
+//! segment across two writes, a read across two segments). With
+//! segmentation offload a segment may end anywhere, so it ends at a
+//! chunk boundary rather than gather more than a few KiB
+//! ([`ChunkQueue::cut`]): a large shared chunk crosses the network
+//! without ever being copied.
 //!
 //! Memory on demand is kept: the queue owns only its chunks (the first
 //! is held inline, further ones in a `VecDeque` that is given back when
 //! the queue empties), so an empty queue holds no allocation.
-//!
-//! ## Large chunks are reused ([`chunk_of`])
-//!
-//! A chunk lives until its last byte is acknowledged *and* read by the
-//! peer's application, which may hold a response unread for minutes
-//! of simulated time. Freed, a large block goes back to the C
-//! allocator, which returns the top of its heap to the OS as soon as
-//! more than 128 KiB is free there (glibc frees of 64 KiB and more
-//! consolidate and trim), and the next large write faults fresh pages
-//! in again: one page fault per 4 KiB written, more costly than the
-//! copy itself. Chunks of 16 to 64 KiB are therefore made with a
-//! capacity of a power of two and, once the last `Bytes` sharing one is
-//! dropped (wherever that is), kept in a small per-thread free list
-//! (at most [`POOL_PER_CLASS`] per size, 896 KiB per thread) for the
-//! next write. Smaller chunks are exact allocations, as before.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// Smallest chunk whose block is reused.
-const POOL_MIN: usize = 16 * 1024;
-/// Largest chunk whose block is reused.
-const POOL_MAX: usize = 64 * 1024;
-/// Size classes between them: 16, 32, 64 KiB.
-const POOL_CLASSES: usize = 3;
-/// Free blocks kept per size class and thread.
-pub const POOL_PER_CLASS: usize = 8;
-
-thread_local! {
-    /// Free blocks by size class (see the module docs).
-    static POOL: RefCell<[Vec<Vec<u8>>; POOL_CLASSES]> = const {
-        RefCell::new([Vec::new(), Vec::new(), Vec::new()])
-    };
-}
-
-/// The size class of a block of `cap` bytes, if blocks of it are reused.
-fn class_of(cap: usize) -> Option<usize> {
-    (POOL_MIN..=POOL_MAX)
-        .contains(&cap)
-        .then(|| cap.is_power_of_two())
-        .filter(|p| *p)
-        .map(|_| (cap / POOL_MIN).trailing_zeros() as usize)
-}
-
-/// A block of a reused size class, given back to the free list when
-/// the last `Bytes` sharing it is dropped.
-struct Pooled(Vec<u8>);
-
-impl AsRef<[u8]> for Pooled {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl Drop for Pooled {
-    fn drop(&mut self) {
-        let Some(class) = class_of(self.0.capacity()) else {
-            return;
-        };
-        let v = std::mem::take(&mut self.0);
-        // A thread being torn down drops the block instead.
-        let _ = POOL.try_with(|p| {
-            let mut p = p.borrow_mut();
-            if p[class].len() < POOL_PER_CLASS {
-                p[class].push(v);
-            }
-        });
-    }
-}
-
 /// One chunk holding the first `n` bytes of `bufs` concatenated (`n`
-/// at most their total): the one copy a written byte makes in the
-/// kernel. Between 16 and 64 KiB its block comes from (and goes back
-/// to) the per-thread free list (see the module docs).
+/// at most their total), allocated for exactly those bytes: the one
+/// copy a written byte makes in the kernel.
 pub fn chunk_of<B: std::ops::Deref<Target = [u8]>>(bufs: &[B], n: usize) -> Bytes {
-    let fill = |v: &mut Vec<u8>| {
-        for b in bufs {
-            let take = b.len().min(n - v.len());
-            v.extend_from_slice(&b[..take]);
-            if v.len() == n {
-                break;
-            }
+    let mut v = Vec::with_capacity(n);
+    for b in bufs {
+        let take = b.len().min(n - v.len());
+        v.extend_from_slice(&b[..take]);
+        if v.len() == n {
+            break;
         }
-    };
-    if !(POOL_MIN..=POOL_MAX).contains(&n) {
-        let mut v = Vec::with_capacity(n);
-        fill(&mut v);
-        return Bytes::from(v);
     }
-    let cap = n.next_power_of_two();
-    let class = class_of(cap).expect("a reused size");
-    let mut v = POOL
-        .try_with(|p| p.borrow_mut()[class].pop())
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| Vec::with_capacity(cap));
-    v.clear();
-    fill(&mut v);
-    Bytes::from_owner(Pooled(v))
+    Bytes::from(v)
 }
 
 /// Bytes in order, as a queue of non-empty chunks.
@@ -274,6 +196,39 @@ impl ChunkQueue {
         Bytes::from(out)
     }
 
+    /// How many of the `n` bytes from offset `start` (within
+    /// [`len`](Self::len)) one segment should carry when it may be cut
+    /// anywhere (segmentation offload): all of them when they lie in
+    /// one chunk or are at most `gather_max` (gathered into one
+    /// buffer), else up to the last chunk boundary within `gather_max`
+    /// bytes, or the end of the first chunk if there is none. A large
+    /// chunk a write shared (a body of static bytes) thus crosses as
+    /// its own segment, sliced, never copied.
+    pub fn cut(&self, start: usize, n: usize, gather_max: usize) -> usize {
+        debug_assert!(start + n <= self.len);
+        if n <= gather_max {
+            return n;
+        }
+        let end = start + n;
+        let mut offset = 0;
+        let mut cut = None;
+        for chunk in self.chunks() {
+            let chunk_end = offset + chunk.len();
+            offset = chunk_end;
+            if chunk_end <= start {
+                continue;
+            }
+            if chunk_end >= end {
+                break;
+            }
+            if chunk_end - start > gather_max {
+                return cut.unwrap_or(chunk_end) - start;
+            }
+            cut = Some(chunk_end);
+        }
+        cut.map_or(n, |c| c - start)
+    }
+
     /// The chunks, in order.
     fn chunks(&self) -> impl Iterator<Item = &Bytes> {
         std::iter::once(&self.head)
@@ -287,28 +242,6 @@ mod tests {
     use super::{chunk_of, ChunkQueue};
     use bytes::Bytes;
 
-    #[test]
-    fn large_chunks_reuse_their_blocks_small_ones_are_exact() {
-        let body = vec![7u8; 40_000];
-        let a = chunk_of(&[&b"head"[..], &body[..]], 30_000);
-        assert_eq!(a.len(), 30_000);
-        assert_eq!(&a[..6], &[b'h', b'e', b'a', b'd', 7, 7]);
-        let block = a.as_ptr();
-        let part = a.slice(10..20);
-        drop(a);
-        // Still shared by `part`: a new chunk gets another block.
-        let b = chunk_of(&[&body[..]], 20_000);
-        assert_ne!(b.as_ptr(), block);
-        drop(part);
-        // Freed: the next chunk of its size class reuses it.
-        let c = chunk_of(&[&body[..]], 17_000);
-        assert_eq!(c.as_ptr(), block);
-        assert_eq!(c.len(), 17_000);
-        let small = chunk_of(&[&b"abc"[..], &b"def"[..]], 5);
-        assert_eq!(small, Bytes::from_static(b"abcde"));
-        drop((b, c));
-    }
-
     fn queue(parts: &[&'static [u8]]) -> ChunkQueue {
         let mut q = ChunkQueue::new();
         for p in parts {
@@ -318,15 +251,28 @@ mod tests {
     }
 
     #[test]
-    fn slices_within_a_chunk_share_it_and_across_chunks_gather() {
-        let q = queue(&[b"hello", b"", b" wor", b"ld"]);
-        assert_eq!(q.len(), 11);
-        assert_eq!(q.slice(1, 4), Bytes::from_static(b"ell"));
-        // Shares the chunk's memory: same address as the source.
-        assert_eq!(q.slice(6, 9).as_ptr(), b" wor"[1..].as_ptr());
-        assert_eq!(q.slice(3, 10), Bytes::from_static(b"lo worl"));
-        assert_eq!(q.slice(0, 11), Bytes::from_static(b"hello world"));
-        assert_eq!(q.slice(4, 4), Bytes::new());
+    fn a_chunk_holds_the_first_bytes_of_the_slices() {
+        let c = chunk_of(&[&b"abc"[..], &b""[..], &b"defg"[..]], 5);
+        assert_eq!(c, Bytes::from_static(b"abcde"));
+        assert_eq!(chunk_of(&[&b"abc"[..]], 0), Bytes::new());
+    }
+
+    #[test]
+    fn a_cut_keeps_large_chunks_whole_and_gathers_small_ones() {
+        static BIG: [u8; 100] = [b'x'; 100];
+        let q = queue(&[b"head", &BIG[..], b"tail"]);
+        // Within one chunk, or small enough to gather: as asked.
+        assert_eq!(q.cut(10, 50, 8), 50);
+        assert_eq!(q.cut(0, 8, 8), 8);
+        // Across a large chunk: the head alone, then the chunk alone.
+        assert_eq!(q.cut(0, 108, 8), 4);
+        assert_eq!(q.cut(4, 104, 8), 100);
+        assert_eq!(q.cut(2, 50, 8), 2);
+        // Small chunks gather up to the last boundary within the limit.
+        let q = queue(&[b"ab", b"cd", b"ef", &BIG[..]]);
+        assert_eq!(q.cut(0, 50, 5), 4);
+        assert_eq!(q.cut(1, 50, 5), 5);
+        assert_eq!(q.cut(0, 106, 6), 6);
     }
 
     #[test]

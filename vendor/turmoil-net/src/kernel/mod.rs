@@ -777,6 +777,25 @@ impl Kernel {
         tcp::poll_send_slices(self, fd, cx, bufs)
     }
 
+    /// httpsim patch: `send(2)` for a connected TCP socket of bytes the
+    /// send buffer shares instead of copying (what fits of `bytes`,
+    /// as [`poll_send`](Self::poll_send) takes them).
+    pub fn poll_send_shared(
+        &mut self,
+        fd: Fd,
+        cx: &mut Context<'_>,
+        bytes: &bytes::Bytes,
+    ) -> Poll<std::io::Result<usize>> {
+        let ty = match self.lookup(fd) {
+            Ok(st) => st.ty,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if ty != Type::Stream {
+            return Poll::Ready(Err(Error::from(ErrorKind::Unsupported)));
+        }
+        tcp::poll_send_shared(self, fd, cx, bytes)
+    }
+
     /// `recv(2)` for connected sockets. UDP: pops one datagram into
     /// `buf`. TCP: drains from `recv_buf`.
     pub fn poll_recv(

@@ -1002,6 +1002,34 @@ pub(super) fn poll_send_slices<B: std::ops::Deref<Target = [u8]>>(
     cx: &mut Context<'_>,
     bufs: &[B],
 ) -> Poll<Result<usize>> {
+    let total = bufs.iter().map(|b| b.len()).sum();
+    poll_send_with(k, fd, cx, total, |q, n| {
+        q.push(super::chunks::chunk_of(bufs, n))
+    })
+}
+
+/// [`poll_send`] of bytes the send buffer shares instead of copying
+/// (httpsim patch: a writer that holds its bytes as `Bytes`, static
+/// ones for instance, hands them over without a copy).
+pub(super) fn poll_send_shared(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    bytes: &Bytes,
+) -> Poll<Result<usize>> {
+    poll_send_with(k, fd, cx, bytes.len(), |q, n| q.push(bytes.slice(..n)))
+}
+
+/// The body of the sends: checks the socket, then `push` queues the
+/// first `n` of the `total` bytes offered, `n` being what fits.
+// httpsim patch: shared by the copying and the sharing send.
+fn poll_send_with(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    total: usize,
+    push: impl FnOnce(&mut ChunkQueue, usize),
+) -> Poll<Result<usize>> {
     let send_cap = k.send_buf_cap;
     let st = match k.lookup_mut(fd) {
         Ok(st) => st,
@@ -1027,10 +1055,9 @@ pub(super) fn poll_send_slices<B: std::ops::Deref<Target = [u8]>>(
         st.register_write_waker(cx.waker());
         return Poll::Pending;
     }
-    let n = bufs.iter().map(|b| b.len()).sum::<usize>().min(space);
+    let n = total.min(space);
     if n > 0 {
-        let chunk = super::chunks::chunk_of(bufs, n);
-        st.tcb.as_mut().unwrap().send_buf.push(chunk);
+        push(&mut st.tcb.as_mut().unwrap().send_buf, n);
     }
     // httpsim patch: egress segments only dirty sockets.
     k.mark_dirty(fd);
@@ -1581,6 +1608,7 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
     };
     // httpsim patch: segmentation offload (`KernelConfig::tso_bytes`).
     let mss = mss_for(k, local.ip()).max(k.tso_bytes);
+    let tso = k.tso_bytes > 0;
 
     loop {
         let (seq, payload, is_fin) = {
@@ -1591,7 +1619,14 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
             let fin_pending = tcb.fin_seq.map(|fs| tcb.snd_nxt == fs).unwrap_or(false);
 
             if unsent > 0 && wnd_remaining > 0 {
-                let n = unsent.min(mss).min(wnd_remaining);
+                let mut n = unsent.min(mss).min(wnd_remaining);
+                // httpsim patch: with segmentation offload, where a
+                // segment ends is not observable; a large shared chunk
+                // then crosses as its own segments instead of being
+                // gathered (copied) together with its neighbours.
+                if tso {
+                    n = tcb.send_buf.cut(in_flight, n, TSO_GATHER_MAX);
+                }
                 let start = in_flight;
                 let end = start + n;
                 // httpsim patch: a slice of the written chunk, not a copy.
@@ -1695,3 +1730,10 @@ fn advertised_window(recv_buf_cap: usize, recv_buf_len: usize) -> u16 {
 }
 
 const DEFAULT_WINDOW: u16 = 65535;
+
+/// With segmentation offload, the most bytes of several send-buffer
+/// chunks one segment gathers (copies) into one payload; a segment
+/// that would gather more ends at a chunk boundary (httpsim patch, see
+/// `ChunkQueue::cut`). A response head and a small body still cross as
+/// one segment.
+const TSO_GATHER_MAX: usize = 16 * 1024;

@@ -134,6 +134,18 @@ impl OwnedWriteHalf {
         self.inner.poll_write_slices_priv(cx, bufs)
     }
 
+    /// httpsim patch: writes what the send buffer takes of `bytes`
+    /// without copying them: the buffer keeps a slice of `bytes` (a
+    /// clone of a `Bytes`, shared), and its segments share it too.
+    /// Otherwise as `poll_write`.
+    pub fn poll_write_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+        bytes: &bytes::Bytes,
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_shared_priv(cx, bytes)
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
