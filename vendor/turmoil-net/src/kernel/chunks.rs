@@ -191,8 +191,21 @@ impl ChunkQueue {
             }
             offset = chunk_end;
         }
-        let mut out = vec![0; end - start];
-        self.copy_to(start, &mut out);
+        // Gathered without zeroing first (`extend_from_slice` per chunk).
+        let mut out = Vec::with_capacity(end - start);
+        let mut offset = 0;
+        for chunk in self.chunks() {
+            let chunk_end = offset + chunk.len();
+            if chunk_end > start {
+                let from = start.saturating_sub(offset);
+                let to = chunk.len().min(end - offset);
+                out.extend_from_slice(&chunk[from..to]);
+                if chunk_end >= end {
+                    break;
+                }
+            }
+            offset = chunk_end;
+        }
         Bytes::from(out)
     }
 
