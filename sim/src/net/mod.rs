@@ -29,6 +29,7 @@ pub mod connector;
 mod core;
 pub(crate) mod engine;
 pub mod fd;
+pub(crate) mod fill;
 mod flow;
 pub mod listener;
 pub mod ports;

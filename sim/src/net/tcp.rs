@@ -15,6 +15,7 @@ use turmoil_net::shim::tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use turmoil_net::shim::tokio::net::{TcpListener, TcpStream};
 
 use super::engine::{scoped, HostId};
+use super::fill;
 use super::real::{Place, RealNet};
 
 /// Largest single read of a real socket (the simulated kernel hands over what it has).
@@ -109,9 +110,10 @@ enum Read {
 }
 
 impl ReadHalf {
-    /// The next bytes received, at most `max`, copied once out of the kernel into a `Bytes` of
-    /// exactly their length (no scratch buffer per socket: at 10k connections a 16 KiB one
-    /// each was a third of the memory): `Ok(None)` at the peer's FIN.
+    /// The next bytes received, at most `max`, as a `Bytes` of exactly their length (no scratch
+    /// buffer per socket: at 10k connections a 16 KiB one each was a third of the memory): a
+    /// simulated kernel hands over a received segment, or a part of one, without a copy, and
+    /// gathers only bytes that span segments. `Ok(None)` at the peer's FIN.
     pub(crate) fn poll_chunk(
         &mut self,
         cx: &mut Context<'_>,
@@ -178,27 +180,35 @@ impl WriteHalf {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let (host, wr) = match self.inner.as_mut() {
-            None => return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+        match self.inner.as_mut() {
+            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
             Some(Write::Real(wr, real)) => {
                 // A blocked relay holds the bytes.
                 if real.poll_open(cx).is_pending() {
                     return Poll::Pending;
                 }
-                return Pin::new(wr).poll_write(cx, buf);
+                Pin::new(wr).poll_write(cx, buf)
             }
-            Some(Write::Sim(host, wr)) => (*host, wr),
-        };
-        scoped(host, || Pin::new(wr).poll_write(cx, buf))
+            Some(Write::Sim(host, wr)) => {
+                let host = *host;
+                scoped(host, || sim_write(wr, cx, &[buf]))
+            }
+        }
     }
 
     /// Writes the slices in order, as one write of them concatenated would; stops at the first
-    /// that the send buffer does not take whole.
+    /// that the send buffer does not take whole. A simulated kernel takes them without a copy
+    /// where they are windows of the static body bytes ([`super::fill`]), else copied once,
+    /// each run of them as one chunk of its send buffer.
     pub(crate) fn poll_write_slices(
         &mut self,
         cx: &mut Context<'_>,
         bufs: &[&[u8]],
     ) -> Poll<io::Result<usize>> {
+        if let Some(Write::Sim(host, wr)) = self.inner.as_mut() {
+            let host = *host;
+            return scoped(host, || sim_write(wr, cx, bufs));
+        }
         let mut total = 0;
         for b in bufs {
             match self.poll_write(cx, b) {
@@ -215,6 +225,56 @@ impl WriteHalf {
         }
         Poll::Ready(Ok(total))
     }
+}
+
+/// One write of `bufs` to a simulated socket, in runs: windows of the static body bytes
+/// (adjacent ones merged) are shared with the kernel, any other slices up to the next window
+/// are copied into it as one chunk. Stops at the first run the send buffer does not take
+/// whole, so the kernel takes exactly what one write of the concatenation would.
+fn sim_write(
+    wr: &mut OwnedWriteHalf,
+    cx: &mut Context<'_>,
+    bufs: &[&[u8]],
+) -> Poll<io::Result<usize>> {
+    let (mut total, mut i) = (0, 0);
+    while i < bufs.len() {
+        let (res, offered) = match fill::window(bufs[i]) {
+            Some(mut range) => {
+                i += 1;
+                while let Some(next) = bufs.get(i).and_then(|b| fill::window(b)) {
+                    if next.start != range.end {
+                        break;
+                    }
+                    range.end = next.end;
+                    i += 1;
+                }
+                let offered = range.len();
+                (wr.poll_write_shared(cx, &fill::shared(range)), offered)
+            }
+            None => {
+                let start = i;
+                i += 1;
+                while i < bufs.len() && fill::window(bufs[i]).is_none() {
+                    i += 1;
+                }
+                let run = &bufs[start..i];
+                let offered = run.iter().map(|b| b.len()).sum();
+                (wr.poll_write_slices(cx, run), offered)
+            }
+        };
+        match res {
+            Poll::Ready(Ok(n)) => {
+                total += n;
+                if n < offered {
+                    break;
+                }
+            }
+            Poll::Ready(Err(e)) if total == 0 => return Poll::Ready(Err(e)),
+            Poll::Pending if total == 0 => return Poll::Pending,
+            _ => break,
+        }
+    }
+    Poll::Ready(Ok(total))
 }
 
 impl Drop for WriteHalf {

@@ -118,17 +118,12 @@ impl Handler {
     }
 }
 
-/// The bytes every body is made of: a chunk up to this size is a slice of it, so a response
-/// allocates no body bytes of its own (filling fresh ones was 4 % of a simulated request, and
-/// at 10k held responses each written-and-freed 4 KiB buffer left that much memory touched).
-static FILL: [u8; 64 * 1024] = [b'x'; 64 * 1024];
-
-/// One chunk of `n` `x` bytes: shared static bytes up to 64 KiB, a fresh buffer above.
-fn fill(n: usize) -> Bytes {
-    match FILL.get(..n) {
-        Some(s) => Bytes::from_static(s),
-        None => Bytes::from(vec![b'x'; n]),
-    }
+/// One chunk of `n` `x` bytes at `offset` of its body: a window of the static bytes every body
+/// is made of ([`crate::net::fill`]), so a response allocates no body bytes of its own (filling
+/// fresh ones was 4 % of a simulated request, and at 10k held responses each written-and-freed
+/// 4 KiB buffer left that much memory touched), and a simulated socket sends it without a copy.
+fn fill(offset: usize, n: usize) -> Bytes {
+    crate::net::fill::chunk(offset, n)
 }
 
 /// A body of `len` bytes in chunks of `chunk` bytes.
@@ -136,12 +131,12 @@ pub fn chunked_body(len: usize, chunk: usize) -> ResponseBody {
     let chunk = chunk.max(1);
     if len > 0 && len <= chunk {
         // One chunk: a full body, which hyper writes with its end in one step.
-        return full_body(fill(len));
+        return full_body(fill(0, len));
     }
     // Made as they are sent: a body of many chunks costs no memory up front.
     let frames = (0..len.div_ceil(chunk)).map(move |i| {
         let n = (len - i * chunk).min(chunk);
-        Ok::<_, BoxError>(Frame::data(fill(n)))
+        Ok::<_, BoxError>(Frame::data(fill(i * chunk, n)))
     });
     StreamBody::new(futures_util::stream::iter(frames)).boxed_unsync()
 }

@@ -26,6 +26,7 @@ use crate::kernel::socket::{
     BindKey, SocketTable, DEFAULT_EPHEMERAL_PORTS, DEFAULT_RECV_BUF_CAP, DEFAULT_SEND_BUF_CAP,
 };
 
+mod chunks; // httpsim patch
 mod packet;
 mod socket;
 mod tcp;
@@ -756,6 +757,45 @@ impl Kernel {
         }
     }
 
+    /// httpsim patch: `writev(2)` for a connected TCP socket: the
+    /// slices in order, as one [`poll_send`](Self::poll_send) of them
+    /// concatenated would take them, copied once into one chunk of the
+    /// send buffer.
+    pub fn poll_send_slices<B: std::ops::Deref<Target = [u8]>>(
+        &mut self,
+        fd: Fd,
+        cx: &mut Context<'_>,
+        bufs: &[B],
+    ) -> Poll<std::io::Result<usize>> {
+        let ty = match self.lookup(fd) {
+            Ok(st) => st.ty,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if ty != Type::Stream {
+            return Poll::Ready(Err(Error::from(ErrorKind::Unsupported)));
+        }
+        tcp::poll_send_slices(self, fd, cx, bufs)
+    }
+
+    /// httpsim patch: `send(2)` for a connected TCP socket of bytes the
+    /// send buffer shares instead of copying (what fits of `bytes`,
+    /// as [`poll_send`](Self::poll_send) takes them).
+    pub fn poll_send_shared(
+        &mut self,
+        fd: Fd,
+        cx: &mut Context<'_>,
+        bytes: &bytes::Bytes,
+    ) -> Poll<std::io::Result<usize>> {
+        let ty = match self.lookup(fd) {
+            Ok(st) => st.ty,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        if ty != Type::Stream {
+            return Poll::Ready(Err(Error::from(ErrorKind::Unsupported)));
+        }
+        tcp::poll_send_shared(self, fd, cx, bytes)
+    }
+
     /// `recv(2)` for connected sockets. UDP: pops one datagram into
     /// `buf`. TCP: drains from `recv_buf`.
     pub fn poll_recv(
@@ -872,9 +912,10 @@ impl Kernel {
     /// waking any pending receiver. Drops the packet if no matching
     /// socket is bound.
     pub fn deliver(&mut self, pkt: Packet) {
-        match pkt.payload.clone() {
-            Transport::Udp(d) => udp::deliver(self, &pkt, &d),
-            Transport::Tcp(s) => tcp::deliver(self, &pkt, &s),
+        // httpsim patch: by reference (no clone of the payload).
+        match &pkt.payload {
+            Transport::Udp(d) => udp::deliver(self, &pkt, d),
+            Transport::Tcp(s) => tcp::deliver(self, &pkt, s),
         }
     }
 

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::task::Waker;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+
+use crate::kernel::chunks::ChunkQueue; // httpsim patch
 use tokio::time::Instant;
 
 /// Linux default `ip_local_port_range`.
@@ -209,6 +211,9 @@ pub enum TcpState {
 ///   retransmit can re-emit from `snd_una`.
 /// - Bytes (snd_nxt - snd_una).. are queued for the next egress pass.
 /// - ACK'd bytes are `split_to()`d off the front.
+///
+/// httpsim patch: both buffers are `ChunkQueue`s (a write's bytes
+/// are one chunk, a segment shares it; see `chunks.rs`).
 #[derive(Debug)]
 pub struct Tcb {
     pub state: TcpState,
@@ -225,10 +230,10 @@ pub struct Tcb {
     /// Next sequence number we expect to receive.
     pub rcv_nxt: u32,
     /// Outgoing byte queue — see type-level doc for layout.
-    pub send_buf: BytesMut,
+    pub send_buf: ChunkQueue,
     /// Incoming byte queue. App drains via `poll_read`; advertised
     /// window shrinks as this fills.
-    pub recv_buf: BytesMut,
+    pub recv_buf: ChunkQueue,
     /// App has closed the write side (FIN sent). Further `poll_write`
     /// calls return `BrokenPipe`.
     pub wr_closed: bool,
@@ -306,8 +311,8 @@ impl Tcb {
             snd_una: isn.wrapping_add(1),
             snd_wnd,
             rcv_nxt,
-            send_buf: BytesMut::new(),
-            recv_buf: BytesMut::new(),
+            send_buf: ChunkQueue::new(),
+            recv_buf: ChunkQueue::new(),
             wr_closed: false,
             peer_fin: false,
             fin_seq: None,

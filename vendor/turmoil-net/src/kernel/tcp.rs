@@ -39,9 +39,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut}; // httpsim patch: Buf, BytesMut (buffers on demand)
+use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::kernel::chunks::ChunkQueue; // httpsim patch
 use crate::kernel::packet::{self, Packet, TcpFlags, TcpSegment, Transport};
 use crate::kernel::socket::{Addr, BindKey, Domain, Fd, Socket, Tcb, TcpState, TimerKind, Type};
 use crate::kernel::{Kernel, KernelEvent};
@@ -383,12 +384,9 @@ fn handle_established(k: &mut Kernel, fd: Fd, s: &TcpSegment) {
                     .unwrap_or(false);
                 let data_bytes = if fin_acked { acked - 1 } else { acked };
                 if data_bytes > 0 {
-                    let _ = tcb.send_buf.split_to(data_bytes as usize);
-                    // httpsim patch: an emptied buffer gives its memory back
-                    // (allocated on demand), so an idle socket holds none.
-                    if tcb.send_buf.is_empty() {
-                        tcb.send_buf = BytesMut::new();
-                    }
+                    // httpsim patch: acknowledged chunks are dropped (an
+                    // emptied queue holds no memory).
+                    tcb.send_buf.advance(data_bytes as usize);
                 }
                 tcb.snd_una = s.ack;
                 if tcb.snd_nxt.wrapping_sub(tcb.snd_una) as i32 <= 0 {
@@ -443,7 +441,9 @@ fn handle_established(k: &mut Kernel, fd: Fd, s: &TcpSegment) {
             let n = s.payload.len().min(room);
             data_ok = n == s.payload.len();
             if n > 0 {
-                tcb.recv_buf.extend_from_slice(&s.payload[..n]);
+                // httpsim patch: the payload is queued as it arrived
+                // (shared, not copied).
+                tcb.recv_buf.push(s.payload.slice(..n));
                 tcb.rcv_nxt = tcb.rcv_nxt.wrapping_add(n as u32);
                 wake_read = true;
                 send_ack = true;
@@ -989,6 +989,47 @@ pub(super) fn poll_send(
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<Result<usize>> {
+    poll_send_slices(k, fd, cx, &[buf])
+}
+
+/// [`poll_send`] of the slices in order, as one write of them
+/// concatenated (httpsim patch: `writev(2)`). What the buffer takes
+/// becomes one chunk of exactly that many bytes: the only copy a byte
+/// makes in the kernel (segments share the chunk, see `chunks.rs`).
+pub(super) fn poll_send_slices<B: std::ops::Deref<Target = [u8]>>(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    bufs: &[B],
+) -> Poll<Result<usize>> {
+    let total = bufs.iter().map(|b| b.len()).sum();
+    poll_send_with(k, fd, cx, total, |q, n| {
+        q.push(super::chunks::chunk_of(bufs, n))
+    })
+}
+
+/// [`poll_send`] of bytes the send buffer shares instead of copying
+/// (httpsim patch: a writer that holds its bytes as `Bytes`, static
+/// ones for instance, hands them over without a copy).
+pub(super) fn poll_send_shared(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    bytes: &Bytes,
+) -> Poll<Result<usize>> {
+    poll_send_with(k, fd, cx, bytes.len(), |q, n| q.push(bytes.slice(..n)))
+}
+
+/// The body of the sends: checks the socket, then `push` queues the
+/// first `n` of the `total` bytes offered, `n` being what fits.
+// httpsim patch: shared by the copying and the sharing send.
+fn poll_send_with(
+    k: &mut Kernel,
+    fd: Fd,
+    cx: &mut Context<'_>,
+    total: usize,
+    push: impl FnOnce(&mut ChunkQueue, usize),
+) -> Poll<Result<usize>> {
     let send_cap = k.send_buf_cap;
     let st = match k.lookup_mut(fd) {
         Ok(st) => st,
@@ -1014,12 +1055,10 @@ pub(super) fn poll_send(
         st.register_write_waker(cx.waker());
         return Poll::Pending;
     }
-    let n = buf.len().min(space);
-    st.tcb
-        .as_mut()
-        .unwrap()
-        .send_buf
-        .extend_from_slice(&buf[..n]);
+    let n = total.min(space);
+    if n > 0 {
+        push(&mut st.tcb.as_mut().unwrap().send_buf, n);
+    }
     // httpsim patch: egress segments only dirty sockets.
     k.mark_dirty(fd);
     Poll::Ready(Ok(n))
@@ -1072,22 +1111,14 @@ pub(super) fn poll_recv(
     buf: &mut [u8],
 ) -> Poll<Result<usize>> {
     let max = buf.len();
-    poll_recv_with(k, fd, cx, max, |rb, n| {
-        buf[..n].copy_from_slice(&rb[..n]);
-        // httpsim patch: an emptied buffer gives its memory back
-        // (allocated on demand), so an idle socket holds none.
-        if n == rb.len() {
-            *rb = BytesMut::new();
-        } else {
-            rb.advance(n);
-        }
-    })
+    // httpsim patch: read chunks are dropped (an emptied queue holds no memory).
+    poll_recv_with(k, fd, cx, max, |rb, n| rb.take_into(&mut buf[..n]))
 }
 
 /// [`poll_recv`] returning the drained bytes (at most `max`) as one
 /// `Bytes`, empty at EOF (httpsim patch: a reader that keeps what it
-/// reads as `Bytes` needs no scratch buffer of its own, and takes the
-/// whole receive buffer without a copy).
+/// reads as `Bytes` needs no scratch buffer of its own, and takes a
+/// received segment, or a part of one, without a copy).
 pub(super) fn poll_recv_bytes(
     k: &mut Kernel,
     fd: Fd,
@@ -1095,14 +1126,7 @@ pub(super) fn poll_recv_bytes(
     max: usize,
 ) -> Poll<Result<Bytes>> {
     let mut out = Bytes::new();
-    poll_recv_with(k, fd, cx, max, |rb, n| {
-        out = if n == rb.len() {
-            std::mem::take(rb).freeze()
-        } else {
-            rb.split_to(n).freeze()
-        };
-    })
-    .map_ok(|_| out)
+    poll_recv_with(k, fd, cx, max, |rb, n| out = rb.take_front(n)).map_ok(|_| out)
 }
 
 /// The body of [`poll_recv`] and [`poll_recv_bytes`]: `take` gets the
@@ -1113,7 +1137,7 @@ fn poll_recv_with(
     fd: Fd,
     cx: &mut Context<'_>,
     max: usize,
-    take: impl FnOnce(&mut BytesMut, usize),
+    take: impl FnOnce(&mut ChunkQueue, usize),
 ) -> Poll<Result<usize>> {
     let recv_cap = k.recv_buf_cap;
     let (n, local) = {
@@ -1217,7 +1241,7 @@ pub(super) fn poll_peek(
         return Poll::Pending;
     }
     let n = tcb.recv_buf.len().min(buf.len());
-    buf[..n].copy_from_slice(&tcb.recv_buf[..n]);
+    tcb.recv_buf.copy_to(0, &mut buf[..n]);
     Poll::Ready(Ok(n))
 }
 
@@ -1584,6 +1608,7 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
     };
     // httpsim patch: segmentation offload (`KernelConfig::tso_bytes`).
     let mss = mss_for(k, local.ip()).max(k.tso_bytes);
+    let tso = k.tso_bytes > 0;
 
     loop {
         let (seq, payload, is_fin) = {
@@ -1594,10 +1619,18 @@ fn segment_one(k: &mut Kernel, fd: Fd) {
             let fin_pending = tcb.fin_seq.map(|fs| tcb.snd_nxt == fs).unwrap_or(false);
 
             if unsent > 0 && wnd_remaining > 0 {
-                let n = unsent.min(mss).min(wnd_remaining);
+                let mut n = unsent.min(mss).min(wnd_remaining);
+                // httpsim patch: with segmentation offload, where a
+                // segment ends is not observable; a large shared chunk
+                // then crosses as its own segments instead of being
+                // gathered (copied) together with its neighbours.
+                if tso {
+                    n = tcb.send_buf.cut(in_flight, n, TSO_GATHER_MAX);
+                }
                 let start = in_flight;
                 let end = start + n;
-                let payload = Bytes::copy_from_slice(&tcb.send_buf[start..end]);
+                // httpsim patch: a slice of the written chunk, not a copy.
+                let payload = tcb.send_buf.slice(start, end);
                 let seq = tcb.snd_nxt;
                 tcb.snd_nxt = tcb.snd_nxt.wrapping_add(n as u32);
                 (seq, payload, false)
@@ -1697,3 +1730,10 @@ fn advertised_window(recv_buf_cap: usize, recv_buf_len: usize) -> u16 {
 }
 
 const DEFAULT_WINDOW: u16 = 65535;
+
+/// With segmentation offload, the most bytes of several send-buffer
+/// chunks one segment gathers (copies) into one payload; a segment
+/// that would gather more ends at a chunk boundary (httpsim patch, see
+/// `ChunkQueue::cut`). A response head and a small body still cross as
+/// one segment.
+const TSO_GATHER_MAX: usize = 16 * 1024;

@@ -121,6 +121,31 @@ impl OwnedWriteHalf {
         self.inner.try_write(buf)
     }
 
+    /// httpsim patch: writes the slices in order as one write of them
+    /// concatenated would (`writev(2)`): the send buffer takes what fits,
+    /// copied once into one chunk of it; `Pending` only when it takes
+    /// nothing. Segments are cut at egress, so the wire is the same as
+    /// for one write of the concatenation.
+    pub fn poll_write_slices(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_slices_priv(cx, bufs)
+    }
+
+    /// httpsim patch: writes what the send buffer takes of `bytes`
+    /// without copying them: the buffer keeps a slice of `bytes` (a
+    /// clone of a `Bytes`, shared), and its segments share it too.
+    /// Otherwise as `poll_write`.
+    pub fn poll_write_shared(
+        &mut self,
+        cx: &mut Context<'_>,
+        bytes: &bytes::Bytes,
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_shared_priv(cx, bytes)
+    }
+
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }

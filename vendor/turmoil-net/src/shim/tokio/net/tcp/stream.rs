@@ -178,6 +178,26 @@ impl TcpStream {
         sys(|k| k.poll_send(fd, cx, buf))
     }
 
+    // httpsim patch: a vectored write, copied once into the kernel.
+    pub(super) fn poll_write_slices_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[&[u8]],
+    ) -> Poll<io::Result<usize>> {
+        let fd = self.fd;
+        sys(|k| k.poll_send_slices(fd, cx, bufs))
+    }
+
+    // httpsim patch: a write of shared bytes, not copied.
+    pub(super) fn poll_write_shared_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bytes: &bytes::Bytes,
+    ) -> Poll<io::Result<usize>> {
+        let fd = self.fd;
+        sys(|k| k.poll_send_shared(fd, cx, bytes))
+    }
+
     pub(super) fn poll_shutdown_priv(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let fd = self.fd;
         sys(|k| k.poll_shutdown_write(fd, cx))
