@@ -47,8 +47,14 @@ impl Drop for Started {
 
 /// Simulated time elapsed since the run started, in microseconds (0 outside a run).
 pub fn now_us() -> u64 {
+    us_at(Instant::now())
+}
+
+/// `instant` in microseconds since the run started (0 outside a run): [`now_us`] for a caller
+/// that already read the clock (tokio's paused clock takes a lock per reading).
+pub(crate) fn us_at(instant: Instant) -> u64 {
     BASE.with(|b| b.get())
-        .map(|base| Instant::now().saturating_duration_since(base).as_micros() as u64)
+        .map(|base| instant.saturating_duration_since(base).as_micros() as u64)
         .unwrap_or(0)
 }
 
