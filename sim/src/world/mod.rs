@@ -282,6 +282,7 @@ impl World {
         loop {
             instant = tokio::time::Instant::now();
             now = clock::us_at(instant);
+            let _round = clock::round(instant);
             if let Some(end) = self.apply_due_actions(now) {
                 self.end_turn();
                 return Poll::Ready(end);
@@ -298,11 +299,13 @@ impl World {
             }
             // An egress pass with nothing queued, nothing marked and no timer due finds
             // nothing (every kernel change that gives it work sets `egress_pending`).
-            let sent = if guard.egress_pending()
-                || guard.next_deadline().is_some_and(|at| at <= instant)
-            {
+            let timer_due = guard.next_deadline().is_some_and(|at| at <= instant);
+            let sent = if timer_due || guard.egress_pending() {
                 let sent = self.network.egress(guard, now);
-                self.record_kernel_events(guard, now);
+                // The kernels log retransmissions only when one of their timers fires.
+                if timer_due {
+                    self.record_kernel_events(guard, now);
+                }
                 sent
             } else {
                 0
