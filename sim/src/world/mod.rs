@@ -320,6 +320,18 @@ impl World {
             if delivered == 0 && (sent == 0 || self.network.next_due() > Some(now)) {
                 break;
             }
+            // Or when another round would run nothing: no packet due now, no kernel work or
+            // timer due, no host's task woken (actions due now were applied in this one).
+            let quiet = self.network.next_due().is_none_or(|t| t > now)
+                && !guard.egress_pending()
+                && guard.next_deadline().is_none_or(|at| at > instant)
+                && !self
+                    .hosts
+                    .iter()
+                    .any(|h| h.set.is_some() && h.wake.is_marked());
+            if quiet {
+                break;
+            }
         }
         // A host's task woken after that host's last poll in this turn runs in the next.
         self.end_turn();
