@@ -13,6 +13,8 @@
 //! - `builder.rs` — [`WorldBuilder`]: seed, latency, loss, buffers, duration.
 //! - `action.rs` — [`NetAction`]s scheduled at simulated times, and [`RunEnd`].
 //! - `network.rs` — what happens to each packet: partitions, holds, broken links, loss, latency.
+//! - `wake.rs` — which hosts have a task to run: a turn polls only those, and wakes the driver
+//!   only for work left after it.
 //!
 //! [`World::run`] turns every way a run can end — clients done, duration reached — into a
 //! [`RunEnd`] value. A panic in httpsim or in the software under test is a bug and is raised as
