@@ -366,11 +366,14 @@ impl World {
     /// Ends the hosts' side of the turn (see `wake.rs`): the driver is woken if a host's
     /// task was woken after that host's last poll.
     fn end_turn(&self) {
-        let marked = self
+        self.turn_wakes.leave();
+        if self
             .hosts
             .iter()
-            .any(|h| h.set.is_some() && h.wake.is_marked());
-        self.turn_wakes.end(marked);
+            .any(|h| h.set.is_some() && h.wake.is_marked())
+        {
+            self.turn_wakes.wake_driver();
+        }
     }
 
     /// Turns what the kernels did on their own (retransmissions) into trace events.

@@ -10,8 +10,12 @@
 //! it also wakes the driver, as before. Inside a turn it wakes nobody: the turn polls every
 //! marked host in its next round, and a host marked after its last poll in the turn (a task
 //! woken by a later host, by the egress, by a set that ran out of budget) wakes the driver when
-//! the turn ends ([`TurnWakes::end`]), exactly when the driver was woken before. So a turn is
-//! skipped only when it would have run nothing.
+//! the turn ends ([`TurnWakes::leave`], then a look at the marks), exactly when the driver was
+//! woken before. So a turn is skipped only when it would have run nothing.
+//!
+//! A wake from another thread (a user's blocking task) may race with the end of a turn: the
+//! mark is stored before the waker reads the turn flag, and the driver clears the flag before it
+//! reads the marks (all sequentially consistent), so at least one of them wakes the driver.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -33,17 +37,20 @@ impl TurnWakes {
             Some(old) if old.will_wake(driver) => {}
             _ => *slot = Some(driver.clone()),
         }
-        self.in_turn.store(true, Ordering::Relaxed);
+        self.in_turn.store(true, Ordering::SeqCst);
     }
 
-    /// The turn ends: wakes the driver if a host was marked after its last poll (`marked`),
-    /// and lets host wakes wake it directly again.
-    pub(super) fn end(&self, marked: bool) {
-        self.in_turn.store(false, Ordering::Relaxed);
-        if marked {
-            if let Some(w) = self.driver.lock().unwrap().as_ref() {
-                w.wake_by_ref();
-            }
+    /// The turn ends: host wakes wake the driver directly again. The caller then looks at the
+    /// marks and calls [`wake_driver`](Self::wake_driver) if a host was marked after its last
+    /// poll.
+    pub(super) fn leave(&self) {
+        self.in_turn.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes the driver.
+    pub(super) fn wake_driver(&self) {
+        if let Some(w) = self.driver.lock().unwrap().as_ref() {
+            w.wake_by_ref();
         }
     }
 }
@@ -65,17 +72,17 @@ impl HostWake {
 
     /// Marks the host: its set is polled in the next round.
     pub(super) fn mark(&self) {
-        self.marked.store(true, Ordering::Relaxed);
+        self.marked.store(true, Ordering::SeqCst);
     }
 
     /// Whether the host is marked; clears the mark (it is about to be polled).
     pub(super) fn take(&self) -> bool {
-        self.marked.swap(false, Ordering::Relaxed)
+        self.marked.swap(false, Ordering::SeqCst)
     }
 
     /// Whether the host is marked.
     pub(super) fn is_marked(&self) -> bool {
-        self.marked.load(Ordering::Relaxed)
+        self.marked.load(Ordering::SeqCst)
     }
 }
 
@@ -85,11 +92,9 @@ impl Wake for HostWake {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.marked.store(true, Ordering::Relaxed);
-        if !self.turn.in_turn.load(Ordering::Relaxed) {
-            if let Some(w) = self.turn.driver.lock().unwrap().as_ref() {
-                w.wake_by_ref();
-            }
+        self.mark();
+        if !self.turn.in_turn.load(Ordering::SeqCst) {
+            self.turn.wake_driver();
         }
     }
 }
