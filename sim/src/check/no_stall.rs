@@ -15,6 +15,7 @@
 //!
 //! The bound is [`default_bound`] unless a caller passes one to [`check_with_bound`].
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
@@ -84,10 +85,14 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
     let backoff = ctx.setup.client.retry.backoff.as_micros() as u64;
 
     let mut out = Vec::new();
-    let mut pending: std::collections::BTreeSet<ReqId> = Default::default();
+    let mut pending: BTreeSet<ReqId> = Default::default();
+    let mut changes = Vec::new();
     let mut last = 0u64;
-    let mut judge = |from: u64, to: u64, pending: Vec<ReqId>, explained: bool| {
+    // The pending set is copied only for a violation (once per progress instant, it was an
+    // allocation per request of a run).
+    let mut judge = |from: u64, to: u64, pending: &BTreeSet<ReqId>, explained: bool| {
         if to.saturating_sub(from) > bound_us && !explained {
+            let pending: Vec<ReqId> = pending.iter().copied().collect();
             out.push(Violation {
                 message: format!(
                     "{} (no progress for longer than the no-stall bound of {})",
@@ -107,7 +112,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
         // Every progress event at this instant, so an explanation anywhere in it counts.
         let mut progressed = false;
         let mut explained = false;
-        let mut changes = Vec::new();
+        changes.clear();
         while i < ctx.records.len() && ctx.records[i].t_us == t {
             match &ctx.records[i].event {
                 Event::RequestStart { req, attempt, .. } => {
@@ -137,10 +142,10 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
             continue;
         }
         if !pending.is_empty() {
-            judge(last, t, pending.iter().copied().collect(), explained);
+            judge(last, t, &pending, explained);
         }
         last = t;
-        for (req, still) in changes {
+        for &(req, still) in &changes {
             if still {
                 pending.insert(req);
             } else {
@@ -159,7 +164,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
                     .is_some_and(|a| a.start + limit + tick >= end)
             })
         });
-        judge(last, end, pending.iter().copied().collect(), explained);
+        judge(last, end, &pending, explained);
     }
     out
 }

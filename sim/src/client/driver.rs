@@ -248,11 +248,11 @@ impl Driver {
             attempt += 1;
             self.host.record(Event::RequestStart {
                 req: spec.id,
-                method: spec.method.to_string(),
+                method: spec.method.as_str().to_owned(),
                 attempt,
             });
             // Read only when a total timeout needs it (a clock read is a runtime lookup).
-            let started = self.timeouts.total.map(|_| tokio::time::Instant::now());
+            let started = self.timeouts.total.map(|_| crate::net::clock::instant());
             let head_limit = match (self.timeouts.response, self.timeouts.total) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -262,7 +262,7 @@ impl Driver {
                 req: spec.id,
                 host: self.host.clone(),
                 attempt: Cell::new(attempt),
-                method: spec.method.to_string(),
+                method: spec.method.as_str().to_owned(),
                 calls: Cell::new(0),
                 failed: RefCell::new(None),
             });

@@ -18,6 +18,9 @@ use tokio::time::{error::Elapsed, Instant};
 thread_local! {
     /// When the running simulation started (tokio's paused clock).
     static BASE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// The instant of the engine driver's current round, and its µs since [`BASE`], while the
+    /// round lasts (see [`round`]).
+    static ROUND: Cell<Option<(Instant, u64)>> = const { Cell::new(None) };
 }
 
 /// Marks now as time zero of the simulation on this thread, until the guard drops.
@@ -47,8 +50,41 @@ impl Drop for Started {
 
 /// Simulated time elapsed since the run started, in microseconds (0 outside a run).
 pub fn now_us() -> u64 {
+    match ROUND.get() {
+        Some((_, us)) => us,
+        None => us_at(Instant::now()),
+    }
+}
+
+/// Now on tokio's clock: the round's instant inside a round of the engine's driver.
+pub(crate) fn instant() -> Instant {
+    ROUND.get().map_or_else(Instant::now, |(at, _)| at)
+}
+
+/// Marks `at` (tokio's now, just read) as the instant of a round of the engine's driver, until
+/// the guard drops. Every host task runs inside such a round, and tokio's paused clock only
+/// moves while the runtime parks, never inside one: so readings in a round are `at`, and
+/// sockets, the trace and timers read it without tokio's clock lock (tens of thousands of
+/// readings in a run of a few thousand requests).
+pub(crate) fn round(at: Instant) -> Round {
+    ROUND.set(Some((at, us_at(at))));
+    Round(())
+}
+
+/// Ends a round of the driver (see [`round`]); also on a panic raised out of it.
+pub(crate) struct Round(());
+
+impl Drop for Round {
+    fn drop(&mut self) {
+        ROUND.set(None);
+    }
+}
+
+/// `instant` in microseconds since the run started (0 outside a run): [`now_us`] for a caller
+/// that already read the clock (tokio's paused clock takes a lock per reading).
+pub(crate) fn us_at(instant: Instant) -> u64 {
     BASE.with(|b| b.get())
-        .map(|base| Instant::now().saturating_duration_since(base).as_micros() as u64)
+        .map(|base| instant.saturating_duration_since(base).as_micros() as u64)
         .unwrap_or(0)
 }
 
@@ -133,6 +169,6 @@ impl hyper::rt::Timer for SimTimer {
     }
 
     fn now(&self) -> std::time::Instant {
-        Instant::now().into()
+        instant().into()
     }
 }

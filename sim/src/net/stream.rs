@@ -269,7 +269,14 @@ impl Read for SimStream {
         if r.eof {
             return Poll::Ready(Ok(()));
         }
-        r.read_waker = Some(cx.waker().clone());
+        // hyper polls a read again after each one: keep the waker it already left.
+        if !r
+            .read_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            r.read_waker = Some(cx.waker().clone());
+        }
         Poll::Pending
     }
 }

@@ -167,7 +167,7 @@ fn hyper_conn(
                 let seq = super::request_seq(&req);
                 host.record(Event::ServerRequest {
                     conn: conn_id,
-                    method: req.method().to_string(),
+                    method: req.method().as_str().to_owned(),
                     seq,
                 });
                 let config = &shared.config;

@@ -13,6 +13,8 @@
 //! - `builder.rs` — [`WorldBuilder`]: seed, latency, loss, buffers, duration.
 //! - `action.rs` — [`NetAction`]s scheduled at simulated times, and [`RunEnd`].
 //! - `network.rs` — what happens to each packet: partitions, holds, broken links, loss, latency.
+//! - `wake.rs` — which hosts have a task to run: a turn polls only those, and wakes the driver
+//!   only for work left after it.
 //!
 //! [`World::run`] turns every way a run can end — clients done, duration reached — into a
 //! [`RunEnd`] value. A panic in httpsim or in the software under test is a bug and is raised as
@@ -23,11 +25,13 @@
 mod action;
 mod builder;
 mod network;
+mod wake;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::task::{JoinHandle, LocalSet};
@@ -39,6 +43,7 @@ use crate::net::engine::{self, HostId};
 use crate::net::{clock, HostNet, Net};
 use crate::trace::{Event, Trace};
 use network::Network;
+use wake::{HostWake, TurnWakes};
 
 type Software = Rc<dyn Fn(HostNet) -> Pin<Box<dyn Future<Output = ()>>>>;
 
@@ -58,6 +63,9 @@ struct Host {
     /// Whether `main` was seen to end (and its result, a panic or not, taken).
     main_ended: bool,
     is_client: bool,
+    /// Whether the host has a task to run (`wake.rs`), and the waker its set is polled with.
+    wake: Arc<HostWake>,
+    waker: Waker,
 }
 
 /// One turn of the driver, from its first delivery to its last egress: while it lasts the
@@ -92,6 +100,8 @@ pub struct World {
     elapsed: Duration,
     polls: u64,
     kernel_events: Vec<(HostId, turmoil_net::KernelEvent)>,
+    /// The driver's turn as the hosts' wakers see it (`wake.rs`).
+    turn_wakes: Arc<TurnWakes>,
 }
 
 impl World {
@@ -109,6 +119,7 @@ impl World {
             elapsed: Duration::ZERO,
             polls: 0,
             kernel_events: Vec::new(),
+            turn_wakes: Arc::new(TurnWakes::default()),
         }
     }
 
@@ -133,6 +144,7 @@ impl World {
         let index = self.hosts.len();
         self.network.add_host(index, ip);
         let net = self.net.host(name, id, fd_limit, fd_in_use);
+        let wake = HostWake::new(self.turn_wakes.clone());
         self.hosts.push(Host {
             name: name.to_string(),
             id,
@@ -143,6 +155,8 @@ impl World {
             main: None,
             main_ended: false,
             is_client: false,
+            waker: Waker::from(wake.clone()),
+            wake,
         });
         index
     }
@@ -249,6 +263,8 @@ impl World {
         };
         h.main = Some(set.spawn_local(fut));
         h.main_ended = false;
+        // Spawned from outside the set: nothing woke it.
+        h.wake.mark();
     }
 
     /// One turn of the driver: faults due, packets due, every host's runnable tasks, what they
@@ -262,22 +278,43 @@ impl World {
         self.polls += 1;
         // This turn ends with an egress: what the kernels get to do meanwhile wakes nobody.
         let _turn = Turn::enter(guard);
+        // Nor do the hosts' tasks woken meanwhile: each round polls the hosts marked.
+        self.turn_wakes.begin(cx.waker());
+        let (mut instant, mut now);
         loop {
-            let now = clock::now_us();
+            instant = tokio::time::Instant::now();
+            now = clock::us_at(instant);
+            let _round = clock::round(instant);
             if let Some(end) = self.apply_due_actions(now) {
+                self.end_turn();
                 return Poll::Ready(end);
             }
             let delivered = self.network.deliver_due(guard, now);
             for h in &mut self.hosts {
                 if let Some(set) = h.set.as_mut() {
                     turmoil_net::set_current(h.id);
-                    let _ = Pin::new(set).poll(cx);
+                    // A set with no task woken would run nothing.
+                    if h.wake.take() {
+                        let _ = Pin::new(set).poll(&mut Context::from_waker(&h.waker));
+                    }
                 }
             }
-            let sent = self.network.egress(guard, now);
-            self.record_kernel_events(guard, now);
+            // An egress pass with nothing queued, nothing marked and no timer due finds
+            // nothing (every kernel change that gives it work sets `egress_pending`).
+            let timer_due = guard.next_deadline().is_some_and(|at| at <= instant);
+            let sent = if timer_due || guard.egress_pending() {
+                let sent = self.network.egress(guard, now);
+                // The kernels log retransmissions only when one of their timers fires.
+                if timer_due {
+                    self.record_kernel_events(guard, now);
+                }
+                sent
+            } else {
+                0
+            };
             self.reraise_panics(cx);
             if let Some(end) = self.ended(now) {
+                self.end_turn();
                 return Poll::Ready(end);
             }
             // A packet delivered may have been answered at once (an ACK, a RST): go round
@@ -285,8 +322,21 @@ impl World {
             if delivered == 0 && (sent == 0 || self.network.next_due() > Some(now)) {
                 break;
             }
+            // Or when another round would run nothing: no packet due now, no kernel work or
+            // timer due, no host's task woken (actions due now were applied in this one).
+            let quiet = self.network.next_due().is_none_or(|t| t > now)
+                && !guard.egress_pending()
+                && guard.next_deadline().is_none_or(|at| at > instant)
+                && !self
+                    .hosts
+                    .iter()
+                    .any(|h| h.set.is_some() && h.wake.is_marked());
+            if quiet {
+                break;
+            }
         }
-        let now = clock::now_us();
+        // A host's task woken after that host's last poll in this turn runs in the next.
+        self.end_turn();
         let mut next = self.duration.as_micros() as u64;
         if let Some(t) = self.network.next_due() {
             next = next.min(t);
@@ -294,8 +344,7 @@ impl World {
         if let Some((at, _)) = self.actions.get(self.next_action) {
             next = next.min(at.as_micros() as u64);
         }
-        let mut deadline =
-            tokio::time::Instant::now() + Duration::from_micros(next.saturating_sub(now));
+        let mut deadline = instant + Duration::from_micros(next.saturating_sub(now));
         // The kernels' own timers: retransmissions, SYN retries, zero-window probes.
         if let Some(at) = guard.next_deadline() {
             deadline = deadline.min(at);
@@ -312,6 +361,19 @@ impl World {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+
+    /// Ends the hosts' side of the turn (see `wake.rs`): the driver is woken if a host's
+    /// task was woken after that host's last poll.
+    fn end_turn(&self) {
+        self.turn_wakes.leave();
+        if self
+            .hosts
+            .iter()
+            .any(|h| h.set.is_some() && h.wake.is_marked())
+        {
+            self.turn_wakes.wake_driver();
+        }
     }
 
     /// Turns what the kernels did on their own (retransmissions) into trace events.

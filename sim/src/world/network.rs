@@ -9,7 +9,8 @@
 //! one write) share one latency draw. Every random draw comes from the run's seed, in packet
 //! order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -53,8 +54,9 @@ pub(crate) struct Network {
     /// together (the segments of one write) travel together, as a burst does on a real path
     /// where jitter comes from queues, not from each packet.
     burst: BTreeMap<Link, (u64, Duration)>,
-    /// Packets in flight by `(due µs, sequence)`.
-    pending: BTreeMap<(u64, u64), Packet>,
+    /// Packets in flight, the earliest `(due µs, sequence)` first (a handful at a time: a heap
+    /// on a `Vec` costs a fraction of a tree's insert and removal per packet).
+    pending: BinaryHeap<InFlight>,
     next_seq: u64,
     egress: Vec<Packet>,
     /// Packets lost so far (loss, partitions, broken links, dead hosts).
@@ -99,7 +101,7 @@ impl Network {
             refuse_dropped_syn: c.refuse_dropped_syn,
             last_due: BTreeMap::new(),
             burst: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: BinaryHeap::new(),
             next_seq: 0,
             egress: Vec::with_capacity(64),
             dropped: 0,
@@ -161,17 +163,15 @@ impl Network {
 
     /// When the next packet in flight is due (µs).
     pub(crate) fn next_due(&self) -> Option<u64> {
-        self.pending.keys().next().map(|(t, _)| *t)
+        self.pending.peek().map(|p| p.due)
     }
 
     /// Delivers every packet due at or before `now_us`; how many.
     pub(crate) fn deliver_due(&mut self, guard: &EnterGuard, now_us: u64) -> usize {
         let mut n = 0;
-        while let Some(entry) = self.pending.first_entry() {
-            if entry.key().0 > now_us {
-                break;
-            }
-            guard.deliver(entry.remove());
+        while self.pending.peek().is_some_and(|p| p.due <= now_us) {
+            let Some(p) = self.pending.pop() else { break };
+            guard.deliver(p.pkt);
             n += 1;
         }
         n
@@ -305,6 +305,45 @@ impl Network {
         let due = (now_us + lat).max(*last);
         *last = due;
         self.next_seq += 1;
-        self.pending.insert((due, self.next_seq), pkt);
+        self.pending.push(InFlight {
+            due,
+            seq: self.next_seq,
+            pkt,
+        });
+    }
+}
+
+/// A packet in flight: due at `due` µs, sent `seq`-th.
+struct InFlight {
+    due: u64,
+    seq: u64,
+    pkt: Packet,
+}
+
+impl InFlight {
+    fn key(&self) -> (u64, u64) {
+        (self.due, self.seq)
+    }
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for InFlight {}
+
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Reversed, so that `BinaryHeap` (a max-heap) yields the earliest `(due, seq)` first: the
+/// order the packets were delivered in before, every key being distinct.
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
     }
 }
