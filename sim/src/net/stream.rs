@@ -282,14 +282,15 @@ impl Read for SimStream {
 }
 
 impl SimStream {
-    /// Writes the bytes of `bufs`, in order, as one write (one segment on the wire, as if they
-    /// were one buffer).
+    /// Writes the bytes of `bufs`, in order, as one write (the kernel takes them as it would one
+    /// buffer: same bytes, same instant, same window).
     fn write_slices(&self, cx: &mut Context<'_>, bufs: &[&[u8]]) -> Poll<io::Result<usize>> {
         let core = self.core();
         if core.shared.peer_reset(core.side) && core.recv.lock().unwrap().error.is_some() {
             return Poll::Ready(Err(io::ErrorKind::ConnectionReset.into()));
         }
-        // One clock reading per write: the send, the activity clock and the request's write time all happen at this instant.
+        // One clock reading per write: the send, the activity clock and the request's write time
+        // all happen at this instant.
         let now = clock::now_us();
         let res = self.wire.poll_write_slices(cx, bufs, now);
         if let Poll::Ready(Ok(n)) = res {
@@ -324,10 +325,12 @@ impl Write for SimStream {
         self.write_slices(cx, &[buf])
     }
 
-    /// Vectored writes go out as one segment, exactly as the same bytes flattened would: hyper
-    /// then queues a response body (often shared static bytes) instead of copying it into its
-    /// 8 KiB write buffer, which at 10k held connections was 4 KB of touched memory each. Only
-    /// where [`is_write_vectored`](Write::is_write_vectored) says so.
+    /// Vectored writes go out as one write, exactly as the same bytes flattened would (with
+    /// segmentation offload a large shared body may leave as a segment of its own, at the same
+    /// instant: only the packet count differs): hyper then queues a response body (often shared
+    /// static bytes) instead of copying it into its 8 KiB write buffer, which at 10k held
+    /// connections was 4 KB of touched memory each. Only where
+    /// [`is_write_vectored`](Write::is_write_vectored) says so.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
