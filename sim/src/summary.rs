@@ -109,98 +109,141 @@ impl Summary {
             ..Summary::default()
         };
         let mut started = IdSet::new(records.len());
-        let mut pending: BTreeSet<ReqId> = BTreeSet::new();
-        let mut last_progress = 0u64;
-        let mut best = Stall::default();
-        let mut arrived = IdSet::new(records.len());
-        let mut highest_arrived: Option<ReqId> = None;
+        let mut arrivals = Arrivals {
+            arrived: IdSet::new(records.len()),
+            highest: None,
+        };
+        let mut stalls = Stalls::default();
         for r in records {
             if let Event::ServerRequest { seq: Some(seq), .. } = &r.event {
-                if arrived.insert(*seq) {
-                    if highest_arrived.is_some_and(|h| h > *seq) {
-                        s.reordered.push(*seq);
-                    }
-                    highest_arrived = highest_arrived.max(Some(*seq));
+                if arrivals.out_of_order(*seq) {
+                    s.reordered.push(*seq);
                 }
             }
-            let progress = match &r.event {
-                Event::RequestStart { req, attempt, .. } => {
-                    if *attempt == 1 && started.insert(*req) {
-                        s.requests.sent += 1;
-                    }
-                    Some((*req, false))
+            if let Some((req, ended)) = s.count(r, &mut started) {
+                stalls.progress(r.t_us, req, ended);
+            }
+        }
+        let (stall, unfinished) = stalls.finish(end_us);
+        s.longest_stall_ms = stall.ms();
+        s.stall = stall;
+        s.unfinished = unfinished;
+        s
+    }
+
+    /// Counts what `r` says about requests, errors, statuses and the shutdown; returns the
+    /// request it moved on, and whether that request is over (`None`: no request progressed).
+    fn count(&mut self, r: &Record, started: &mut IdSet) -> Option<(ReqId, bool)> {
+        match &r.event {
+            Event::RequestStart { req, attempt, .. } => {
+                if *attempt == 1 && started.insert(*req) {
+                    self.requests.sent += 1;
                 }
-                Event::ResponseHead { req, status, .. } => {
-                    s.requests.completed += 1;
-                    *s.statuses.entry(status.to_string()).or_default() += 1;
-                    s.last_completion_ms = r.t_us / 1000;
-                    Some((*req, true))
-                }
-                Event::RequestFailed {
-                    req,
-                    kind,
-                    retrying,
-                    ..
-                } => {
-                    if !retrying {
-                        s.requests.failed += 1;
-                        *s.requests.errors.entry(kind.to_string()).or_default() += 1;
-                        if s.first_error.is_none() {
-                            s.first_error = Some(FirstError {
-                                request: *req,
-                                kind: *kind,
-                                at_ms: r.t_us / 1000,
-                            });
-                        }
-                    }
-                    Some((*req, !retrying))
-                }
-                Event::ShutdownStart { .. } => {
-                    if s.shutdown.is_none() {
-                        s.shutdown = Some(ShutdownSpan {
-                            started_ms: r.t_us / 1000,
-                            ended_ms: None,
+                Some((*req, false))
+            }
+            Event::ResponseHead { req, status, .. } => {
+                self.requests.completed += 1;
+                *self.statuses.entry(status.to_string()).or_default() += 1;
+                self.last_completion_ms = r.t_us / 1000;
+                Some((*req, true))
+            }
+            Event::RequestFailed {
+                req,
+                kind,
+                retrying,
+                ..
+            } => {
+                if !retrying {
+                    self.requests.failed += 1;
+                    *self.requests.errors.entry(kind.to_string()).or_default() += 1;
+                    if self.first_error.is_none() {
+                        self.first_error = Some(FirstError {
+                            request: *req,
+                            kind: *kind,
+                            at_ms: r.t_us / 1000,
                         });
                     }
-                    None
                 }
-                Event::ShutdownEnd { .. } => {
-                    if let Some(sd) = s.shutdown.as_mut() {
-                        sd.ended_ms.get_or_insert(r.t_us / 1000);
-                    }
-                    None
-                }
-                _ => None,
-            };
-            if let Some((req, ended)) = progress {
-                if !pending.is_empty()
-                    && r.t_us.saturating_sub(last_progress) > best.to_us - best.from_us
-                {
-                    best = Stall {
-                        from_us: last_progress,
-                        to_us: r.t_us,
-                        pending: pending.iter().copied().collect(),
-                    };
-                }
-                last_progress = r.t_us;
-                if ended {
-                    pending.remove(&req);
-                } else {
-                    pending.insert(req);
-                }
+                Some((*req, !retrying))
             }
+            Event::ShutdownStart { .. } => {
+                if self.shutdown.is_none() {
+                    self.shutdown = Some(ShutdownSpan {
+                        started_ms: r.t_us / 1000,
+                        ended_ms: None,
+                    });
+                }
+                None
+            }
+            Event::ShutdownEnd { .. } => {
+                if let Some(sd) = self.shutdown.as_mut() {
+                    sd.ended_ms.get_or_insert(r.t_us / 1000);
+                }
+                None
+            }
+            _ => None,
         }
-        if !pending.is_empty() && end_us.saturating_sub(last_progress) > best.to_us - best.from_us {
-            best = Stall {
-                from_us: last_progress,
-                to_us: end_us,
-                pending: pending.iter().copied().collect(),
+    }
+}
+
+/// The order requests reached the server in, by their sequence numbers.
+struct Arrivals {
+    arrived: IdSet,
+    highest: Option<ReqId>,
+}
+
+impl Arrivals {
+    /// Notes that request `seq` reached the server; true when it is the first arrival of a
+    /// request numbered below one that arrived before it.
+    fn out_of_order(&mut self, seq: ReqId) -> bool {
+        if !self.arrived.insert(seq) {
+            return false;
+        }
+        let reordered = self.highest.is_some_and(|h| h > seq);
+        self.highest = self.highest.max(Some(seq));
+        reordered
+    }
+}
+
+/// The longest time in which requests were pending and none progressed.
+#[derive(Default)]
+struct Stalls {
+    pending: BTreeSet<ReqId>,
+    last_progress: u64,
+    best: Stall,
+}
+
+impl Stalls {
+    /// Request `req` progressed at `t` (started, or `ended`): the gap since the last progress
+    /// is a stall if anything was pending through it.
+    fn progress(&mut self, t: u64, req: ReqId, ended: bool) {
+        self.gap_to(t);
+        self.last_progress = t;
+        if ended {
+            self.pending.remove(&req);
+        } else {
+            self.pending.insert(req);
+        }
+    }
+
+    fn gap_to(&mut self, t: u64) {
+        let best = &self.best;
+        if !self.pending.is_empty()
+            && t.saturating_sub(self.last_progress) > best.to_us - best.from_us
+        {
+            self.best = Stall {
+                from_us: self.last_progress,
+                to_us: t,
+                pending: self.pending.iter().copied().collect(),
             };
         }
-        s.longest_stall_ms = best.ms();
-        s.stall = best;
-        s.unfinished = pending.into_iter().collect();
-        s
+    }
+
+    /// The longest stall, the run's end counting as the last instant, and the requests still
+    /// pending then.
+    fn finish(mut self, end_us: u64) -> (Stall, Vec<ReqId>) {
+        self.gap_to(end_us);
+        (self.best, self.pending.into_iter().collect())
     }
 }
 

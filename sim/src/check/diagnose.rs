@@ -101,8 +101,39 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
     if !faults.is_empty() {
         causes.push(faults.join(", "));
     }
+    let by_target = client_sockets(tl, at);
+    if by_target.is_empty() {
+        causes.push("no socket to the server was open".into());
+    }
+    for (target, socks) in &by_target {
+        causes.push(sockets_cause(target, socks));
+    }
+    let all_idle = !by_target.is_empty()
+        && by_target
+            .values()
+            .flatten()
+            .all(|s| s.1 == SocketState::Idle);
+    causes.extend(request_causes(tl, reqs, at, all_idle));
 
-    // The client's sockets, by target.
+    let mut line = format!(
+        "{} waited {}: {}",
+        req_words(reqs),
+        secs(to - from),
+        if causes.is_empty() {
+            "the trace shows no cause".to_string()
+        } else {
+            causes.join("; ")
+        }
+    );
+    if let Some(end) = what_ended(tl, to) {
+        line.push_str("; ");
+        line.push_str(&end);
+    }
+    line
+}
+
+/// The client's sockets open at `at`, by target, each with its state then.
+fn client_sockets(tl: &Timeline, at: u64) -> BTreeMap<&str, Vec<(ConnId, SocketState)>> {
     let mut by_target: BTreeMap<&str, Vec<(ConnId, SocketState)>> = BTreeMap::new();
     for (id, c) in &tl.conns {
         if c.client_open_at(at) {
@@ -112,50 +143,55 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
                 .push((*id, socket_state(tl, *id, at)));
         }
     }
-    if by_target.is_empty() {
-        causes.push("no socket to the server was open".into());
-    }
-    for (target, socks) in &by_target {
-        let n = socks.len();
-        let plural = if n == 1 { "socket" } else { "sockets" };
-        let held: Vec<_> = socks
-            .iter()
-            .filter(|s| matches!(s.1, SocketState::HeldBody { .. }))
-            .collect();
-        if held.len() == n {
-            let never = held
-                .iter()
-                .all(|s| s.1 == SocketState::HeldBody { never_read: true });
-            let all = if n == 1 { "the only" } else { "all" };
-            causes.push(format!(
-                "{all} {n} {plural} to {target} {} held by responses whose bodies were {}",
-                if n == 1 { "was" } else { "were" },
-                if never { "never read" } else { "not read yet" }
-            ));
-            continue;
-        }
-        let mut parts = Vec::new();
-        for (label, pick) in [
-            ("waiting for the server", SocketState::AtServer),
-            (
-                "holding an unread body",
-                SocketState::HeldBody { never_read: true },
-            ),
-            ("idle", SocketState::Idle),
-        ] {
-            let ids: Vec<u64> = socks
-                .iter()
-                .filter(|s| std::mem::discriminant(&s.1) == std::mem::discriminant(&pick))
-                .map(|s| s.0)
-                .collect();
-            if !ids.is_empty() {
-                parts.push(format!("{label}: conn {}", ranges(&ids)));
-            }
-        }
-        causes.push(format!("{n} {plural} to {target} ({})", parts.join("; ")));
-    }
+    by_target
+}
 
-    // Where each waiting request was during the wait.
+/// What the sockets to one target were doing: all held by unread bodies (the stall's usual
+/// cause, said in one sentence), or how many were waiting, holding a body or idle.
+fn sockets_cause(target: &str, socks: &[(ConnId, SocketState)]) -> String {
+    let n = socks.len();
+    let plural = if n == 1 { "socket" } else { "sockets" };
+    let held: Vec<_> = socks
+        .iter()
+        .filter(|s| matches!(s.1, SocketState::HeldBody { .. }))
+        .collect();
+    if held.len() == n {
+        let never = held
+            .iter()
+            .all(|s| s.1 == SocketState::HeldBody { never_read: true });
+        let all = if n == 1 { "the only" } else { "all" };
+        return format!(
+            "{all} {n} {plural} to {target} {} held by responses whose bodies were {}",
+            if n == 1 { "was" } else { "were" },
+            if never { "never read" } else { "not read yet" }
+        );
+    }
+    let mut parts = Vec::new();
+    for (label, pick) in [
+        ("waiting for the server", SocketState::AtServer),
+        (
+            "holding an unread body",
+            SocketState::HeldBody { never_read: true },
+        ),
+        ("idle", SocketState::Idle),
+    ] {
+        let ids: Vec<u64> = socks
+            .iter()
+            .filter(|s| std::mem::discriminant(&s.1) == std::mem::discriminant(&pick))
+            .map(|s| s.0)
+            .collect();
+        if !ids.is_empty() {
+            parts.push(format!("{label}: conn {}", ranges(&ids)));
+        }
+    }
+    format!("{n} {plural} to {target} ({})", parts.join("; "))
+}
+
+/// Where each waiting request was at `at`: queued in the pool (and for what), at the server
+/// without a response, written on a socket that never answered, or not delivered yet.
+/// `all_idle`: every open client socket was idle then.
+fn request_causes(tl: &Timeline, reqs: &[ReqId], at: u64, all_idle: bool) -> Vec<String> {
+    let mut causes = Vec::new();
     let mut queued = Vec::new();
     let mut at_server = Vec::new();
     let mut undelivered = Vec::new();
@@ -171,36 +207,13 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
             undelivered.push(*r);
         }
     }
-    let all_idle = !by_target.is_empty()
-        && by_target
-            .values()
-            .flatten()
-            .all(|s| s.1 == SocketState::Idle);
     if !queued.is_empty() {
         let who = if queued.len() == reqs.len() {
             "they".to_string()
         } else {
             req_words(&queued)
         };
-        let busy = busy_streams(tl, at);
-        causes.push(if !busy.is_empty() {
-            // HTTP/2: several streams at once on one connection, and every one in use.
-            let conns: Vec<String> = busy
-                .iter()
-                .map(|(c, n)| format!("all {n} streams of conn {c} busy"))
-                .collect();
-            format!(
-                "{who} were queued in the pool for a stream: {}",
-                conns.join(", ")
-            )
-        } else if all_idle {
-            format!(
-                "{who} were queued in the pool while its sockets sat idle: the pool did not hand \
-                 them out"
-            )
-        } else {
-            format!("{who} were queued in the pool for a socket")
-        });
+        causes.push(queued_cause(tl, at, &who, all_idle));
     }
     if !at_server.is_empty() {
         causes.push(format!(
@@ -224,22 +237,31 @@ pub fn why_waiting(tl: &Timeline, reqs: &[ReqId], from: u64, to: u64) -> String 
             req_words(&undelivered)
         ));
     }
+    causes
+}
 
-    let mut line = format!(
-        "{} waited {}: {}",
-        req_words(reqs),
-        secs(to - from),
-        if causes.is_empty() {
-            "the trace shows no cause".to_string()
-        } else {
-            causes.join("; ")
-        }
-    );
-    if let Some(end) = what_ended(tl, to) {
-        line.push_str("; ");
-        line.push_str(&end);
+/// Why `who` sat queued in the pool at `at`: every HTTP/2 stream busy, idle sockets the pool
+/// did not hand out, or no socket free.
+fn queued_cause(tl: &Timeline, at: u64, who: &str, all_idle: bool) -> String {
+    let busy = busy_streams(tl, at);
+    if !busy.is_empty() {
+        // HTTP/2: several streams at once on one connection, and every one in use.
+        let conns: Vec<String> = busy
+            .iter()
+            .map(|(c, n)| format!("all {n} streams of conn {c} busy"))
+            .collect();
+        format!(
+            "{who} were queued in the pool for a stream: {}",
+            conns.join(", ")
+        )
+    } else if all_idle {
+        format!(
+            "{who} were queued in the pool while its sockets sat idle: the pool did not hand \
+             them out"
+        )
+    } else {
+        format!("{who} were queued in the pool for a socket")
     }
-    line
 }
 
 /// Connections carrying more than one request at once at `t` (HTTP/2 streams), with how many:

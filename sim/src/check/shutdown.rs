@@ -19,6 +19,7 @@
 
 use std::time::Duration;
 
+use super::timeline::Timeline;
 use super::{CheckContext, Violation};
 use crate::fmt::secs;
 use crate::setup::Setup;
@@ -55,97 +56,135 @@ pub fn check_with_plan(ctx: &CheckContext, plan: ShutdownPlan) -> Vec<Violation>
     let tl = ctx.timeline();
     let tick = ctx.setup.world.tick_len().as_micros() as u64;
     let run_end = tl.end_us.max(ctx.summary.stall.to_us);
-    let mut out = Vec::new();
     let Some((start, strategy)) = tl.shutdown_start.clone() else {
-        if let Some(at) = plan.at {
-            let at = at.as_micros() as u64;
-            if at + tick < run_end {
-                out.push(Violation {
-                    message: format!(
-                        "a shutdown was planned at {} but never started (run ended at {})",
-                        secs(at),
-                        secs(run_end)
-                    ),
-                    requests: vec![],
-                    conns: vec![],
-                    from_us: at,
-                    to_us: run_end,
-                });
-            }
-        }
-        return out;
+        return never_started(&plan, tick, run_end).into_iter().collect();
     };
-    let deadline = plan.deadline.map(|d| start + d.as_micros() as u64);
-    // A failure at or after the deadline was forced by it, as configured.
-    let forced = |t: u64| deadline.is_some_and(|d| t >= d);
+    let shutdown = Started {
+        start,
+        strategy,
+        deadline: plan.deadline.map(|d| start + d.as_micros() as u64),
+        tick,
+        run_end,
+    };
+    let mut out: Vec<Violation> = shutdown.past_deadline(tl).into_iter().collect();
+    out.extend(shutdown.lost_requests(tl));
+    if shutdown.strategy != "wait-all" {
+        out.extend(shutdown.idle_kept_open(tl));
+    }
+    out
+}
 
-    // 1. Ends by its deadline.
-    match (tl.shutdown_end, deadline) {
-        (None, _) => out.push(Violation {
-            message: format!(
-                "the shutdown ({strategy}) started at {} never ended (run ended at {})",
-                secs(start),
-                secs(run_end)
-            ),
-            requests: vec![],
-            conns: vec![],
-            from_us: start,
-            to_us: run_end,
-        }),
-        (Some((end, _)), Some(d)) if end > d + tick => out.push(Violation {
-            message: format!(
-                "the shutdown ({strategy}) took {} (from {} to {}), past its deadline of {}",
-                secs(end - start),
-                secs(start),
-                secs(end),
-                secs(d - start)
-            ),
-            requests: vec![],
-            conns: vec![],
-            from_us: start,
-            to_us: end,
-        }),
-        _ => {}
+/// A shutdown planned at a time before the run's end that never started.
+fn never_started(plan: &ShutdownPlan, tick: u64, run_end: u64) -> Option<Violation> {
+    let at = plan.at?.as_micros() as u64;
+    (at + tick < run_end).then(|| Violation {
+        message: format!(
+            "a shutdown was planned at {} but never started (run ended at {})",
+            secs(at),
+            secs(run_end)
+        ),
+        requests: vec![],
+        conns: vec![],
+        from_us: at,
+        to_us: run_end,
+    })
+}
+
+/// A shutdown that started, as the trace shows it, with what it is judged against.
+struct Started {
+    start: u64,
+    strategy: String,
+    /// Its start plus the planned deadline.
+    deadline: Option<u64>,
+    tick: u64,
+    run_end: u64,
+}
+
+impl Started {
+    /// A failure at or after the deadline was forced by it, as configured.
+    fn forced(&self, t: u64) -> bool {
+        self.deadline.is_some_and(|d| t >= d)
     }
 
-    // 2 and 4. Requests the server received, before or after the start, get their response.
-    for (req, f) in &tl.reqs {
-        let Some(&(got, conn)) = f.delivered.first() else {
-            continue;
-        };
-        if !f.heads.is_empty() {
-            continue;
+    /// Rule 1: it ends, and by its deadline (within a tick).
+    fn past_deadline(&self, tl: &Timeline) -> Option<Violation> {
+        let (start, strategy) = (self.start, &self.strategy);
+        match (tl.shutdown_end, self.deadline) {
+            (None, _) => Some(Violation {
+                message: format!(
+                    "the shutdown ({strategy}) started at {} never ended (run ended at {})",
+                    secs(start),
+                    secs(self.run_end)
+                ),
+                requests: vec![],
+                conns: vec![],
+                from_us: start,
+                to_us: self.run_end,
+            }),
+            (Some((end, _)), Some(d)) if end > d + self.tick => Some(Violation {
+                message: format!(
+                    "the shutdown ({strategy}) took {} (from {} to {}), past its deadline of {}",
+                    secs(end - start),
+                    secs(start),
+                    secs(end),
+                    secs(d - start)
+                ),
+                requests: vec![],
+                conns: vec![],
+                from_us: start,
+                to_us: end,
+            }),
+            _ => None,
         }
-        let before = got <= start;
-        if before && !f.pending_at(start) {
-            continue;
-        }
-        let outcome = match f.failures.first() {
-            Some((t, _)) if forced(*t) => continue,
-            Some((t, kind)) => format!("failed with {kind} at {}", secs(*t)),
-            None => "never got a response".to_string(),
-        };
-        let what = if before {
-            "was in flight when the shutdown started"
-        } else {
-            "was accepted after the shutdown started"
-        };
-        out.push(Violation {
-            message: format!(
-                "request {req} {what} at {} (the server received it at {} on conn {conn}) and \
-                 {outcome}: the shutdown lost it",
-                secs(start),
-                secs(got)
-            ),
-            requests: vec![*req],
-            conns: vec![conn],
-            from_us: got,
-            to_us: f.end().unwrap_or(run_end),
-        });
     }
 
-    // 3. Idle sockets close within one tick.
-    if strategy != "wait-all" {
+    /// Rules 2 and 4: requests the server received, before or after the start, get their
+    /// response (unless the deadline forced their failure).
+    fn lost_requests(&self, tl: &Timeline) -> Vec<Violation> {
+        let start = self.start;
+        let mut out = Vec::new();
+        for (req, f) in &tl.reqs {
+            let Some(&(got, conn)) = f.delivered.first() else {
+                continue;
+            };
+            if !f.heads.is_empty() {
+                continue;
+            }
+            let before = got <= start;
+            if before && !f.pending_at(start) {
+                continue;
+            }
+            let outcome = match f.failures.first() {
+                Some((t, _)) if self.forced(*t) => continue,
+                Some((t, kind)) => format!("failed with {kind} at {}", secs(*t)),
+                None => "never got a response".to_string(),
+            };
+            let what = if before {
+                "was in flight when the shutdown started"
+            } else {
+                "was accepted after the shutdown started"
+            };
+            out.push(Violation {
+                message: format!(
+                    "request {req} {what} at {} (the server received it at {} on conn {conn}) \
+                     and {outcome}: the shutdown lost it",
+                    secs(start),
+                    secs(got)
+                ),
+                requests: vec![*req],
+                conns: vec![conn],
+                from_us: got,
+                to_us: f.end().unwrap_or(self.run_end),
+            });
+        }
+        out
+    }
+
+    /// Rule 3: sockets idle at the start (no request unanswered, no body still travelling)
+    /// close within one tick.
+    fn idle_kept_open(&self, tl: &Timeline) -> Vec<Violation> {
+        let (start, strategy) = (self.start, &self.strategy);
+        let mut out = Vec::new();
         for (id, c) in &tl.conns {
             if !c.server_open_at(start) || !c.unanswered_at(start).is_empty() {
                 continue;
@@ -162,12 +201,12 @@ pub fn check_with_plan(ctx: &CheckContext, plan: ShutdownPlan) -> Vec<Violation>
             if body_busy {
                 continue;
             }
-            let closed = c.server_closed.map(|c| c.0).unwrap_or(run_end);
-            if closed > start + tick {
+            let closed = c.server_closed.map(|c| c.0).unwrap_or(self.run_end);
+            if closed > start + self.tick {
                 out.push(Violation {
                     message: format!(
-                        "conn {id} was idle when the shutdown ({strategy}) started at {} but the \
-                         server kept it open until {}",
+                        "conn {id} was idle when the shutdown ({strategy}) started at {} but \
+                         the server kept it open until {}",
                         secs(start),
                         if c.server_closed.is_some() {
                             secs(closed)
@@ -182,6 +221,6 @@ pub fn check_with_plan(ctx: &CheckContext, plan: ShutdownPlan) -> Vec<Violation>
                 });
             }
         }
+        out
     }
-    out
 }
