@@ -327,10 +327,7 @@ impl World {
             let quiet = self.network.next_due().is_none_or(|t| t > now)
                 && !guard.egress_pending()
                 && guard.next_deadline().is_none_or(|at| at > instant)
-                && !self
-                    .hosts
-                    .iter()
-                    .any(|h| h.set.is_some() && h.wake.is_marked());
+                && !self.any_host_marked();
             if quiet {
                 break;
             }
@@ -367,13 +364,16 @@ impl World {
     /// task was woken after that host's last poll.
     fn end_turn(&self) {
         self.turn_wakes.leave();
-        if self
-            .hosts
-            .iter()
-            .any(|h| h.set.is_some() && h.wake.is_marked())
-        {
+        if self.any_host_marked() {
             self.turn_wakes.wake_driver();
         }
+    }
+
+    /// Whether a running host has a task woken since its last poll.
+    fn any_host_marked(&self) -> bool {
+        self.hosts
+            .iter()
+            .any(|h| h.set.is_some() && h.wake.is_marked())
     }
 
     /// Turns what the kernels did on their own (retransmissions) into trace events.
