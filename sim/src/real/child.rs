@@ -103,19 +103,8 @@ fn run(args: ChildArgs) -> Result<(), String> {
     let mut setup = scenario.setup;
     setup.world.seed(args.seed);
     carry_latency(&mut setup.world);
-    let (name, limit, in_use) = match args.role {
-        Role::Server => (
-            setup.server.host.clone(),
-            setup.server.fd_limit,
-            setup.server.fd_in_use,
-        ),
-        Role::Client => (
-            setup.client.host.clone(),
-            setup.client.fd_limit,
-            setup.client.fd_in_use,
-        ),
-    };
-    if let Some(limit) = limit {
+    let side = Side::of(args.role, &setup);
+    if let Some(limit) = side.limit {
         set_fd_limit(limit)?;
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -123,11 +112,50 @@ fn run(args: ChildArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
     let local = tokio::task::LocalSet::new();
-    let figures = local.block_on(&rt, async move {
+    let out = args.out.clone();
+    let (records, figures) = local.block_on(&rt, side.run(args, setup));
+    write_out(&out, &records, &figures)
+}
+
+/// This child's host in the scenario: its name and its fd figures.
+struct Side {
+    name: String,
+    limit: Option<usize>,
+    in_use: usize,
+}
+
+impl Side {
+    fn of(role: Role, setup: &crate::setup::Setup) -> Side {
+        let (name, limit, in_use) = match role {
+            Role::Server => (
+                &setup.server.host,
+                setup.server.fd_limit,
+                setup.server.fd_in_use,
+            ),
+            Role::Client => (
+                &setup.client.host,
+                setup.client.fd_limit,
+                setup.client.fd_in_use,
+            ),
+        };
+        Side {
+            name: name.clone(),
+            limit,
+            in_use,
+        }
+    }
+
+    /// Counts and pads the descriptors, tells the parent, runs the role from time zero until
+    /// standard input closes, and returns the trace and the figures.
+    async fn run(
+        self,
+        args: ChildArgs,
+        setup: crate::setup::Setup,
+    ) -> (Vec<crate::trace::Record>, ChildFigures) {
         // The listener's own descriptor is open during the run but not yet now.
         let listener = usize::from(args.role == Role::Server);
         let measured = open_fds() + listener;
-        let padding: Vec<std::fs::File> = (measured..in_use)
+        let padding: Vec<std::fs::File> = (measured..self.in_use)
             .filter_map(|_| std::fs::File::open("/dev/null").ok())
             .collect();
         let baseline = measured + padding.len();
@@ -136,102 +164,131 @@ fn run(args: ChildArgs) -> Result<(), String> {
         let peers = BTreeMap::from([((setup.server.host.clone(), port), args.server)]);
         let real = RealNet::new(peers, BTreeMap::from([(port, args.server)]));
         let trace = Trace::new();
-        let host = Net::real_host(trace.clone(), &setup.world, &name, real.clone(), baseline);
+        let host = Net::real_host(
+            trace.clone(),
+            &setup.world,
+            &self.name,
+            real.clone(),
+            baseline,
+        );
         // Time zero is the same wall instant in both children. The server serves from now on
         // (its timers count from time zero), so the client's first connect finds it listening;
         // the client starts its workload at time zero.
         let _clock = clock::start_at(instant_of(args.t0_us));
         let peer = match args.role {
-            Role::Server => setup.client.host.clone(),
-            Role::Client => setup.server.host.clone(),
+            Role::Server => &setup.client.host,
+            Role::Client => &setup.server.host,
         };
-        tokio::task::spawn_local(relay_schedule(&setup.faults, &name, &peer, real));
-        if args.role == Role::Client {
-            wait_until(args.t0_us).await;
-        }
+        tokio::task::spawn_local(relay_schedule(&setup.faults, &self.name, peer, real));
         let stop = stdin_closed();
-        tokio::pin!(stop);
         match args.role {
-            Role::Server => {
-                #[allow(clippy::arc_with_non_send_sync)]
-                let config = Arc::new(setup.server.clone());
-                let done = ShutdownDone::new();
-                if args.shutdown_finished {
-                    done.finish();
-                }
-                let serving =
-                    tokio::task::spawn_local(serve_with(host.clone(), config, done.clone()));
-                tokio::select! {
-                    biased;
-                    _ = &mut stop => {}
-                    _ = done.wait() => {
-                        say("shutdown-done");
-                        stop.await;
-                    }
-                }
-                serving.abort();
-            }
+            Role::Server => serve_until(stop, &host, &setup, args.shutdown_finished).await,
             Role::Client => {
-                let authority = format!("{}:{}", setup.server.host, port);
-                let driver = Rc::new(Driver {
-                    pool: build_pool(&setup.client, host.clone()),
-                    host: host.clone(),
-                    timeouts: setup.client.timeouts,
-                    retry: setup.client.retry,
-                    body: setup.workload.body,
-                    keeper: BodyKeeper::default(),
-                });
-                let workload = setup.workload.clone();
-                tokio::select! {
-                    biased;
-                    _ = &mut stop => {}
-                    _ = workload.run(driver.clone(), &authority) => {
-                        say("workload-done");
-                        stop.await;
-                    }
-                }
+                wait_until(args.t0_us).await;
+                drive_until(stop, &host, &setup).await;
             }
         }
         let end_us = clock::now_us();
         trace.seal();
         let records = trace.take();
-        // The table counts a real socket once it exists in httpsim's hands (after connect or
-        // accept), so it can miss sockets still handshaking. A kernel EMFILE proves the process
-        // had its whole limit open at that moment.
-        let kernel_emfile = records.iter().any(|r| {
-            matches!(
-                r.event,
-                Event::ConnectFailed {
-                    kind: ErrorKind::Emfile,
-                    ..
-                } | Event::AcceptFailed {
-                    kind: ErrorKind::Emfile,
-                    ..
-                }
-            )
-        });
-        let peak_fds = match limit {
-            Some(l) if kernel_emfile => host.fds().peak().max(l),
-            _ => host.fds().peak(),
-        };
         let figures = ChildFigures {
             fds_measured: measured,
             fds_baseline: baseline,
-            peak_fds,
-            fd_limit: limit,
+            peak_fds: peak_fds(&records, self.limit, host.fds().peak()),
+            fd_limit: self.limit,
             end_us,
         };
+        drop(padding);
         (records, figures)
+    }
+}
+
+/// Serves until `stop`; says `shutdown-done` when the scheduled shutdown finished first.
+async fn serve_until(
+    stop: impl std::future::Future<Output = ()>,
+    host: &crate::net::HostNet,
+    setup: &crate::setup::Setup,
+    shutdown_finished: bool,
+) {
+    tokio::pin!(stop);
+    #[allow(clippy::arc_with_non_send_sync)]
+    let config = Arc::new(setup.server.clone());
+    let done = ShutdownDone::new();
+    if shutdown_finished {
+        done.finish();
+    }
+    let serving = tokio::task::spawn_local(serve_with(host.clone(), config, done.clone()));
+    tokio::select! {
+        biased;
+        _ = &mut stop => {}
+        _ = done.wait() => {
+            say("shutdown-done");
+            stop.await;
+        }
+    }
+    serving.abort();
+}
+
+/// Runs the workload until `stop`; says `workload-done` when it finished first.
+async fn drive_until(
+    stop: impl std::future::Future<Output = ()>,
+    host: &crate::net::HostNet,
+    setup: &crate::setup::Setup,
+) {
+    tokio::pin!(stop);
+    let authority = format!("{}:{}", setup.server.host, setup.server.port);
+    let driver = Rc::new(Driver {
+        pool: build_pool(&setup.client, host.clone()),
+        host: host.clone(),
+        timeouts: setup.client.timeouts,
+        retry: setup.client.retry,
+        body: setup.workload.body,
+        keeper: BodyKeeper::default(),
     });
-    let (records, figures) = figures;
-    let mut out =
-        std::fs::File::create(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let mut text = crate::trace::to_jsonl(&records);
-    text.push_str(&serde_json::to_string(&figures).map_err(|e| e.to_string())?);
+    tokio::select! {
+        biased;
+        _ = &mut stop => {}
+        _ = setup.workload.run(driver.clone(), &authority) => {
+            say("workload-done");
+            stop.await;
+        }
+    }
+}
+
+/// The host's peak of open descriptors. The table counts a real socket once it exists in
+/// httpsim's hands (after connect or accept), so it can miss sockets still handshaking; a
+/// kernel EMFILE proves the process had its whole limit open at that moment.
+fn peak_fds(records: &[crate::trace::Record], limit: Option<usize>, table_peak: usize) -> usize {
+    let kernel_emfile = records.iter().any(|r| {
+        matches!(
+            r.event,
+            Event::ConnectFailed {
+                kind: ErrorKind::Emfile,
+                ..
+            } | Event::AcceptFailed {
+                kind: ErrorKind::Emfile,
+                ..
+            }
+        )
+    });
+    match limit {
+        Some(l) if kernel_emfile => table_peak.max(l),
+        _ => table_peak,
+    }
+}
+
+/// The trace (JSON Lines) and, last, the figures, to the `--out` file.
+fn write_out(
+    path: &std::path::Path,
+    records: &[crate::trace::Record],
+    figures: &ChildFigures,
+) -> Result<(), String> {
+    let mut out = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = crate::trace::to_jsonl(records);
+    text.push_str(&serde_json::to_string(figures).map_err(|e| e.to_string())?);
     text.push('\n');
     out.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
-    Ok(())
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The network's latency, carried as the socket layer's `latency` fault on every write of
