@@ -6,7 +6,7 @@
 //! An HTTP/2 client against an `http1` server is allowed: what happens (the server cannot parse
 //! the preface and closes) is a finding of the run, not a malformed file.
 
-use super::format::{PoolTable, ProtocolName, ScenarioFile};
+use super::format::{PoolTable, ProtocolName, ScenarioFile, Server};
 use super::validate::bad;
 use super::{Ctx, ScenarioError};
 
@@ -20,55 +20,7 @@ pub(crate) fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
         .and_then(|s| s.protocol)
         .unwrap_or(ProtocolName::Http1);
     if let Some(s) = &f.server {
-        let keys = [
-            ("max_concurrent_streams", s.max_concurrent_streams.is_some()),
-            (
-                "initial_stream_window_size",
-                s.initial_stream_window_size.is_some(),
-            ),
-            (
-                "initial_connection_window_size",
-                s.initial_connection_window_size.is_some(),
-            ),
-            ("keep_alive_interval", s.keep_alive_interval.is_some()),
-            ("keep_alive_timeout", s.keep_alive_timeout.is_some()),
-            (
-                "max_pending_accept_reset_streams",
-                s.max_pending_accept_reset_streams.is_some(),
-            ),
-        ];
-        if server_protocol == ProtocolName::Http2 {
-            // HTTP/1.1 settings hyper's HTTP/2 server has no use for: they would do nothing.
-            let h1 = [
-                ("keep_alive", s.keep_alive == Some(false)),
-                (
-                    "max_requests_per_socket",
-                    s.max_requests_per_socket.is_some(),
-                ),
-                ("header_read_timeout", s.header_read_timeout.is_some()),
-            ];
-            if let Some((key, _)) = h1.iter().find(|(_, set)| *set) {
-                return Err(bad(
-                    ctx,
-                    &format!("server.{key}"),
-                    format!(
-                        "`{key}` is an HTTP/1.1 setting, and the server speaks HTTP/2 only \
-                         (HTTP/2 has no `connection: close` and no header read timeout)"
-                    ),
-                    "protocol = \"auto\" (it applies to HTTP/1.1 connections), or no such key",
-                ));
-            }
-        }
-        if server_protocol == ProtocolName::Http1 {
-            if let Some((key, _)) = keys.iter().find(|(_, set)| *set) {
-                return Err(bad(
-                    ctx,
-                    &format!("server.{key}"),
-                    format!("`{key}` is an HTTP/2 setting, and the server speaks HTTP/1.1"),
-                    "protocol = \"http2\" or \"auto\" in [server], or no HTTP/2 setting",
-                ));
-            }
-        }
+        server_settings(s, server_protocol, ctx)?;
     }
     let Some(pool) = f.client.as_ref().and_then(|c| c.pool.as_ref()) else {
         return http1_client(
@@ -78,6 +30,66 @@ pub(crate) fn validate(f: &ScenarioFile, ctx: &Ctx) -> R {
             "the default client (hyper-util, http1)",
         );
     };
+    pool_protocol(pool, server_protocol, ctx)
+}
+
+/// The server's settings belong to the protocol it speaks: no HTTP/2 setting on an `http1`
+/// server, no HTTP/1.1-only setting on an `http2` one.
+fn server_settings(s: &Server, server_protocol: ProtocolName, ctx: &Ctx) -> R {
+    let keys = [
+        ("max_concurrent_streams", s.max_concurrent_streams.is_some()),
+        (
+            "initial_stream_window_size",
+            s.initial_stream_window_size.is_some(),
+        ),
+        (
+            "initial_connection_window_size",
+            s.initial_connection_window_size.is_some(),
+        ),
+        ("keep_alive_interval", s.keep_alive_interval.is_some()),
+        ("keep_alive_timeout", s.keep_alive_timeout.is_some()),
+        (
+            "max_pending_accept_reset_streams",
+            s.max_pending_accept_reset_streams.is_some(),
+        ),
+    ];
+    if server_protocol == ProtocolName::Http2 {
+        // HTTP/1.1 settings hyper's HTTP/2 server has no use for: they would do nothing.
+        let h1 = [
+            ("keep_alive", s.keep_alive == Some(false)),
+            (
+                "max_requests_per_socket",
+                s.max_requests_per_socket.is_some(),
+            ),
+            ("header_read_timeout", s.header_read_timeout.is_some()),
+        ];
+        if let Some((key, _)) = h1.iter().find(|(_, set)| *set) {
+            return Err(bad(
+                ctx,
+                &format!("server.{key}"),
+                format!(
+                    "`{key}` is an HTTP/1.1 setting, and the server speaks HTTP/2 only \
+                         (HTTP/2 has no `connection: close` and no header read timeout)"
+                ),
+                "protocol = \"auto\" (it applies to HTTP/1.1 connections), or no such key",
+            ));
+        }
+    }
+    if server_protocol == ProtocolName::Http1 {
+        if let Some((key, _)) = keys.iter().find(|(_, set)| *set) {
+            return Err(bad(
+                ctx,
+                &format!("server.{key}"),
+                format!("`{key}` is an HTTP/2 setting, and the server speaks HTTP/1.1"),
+                "protocol = \"http2\" or \"auto\" in [server], or no HTTP/2 setting",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The pool speaks a protocol it has, with settings of that protocol, that the server speaks.
+fn pool_protocol(pool: &PoolTable, server_protocol: ProtocolName, ctx: &Ctx) -> R {
     match pool {
         PoolTable::HyperUtil {
             protocol,
