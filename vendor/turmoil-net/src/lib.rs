@@ -59,7 +59,8 @@ pub struct Net {
     dns: Dns,
     current: Option<HostId>,
     /// Installed rules, consulted in insertion order.
-    rules: IndexMap<RuleId, Box<dyn Rule>>,
+    // httpsim patch: Fx-hashed (`crate::fxhash`), iterated in insertion order.
+    rules: IndexMap<RuleId, Box<dyn Rule>, crate::fxhash::FxBuild>,
     next_rule_id: u64,
 }
 
@@ -74,7 +75,7 @@ impl Net {
             fabric: Fabric::new(cfg),
             dns: Dns::new(),
             current: None,
-            rules: IndexMap::new(),
+            rules: IndexMap::default(),
             next_rule_id: 1,
         }
     }

@@ -309,7 +309,8 @@ pub struct Kernel {
     // httpsim patch: egress costs O(sockets that changed), not O(sockets).
     /// Sockets touched since the last egress (bytes queued, ACK/FIN/RST
     /// received, closed, timer fired): segmented and reaped by `egress`.
-    pub(crate) dirty: IndexSet<Fd>,
+    // httpsim patch: Fx-hashed (`crate::fxhash`): marked on every send, ACK and delivery.
+    pub(crate) dirty: IndexSet<Fd, crate::fxhash::FxBuild>,
     /// Armed TCP timers (retransmission, SYN, persist), earliest first.
     /// Each socket has at most one entry, mirrored in `Tcb::timer`.
     pub(crate) timers: BTreeSet<(Instant, Fd)>,
@@ -342,7 +343,7 @@ impl Kernel {
             tcp_synack_retries: cfg.tcp_synack_retries,
             tso_bytes: cfg.tso_bytes,
             outbound: VecDeque::new(),
-            dirty: IndexSet::new(),
+            dirty: IndexSet::default(),
             timers: BTreeSet::new(),
             events: Vec::new(),
             signal: Rc::new(EgressSignal::default()),

@@ -1538,8 +1538,8 @@ fn emit_handshake(k: &mut Kernel, fd: Fd) {
 /// outbound drain, so newly-segmented packets ride the same pump that
 /// handles UDP and handshake traffic.
 pub(super) fn segment_dirty(k: &mut Kernel) {
-    let batch = std::mem::take(&mut k.dirty);
-    for fd in batch {
+    let mut batch = std::mem::take(&mut k.dirty);
+    for &fd in &batch {
         let Some(st) = k.sockets.get(fd) else {
             continue;
         };
@@ -1567,6 +1567,12 @@ pub(super) fn segment_dirty(k: &mut Kernel) {
         if st.fd_closed && (t.state == TcpState::Closed || t.reset) {
             k.remove_socket(fd);
         }
+    }
+    // httpsim patch: the emptied set goes back, so the next pass's
+    // marks reuse its table instead of allocating one.
+    if k.dirty.is_empty() {
+        batch.clear();
+        k.dirty = batch;
     }
 }
 
