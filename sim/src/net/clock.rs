@@ -68,6 +68,9 @@ pub(crate) fn instant() -> Instant {
 /// readings in a run of a few thousand requests).
 pub(crate) fn round(at: Instant) -> Round {
     ROUND.set(Some((at, us_at(at))));
+    // The kernels read the same instant (they would take the clock's lock several times a
+    // packet otherwise).
+    turmoil_net::set_now(Some(at));
     Round(())
 }
 
@@ -77,6 +80,7 @@ pub(crate) struct Round(());
 impl Drop for Round {
     fn drop(&mut self) {
         ROUND.set(None);
+        turmoil_net::set_now(None);
     }
 }
 

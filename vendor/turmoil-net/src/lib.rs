@@ -43,7 +43,7 @@ use crate::fabric::Fabric;
 pub use crate::fabric::HostId;
 use crate::kernel::Kernel;
 pub use crate::kernel::{
-    KernelConfig, KernelEvent, Packet, TcpFlags, TcpSegment, Transport, UdpDatagram,
+    set_now, KernelConfig, KernelEvent, Packet, TcpFlags, TcpSegment, Transport, UdpDatagram,
     DEFAULT_TCP_RETRIES2, DEFAULT_TCP_SYNACK_RETRIES, DEFAULT_TCP_SYN_RETRIES, TCP_RTO_MAX,
     TCP_RTO_MIN, TCP_TIMEOUT_INIT,
 };

@@ -267,9 +267,25 @@ impl EgressSignal {
 
 /// Simulated now. Inside httpsim's paused tokio runtime this is the
 /// virtual clock; every kernel timer is measured against it.
-// httpsim patch: the kernel's only clock.
+// httpsim patch: the kernel's only clock; the harness's reading when it
+// lent one (`set_now`), since a reading of tokio's paused clock takes a
+// lock and the kernels read it several times per packet.
 pub(crate) fn now() -> Instant {
-    Instant::now()
+    NOW.with(|n| n.get()).unwrap_or_else(Instant::now)
+}
+
+thread_local! {
+    // httpsim patch: see `set_now`.
+    static NOW: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Lends the kernels of this thread a reading of the clock to use
+/// instead of reading it themselves, until `None` is set. A harness
+/// sets it for a stretch in which the (paused) clock cannot move: one
+/// round of its driver, between two parks of the runtime.
+// httpsim patch: harness hook.
+pub fn set_now(at: Option<Instant>) {
+    NOW.with(|n| n.set(at));
 }
 
 /// Linux errno for `EAFNOSUPPORT`. Used where we want `kind() ==
