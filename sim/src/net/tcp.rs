@@ -227,6 +227,12 @@ impl WriteHalf {
     }
 }
 
+/// Writes of at most this many bytes are copied into the kernel as one chunk. The kernel
+/// gathers up to 16 KiB of its send buffer into one segment under segmentation offload
+/// (turmoil-net fork, `TSO_GATHER_MAX`), so a response head and its body window would be
+/// copied together at segmentation anyway; only a larger write gains from sharing its windows.
+const SMALL_WRITE: usize = 16 * 1024;
+
 /// One write of `bufs` to a simulated socket, in runs: windows of the static body bytes
 /// (adjacent ones merged) are shared with the kernel, any other slices up to the next window
 /// are copied into it as one chunk. Stops at the first run the send buffer does not take
@@ -236,6 +242,11 @@ fn sim_write(
     cx: &mut Context<'_>,
     bufs: &[&[u8]],
 ) -> Poll<io::Result<usize>> {
+    // A small write is copied whole, as one chunk: a segment of it would gather its runs into
+    // one new buffer anyway (see `SMALL_WRITE`), one allocation and one copy more.
+    if bufs.iter().map(|b| b.len()).sum::<usize>() <= SMALL_WRITE {
+        return wr.poll_write_slices(cx, bufs);
+    }
     let (mut total, mut i) = (0, 0);
     while i < bufs.len() {
         let (res, offered) = match fill::window(bufs[i]) {
