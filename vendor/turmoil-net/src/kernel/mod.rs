@@ -28,6 +28,7 @@ use crate::kernel::socket::{
 
 mod chunks; // httpsim patch
 mod packet;
+mod slots; // httpsim patch
 mod socket;
 mod tcp;
 mod udp;
