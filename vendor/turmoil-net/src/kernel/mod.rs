@@ -28,6 +28,7 @@ use crate::kernel::socket::{
 
 mod chunks; // httpsim patch
 mod packet;
+mod slots; // httpsim patch
 mod socket;
 mod tcp;
 mod udp;
@@ -322,6 +323,10 @@ pub struct Kernel {
     /// Packets queued by `poll_send_*` awaiting `egress()`. Push only
     /// through [`Kernel::push_outbound`], which notifies the harness.
     outbound: VecDeque<Packet>,
+    /// The queue `egress` drains while deliveries refill `outbound`
+    /// (httpsim patch): swapped with `outbound` and kept, so neither
+    /// queue is allocated again per pass.
+    draining: VecDeque<Packet>,
     // httpsim patch: egress costs O(sockets that changed), not O(sockets).
     /// Sockets touched since the last egress (bytes queued, ACK/FIN/RST
     /// received, closed, timer fired): segmented and reaped by `egress`.
@@ -359,6 +364,7 @@ impl Kernel {
             tcp_synack_retries: cfg.tcp_synack_retries,
             tso_bytes: cfg.tso_bytes,
             outbound: VecDeque::new(),
+            draining: VecDeque::new(),
             dirty: IndexSet::default(),
             timers: BTreeSet::new(),
             events: Vec::new(),
@@ -958,14 +964,19 @@ impl Kernel {
             if self.outbound.is_empty() {
                 break;
             }
-            let drained: Vec<_> = std::mem::take(&mut self.outbound).into_iter().collect();
-            for pkt in drained {
+            // httpsim patch: drained through a kept spare queue, in the
+            // same order, instead of collected into a new `Vec` per pass
+            // (and `outbound` regrown from nothing after it).
+            let mut drained = std::mem::take(&mut self.draining);
+            std::mem::swap(&mut drained, &mut self.outbound);
+            for pkt in drained.drain(..) {
                 if self.is_local(pkt.dst) {
                     self.deliver(pkt);
                 } else {
                     out.push(pkt);
                 }
             }
+            self.draining = drained;
         }
     }
 }

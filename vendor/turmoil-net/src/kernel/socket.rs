@@ -1,6 +1,6 @@
 //! Kernel socket types and the per-host socket table.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use indexmap::IndexMap;
 
@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::kernel::chunks::ChunkQueue; // httpsim patch
+use crate::kernel::slots::Slots; // httpsim patch
 use tokio::time::Instant;
 
 /// Linux default `ip_local_port_range`.
@@ -482,14 +483,16 @@ pub struct BindKey {
 /// Per-host socket table.
 ///
 /// httpsim patch: every operation is O(log n) or O(sockets on one
-/// port) — `sockets` is a `BTreeMap` (fds grow monotonically, so its
-/// order is insertion order, as upstream's `IndexMap` had), removal
+/// port) — `sockets` is found by fd number in O(1) (`Slots`: fds grow
+/// monotonically, so its order is insertion order, as upstream's
+/// `IndexMap` had), removal
 /// finds its index entries through reverse maps instead of `retain`
 /// over every binding and connection, and ports in use are indexed.
 #[derive(Debug)]
 pub struct SocketTable {
     next_id: u64,
-    sockets: BTreeMap<Fd, Socket>,
+    // httpsim patch: slots by fd number (`kernel/slots.rs`), not a tree.
+    sockets: Slots<Socket>,
     /// Reverse index for inbound demux: bound tuple → sockets. List
     /// (not single `Fd`) because `SO_REUSEPORT` permits multiple
     /// sockets to share the exact same tuple.
@@ -524,7 +527,7 @@ impl SocketTable {
     pub fn with_ports(ports: RangeInclusive<u16>) -> Self {
         Self {
             next_id: 1,
-            sockets: BTreeMap::new(),
+            sockets: Slots::new(1),
             // httpsim patch: the Fx hasher (`crate::fxhash`).
             bindings: IndexMap::default(),
             connections: IndexMap::default(),
@@ -539,20 +542,20 @@ impl SocketTable {
     pub fn insert(&mut self, socket: Socket) -> Fd {
         let fd = Fd(self.next_id);
         self.next_id += 1;
-        self.sockets.insert(fd, socket);
+        self.sockets.insert(fd.0, socket);
         fd
     }
 
     pub fn get(&self, fd: Fd) -> Option<&Socket> {
-        self.sockets.get(&fd)
+        self.sockets.get(fd.0)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Fd, &Socket)> {
-        self.sockets.iter().map(|(&fd, s)| (fd, s))
+        self.sockets.iter().map(|(fd, s)| (Fd(fd), s))
     }
 
     pub fn get_mut(&mut self, fd: Fd) -> Option<&mut Socket> {
-        self.sockets.get_mut(&fd)
+        self.sockets.get_mut(fd.0)
     }
 
     /// Remove a socket from the table, also clearing any binding or
@@ -560,7 +563,7 @@ impl SocketTable {
     pub fn remove(&mut self, fd: Fd) -> Option<Socket> {
         if let Some(key) = self
             .sockets
-            .get(&fd)
+            .get(fd.0)
             .filter(|s| s.listen.is_some())
             .and_then(|s| s.bound.clone())
         {
@@ -594,7 +597,7 @@ impl SocketTable {
                 self.connections.swap_remove(&conn);
             }
         }
-        self.sockets.remove(&fd)
+        self.sockets.remove(fd.0)
     }
 
     /// All sockets bound to `key`, in bind order.
