@@ -182,11 +182,17 @@ pub(crate) async fn respond(
         Handler::Service(svc) => return svc.call(req, cpu.clone(), token).await,
     };
     let status = handler.status().unwrap_or(200);
-    let mut res = Response::builder().status(status);
-    if !hyper_writes_length(&body, len, status) {
-        res = res.header(http::header::CONTENT_LENGTH, len);
+    // Built in place rather than through `Response::builder`, which moves its parts at every
+    // step.
+    let status = http::StatusCode::from_u16(status).map_err(http::Error::from)?;
+    let write_length = !hyper_writes_length(&body, len, status.as_u16());
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    if write_length {
+        res.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, len.into());
     }
-    Ok(res.body(body)?)
+    Ok(res)
 }
 
 /// Whether hyper writes `content-length: len` for `body` by itself, exactly as it writes the
