@@ -52,6 +52,10 @@ impl AgentPool {
 }
 
 impl Pool for AgentPool {
+    fn numbers_attempts(&self) -> bool {
+        false
+    }
+
     fn send(&self, id: ReqId, mut req: Request<RequestBody>) -> SendFuture {
         req.extensions_mut().insert(RequestTag(id));
         let fut = self.agent.request(req);

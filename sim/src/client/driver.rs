@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::{Method, Request};
+use hyper::{Method, Request, Response};
 
 use super::{ClientError, Pool, RequestBody, ResponseBody};
 use crate::error::ErrorKind;
@@ -257,30 +257,24 @@ impl Driver {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
-            // The client's own retries (through `adapt::Attempts`) number on from here.
-            let scope = Rc::new(super::adapt::AttemptScope {
-                req: spec.id,
-                host: self.host.clone(),
-                attempt: Cell::new(attempt),
-                method: spec.method.as_str().to_owned(),
-                calls: Cell::new(0),
-                failed: RefCell::new(None),
-            });
-            let send =
-                super::adapt::ATTEMPT.scope(scope.clone(), self.pool.send(spec.id, spec.build()));
-            let res = match head_limit {
-                Some(t) => match crate::net::clock::timeout(t, send).await {
-                    Ok(r) => r,
-                    Err(_) => Err(ClientError::new(
-                        ErrorKind::Timeout,
-                        format!("no response head within {t:?}"),
-                        // The pool's future is dropped mid-way: assume the worst.
-                        true,
-                    )),
-                },
-                None => send.await,
+            let send = self.pool.send(spec.id, spec.build());
+            let res = if self.pool.numbers_attempts() {
+                // The client's own retries (through `adapt::Attempts`) number on from here.
+                let scope = Rc::new(super::adapt::AttemptScope {
+                    req: spec.id,
+                    host: self.host.clone(),
+                    attempt: Cell::new(attempt),
+                    method: spec.method.as_str().to_owned(),
+                    calls: Cell::new(0),
+                    failed: RefCell::new(None),
+                });
+                let res =
+                    await_head(super::adapt::ATTEMPT.scope(scope.clone(), send), head_limit).await;
+                attempt = scope.attempt.get();
+                res
+            } else {
+                await_head(send, head_limit).await
             };
-            attempt = scope.attempt.get();
             match res {
                 Ok(res) => {
                     let conn = res.extensions().get::<ConnInfo>().map(|c| c.conn);
@@ -375,6 +369,28 @@ impl Driver {
                 self.keeper.readers.borrow_mut().push(slot);
             }
         }
+    }
+}
+
+/// Waits for the response head of `send`, within `limit` if any.
+async fn await_head<F>(
+    send: F,
+    limit: Option<Duration>,
+) -> Result<Response<ResponseBody>, ClientError>
+where
+    F: std::future::Future<Output = Result<Response<ResponseBody>, ClientError>>,
+{
+    match limit {
+        Some(t) => match crate::net::clock::timeout(t, send).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::new(
+                ErrorKind::Timeout,
+                format!("no response head within {t:?}"),
+                // The pool's future is dropped mid-way: assume the worst.
+                true,
+            )),
+        },
+        None => send.await,
     }
 }
 

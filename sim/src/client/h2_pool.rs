@@ -228,6 +228,10 @@ impl Drop for Stream {
 }
 
 impl Pool for H2Pool {
+    fn numbers_attempts(&self) -> bool {
+        false
+    }
+
     fn send(&self, id: ReqId, req: Request<RequestBody>) -> SendFuture {
         let inner = self.inner.clone();
         Box::pin(async move {

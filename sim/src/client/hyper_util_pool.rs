@@ -103,6 +103,10 @@ impl HyperUtilPool {
 }
 
 impl Pool for HyperUtilPool {
+    fn numbers_attempts(&self) -> bool {
+        false
+    }
+
     fn send(&self, _id: ReqId, req: Request<RequestBody>) -> SendFuture {
         let fut = self.client.request(req);
         Box::pin(async move {

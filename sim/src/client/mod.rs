@@ -69,6 +69,15 @@ pub type SendFuture = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>,
 pub trait Pool {
     /// Sends `req` (request number `id`) and waits for the response head.
     fn send(&self, id: ReqId, req: Request<RequestBody>) -> SendFuture;
+
+    /// Whether a client's own retries may run inside [`send`](Self::send) through
+    /// [`adapt::Attempts`], which numbers them on from the driver's count. The default is
+    /// `true`. httpsim's own pools say `false`: no `Attempts` layer can reach them, and each
+    /// request is spared the scope that layer reads (an allocation, and a task-local swap on
+    /// every poll of the send).
+    fn numbers_attempts(&self) -> bool {
+        true
+    }
 }
 
 /// An error from a pool or the request driver.

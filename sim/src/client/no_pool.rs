@@ -60,6 +60,10 @@ pub(crate) async fn connect_for(
 }
 
 impl Pool for NoPool {
+    fn numbers_attempts(&self) -> bool {
+        false
+    }
+
     fn send(&self, _id: ReqId, mut req: Request<RequestBody>) -> SendFuture {
         let host = self.host.clone();
         let connect_timeout = self.connect_timeout;

@@ -171,8 +171,26 @@ fn hyper_conn(
                     seq,
                 });
                 let config = &shared.config;
-                let res =
-                    handler::respond(&config.handler, req, &shared.cpu, CpuToken(conn_id)).await?;
+                let res = match handler::respond_now(&config.handler) {
+                    // The request goes where `respond` would have dropped it: before the
+                    // response is traced.
+                    Some(res) => {
+                        drop(req);
+                        res?
+                    }
+                    // Boxed: its future, sized for the handlers that wait, stays out of the
+                    // one every request boxes.
+                    None => {
+                        let cpu = &shared.cpu;
+                        Box::pin(handler::respond(
+                            &config.handler,
+                            req,
+                            cpu,
+                            CpuToken(conn_id),
+                        ))
+                        .await?
+                    }
+                };
                 let last = config.max_requests_per_socket.is_some_and(|m| n >= m);
                 let header = last || status.close_header.get();
                 // HTTP/2 has no `connection: close` (hyper strips it; GOAWAY says it instead).

@@ -148,6 +148,24 @@ pub fn full_body(bytes: Bytes) -> ResponseBody {
         .boxed_unsync()
 }
 
+/// The response of a handler that answers at once ([`Handler::Fixed`]), as [`respond`] would
+/// give it; `None` for the others. Lets the connection answer without [`respond`]'s future,
+/// which is sized for the handlers that wait (a timer, the CPU, the request body, your
+/// service) and was copied whole into every request's boxed future.
+pub(crate) fn respond_now(handler: &Handler) -> Option<Result<Response<ResponseBody>, BoxError>> {
+    match handler {
+        Handler::Fixed {
+            body_bytes,
+            chunk_bytes,
+            status,
+        } => {
+            let body = chunked_body(*body_bytes, *chunk_bytes);
+            Some(response(body, *body_bytes, *status))
+        }
+        _ => None,
+    }
+}
+
 /// Builds the response for `req`; `cpu` is the host's CPU, burnt on behalf of `token` (the
 /// request's connection).
 pub(crate) async fn respond(
@@ -181,12 +199,27 @@ pub(crate) async fn respond(
         }
         Handler::Service(svc) => return svc.call(req, cpu.clone(), token).await,
     };
-    let status = handler.status().unwrap_or(200);
-    let mut res = Response::builder().status(status);
-    if !hyper_writes_length(&body, len, status) {
-        res = res.header(http::header::CONTENT_LENGTH, len);
+    response(body, len, handler.status().unwrap_or(200))
+}
+
+/// A response of `status` with `body` (`len` bytes), with `content-length` unless hyper writes
+/// it by itself.
+fn response(
+    body: ResponseBody,
+    len: usize,
+    status: u16,
+) -> Result<Response<ResponseBody>, BoxError> {
+    // Built in place rather than through `Response::builder`, which moves its parts at every
+    // step.
+    let status = http::StatusCode::from_u16(status).map_err(http::Error::from)?;
+    let write_length = !hyper_writes_length(&body, len, status.as_u16());
+    let mut res = Response::new(body);
+    *res.status_mut() = status;
+    if write_length {
+        res.headers_mut()
+            .insert(http::header::CONTENT_LENGTH, len.into());
     }
-    Ok(res.body(body)?)
+    Ok(res)
 }
 
 /// Whether hyper writes `content-length: len` for `body` by itself, exactly as it writes the
