@@ -175,11 +175,9 @@ pub(crate) async fn respond(
     token: super::cpu::CpuToken,
 ) -> Result<Response<ResponseBody>, BoxError> {
     let (body, len) = match handler {
-        Handler::Fixed {
-            body_bytes,
-            chunk_bytes,
-            ..
-        } => (chunked_body(*body_bytes, *chunk_bytes), *body_bytes),
+        Handler::Fixed { .. } => {
+            return respond_now(handler).expect("a fixed handler answers at once");
+        }
         Handler::Delay {
             delay, body_bytes, ..
         } => {
