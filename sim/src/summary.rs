@@ -114,16 +114,18 @@ impl Summary {
             highest: None,
         };
         let mut stalls = Stalls::default();
+        let mut statuses = Statuses::default();
         for r in records {
             if let Event::ServerRequest { seq: Some(seq), .. } = &r.event {
                 if arrivals.out_of_order(*seq) {
                     s.reordered.push(*seq);
                 }
             }
-            if let Some((req, ended)) = s.count(r, &mut started) {
+            if let Some((req, ended)) = s.count(r, &mut started, &mut statuses) {
                 stalls.progress(r.t_us, req, ended);
             }
         }
+        s.statuses = statuses.into_map();
         let (stall, unfinished) = stalls.finish(end_us);
         s.longest_stall_ms = stall.ms();
         s.stall = stall;
@@ -133,7 +135,12 @@ impl Summary {
 
     /// Counts what `r` says about requests, errors, statuses and the shutdown; returns the
     /// request it moved on, and whether that request is over (`None`: no request progressed).
-    fn count(&mut self, r: &Record, started: &mut IdSet) -> Option<(ReqId, bool)> {
+    fn count(
+        &mut self,
+        r: &Record,
+        started: &mut IdSet,
+        statuses: &mut Statuses,
+    ) -> Option<(ReqId, bool)> {
         match &r.event {
             Event::RequestStart { req, attempt, .. } => {
                 if *attempt == 1 && started.insert(*req) {
@@ -143,7 +150,7 @@ impl Summary {
             }
             Event::ResponseHead { req, status, .. } => {
                 self.requests.completed += 1;
-                *self.statuses.entry(status.to_string()).or_default() += 1;
+                statuses.add(*status);
                 self.last_completion_ms = r.t_us / 1000;
                 Some((*req, true))
             }
@@ -183,6 +190,28 @@ impl Summary {
             }
             _ => None,
         }
+    }
+}
+
+/// Response heads by status code, counted by number and named once at the end (a name made
+/// per response was an allocation per request).
+#[derive(Default)]
+struct Statuses(Vec<(u16, u64)>);
+
+impl Statuses {
+    fn add(&mut self, status: u16) {
+        match self.0.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((status, 1)),
+        }
+    }
+
+    fn into_map(self) -> BTreeMap<String, u64> {
+        let mut map = BTreeMap::new();
+        for (status, n) in self.0 {
+            *map.entry(status.to_string()).or_default() += n;
+        }
+        map
     }
 }
 
@@ -271,7 +300,11 @@ impl IdSet {
         }
         let i = id as usize;
         if i >= self.flags.len() {
-            self.flags.resize(i + 1, false);
+            // Ids come one more at a time: grow by doubling (up to the bound), not by one.
+            let len = (i + 1)
+                .max(self.flags.len() * 2)
+                .min(self.bound as usize + 1);
+            self.flags.resize(len, false);
         }
         !std::mem::replace(&mut self.flags[i], true)
     }

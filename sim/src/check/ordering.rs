@@ -156,7 +156,7 @@ fn post_once(tl: &Timeline, out: &mut Vec<Violation>) {
     let mut posts: BTreeMap<ReqId, Vec<(u64, u64)>> = BTreeMap::new();
     for (conn, c) in &tl.conns {
         for x in &c.exchanges {
-            if let (Some(seq), "POST") = (x.seq, x.method.as_str()) {
+            if let (Some(seq), "POST") = (x.seq, &*x.method) {
                 posts.entry(seq).or_default().push((x.at, *conn));
             }
         }
