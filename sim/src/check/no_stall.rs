@@ -15,7 +15,7 @@
 //!
 //! The bound is [`default_bound`] unless a caller passes one to [`check_with_bound`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
@@ -24,6 +24,7 @@ use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
+use crate::trace::timeline::IdSet;
 use crate::trace::{Event, Record, ReqId};
 
 /// The default bound: 5 s plus the time the server takes on purpose — its handler's `delay` or
@@ -103,14 +104,14 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
     let backoff = ctx.setup.client.retry.backoff.as_micros() as u64;
 
     let mut out = Vec::new();
-    let mut pending: BTreeSet<ReqId> = Default::default();
+    let mut pending = IdSet::new(ctx.records.len());
     let mut changes = Vec::new();
     let mut last = 0u64;
     // The pending set is copied only for a violation (once per progress instant, it was an
     // allocation per request of a run).
-    let mut judge = |from: u64, to: u64, pending: &BTreeSet<ReqId>, explained: bool| {
+    let mut judge = |from: u64, to: u64, pending: &IdSet, explained: bool| {
         if to.saturating_sub(from) > bound_us && !explained {
-            let pending: Vec<ReqId> = pending.iter().copied().collect();
+            let pending: Vec<ReqId> = pending.iter().collect();
             out.push(Violation {
                 message: format!(
                     "{} (no progress for longer than the no-stall bound of {})",
@@ -167,7 +168,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
             if still {
                 pending.insert(req);
             } else {
-                pending.remove(&req);
+                pending.remove(req);
             }
         }
     }
@@ -176,7 +177,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
         // Cut by the end of the run: explained if every pending attempt had a timeout to come.
         let explained = head_limit.is_some_and(|limit| {
             pending.iter().all(|r| {
-                tl.reqs[r]
+                tl.reqs[&r]
                     .attempts
                     .last()
                     .is_some_and(|a| a.start + limit + tick >= end)

@@ -8,11 +8,13 @@
 //! copy), its slot in a vector indexed by id.
 
 mod few;
+mod id_set;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use few::Few;
+pub(crate) use id_set::IdSet;
 
 use crate::error::ErrorKind;
 use crate::trace::{BodyEnd, CloseReason, ConnId, Event, HostName, Record, ReqId};
