@@ -10,11 +10,12 @@
 //!   and no request started an attempt, got its response head, or had an attempt fail. A run that
 //!   ends with requests pending stalls until its end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::error::ErrorKind;
+use crate::trace::timeline::IdSet;
 use crate::trace::{Event, Record, ReqId};
 
 /// Request counts.
@@ -113,18 +114,20 @@ impl Summary {
             arrived: IdSet::new(records.len()),
             highest: None,
         };
-        let mut stalls = Stalls::default();
-        for r in records {
+        let mut stalls = Stalls::new(records.len());
+        let mut statuses = Statuses::default();
+        for (i, r) in records.iter().enumerate() {
             if let Event::ServerRequest { seq: Some(seq), .. } = &r.event {
                 if arrivals.out_of_order(*seq) {
                     s.reordered.push(*seq);
                 }
             }
-            if let Some((req, ended)) = s.count(r, &mut started) {
-                stalls.progress(r.t_us, req, ended);
+            if let Some((req, ended)) = s.count(r, &mut started, &mut statuses) {
+                stalls.progress(i, r.t_us, req, ended);
             }
         }
-        let (stall, unfinished) = stalls.finish(end_us);
+        s.statuses = statuses.into_map();
+        let (stall, unfinished) = stalls.finish(records, end_us);
         s.longest_stall_ms = stall.ms();
         s.stall = stall;
         s.unfinished = unfinished;
@@ -133,7 +136,12 @@ impl Summary {
 
     /// Counts what `r` says about requests, errors, statuses and the shutdown; returns the
     /// request it moved on, and whether that request is over (`None`: no request progressed).
-    fn count(&mut self, r: &Record, started: &mut IdSet) -> Option<(ReqId, bool)> {
+    fn count(
+        &mut self,
+        r: &Record,
+        started: &mut IdSet,
+        statuses: &mut Statuses,
+    ) -> Option<(ReqId, bool)> {
         match &r.event {
             Event::RequestStart { req, attempt, .. } => {
                 if *attempt == 1 && started.insert(*req) {
@@ -143,7 +151,7 @@ impl Summary {
             }
             Event::ResponseHead { req, status, .. } => {
                 self.requests.completed += 1;
-                *self.statuses.entry(status.to_string()).or_default() += 1;
+                statuses.add(*status);
                 self.last_completion_ms = r.t_us / 1000;
                 Some((*req, true))
             }
@@ -186,6 +194,28 @@ impl Summary {
     }
 }
 
+/// Response heads by status code, counted by number and named once at the end (a name made
+/// per response was an allocation per request).
+#[derive(Default)]
+struct Statuses(Vec<(u16, u64)>);
+
+impl Statuses {
+    fn add(&mut self, status: u16) {
+        match self.0.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => self.0.push((status, 1)),
+        }
+    }
+
+    fn into_map(self) -> BTreeMap<String, u64> {
+        let mut map = BTreeMap::new();
+        for (status, n) in self.0 {
+            *map.entry(status.to_string()).or_default() += n;
+        }
+        map
+    }
+}
+
 /// The order requests reached the server in, by their sequence numbers.
 struct Arrivals {
     arrived: IdSet,
@@ -205,74 +235,87 @@ impl Arrivals {
     }
 }
 
+/// The request `r` moves on, and whether that request is over: what [`Summary::count`] returns,
+/// without the counting.
+fn progress_of(r: &Record) -> Option<(ReqId, bool)> {
+    match &r.event {
+        Event::RequestStart { req, .. } => Some((*req, false)),
+        Event::ResponseHead { req, .. } => Some((*req, true)),
+        Event::RequestFailed { req, retrying, .. } => Some((*req, !retrying)),
+        _ => None,
+    }
+}
+
 /// The longest time in which requests were pending and none progressed.
-#[derive(Default)]
+///
+/// The requests pending during the longest stall are listed once, at the end, by replaying the
+/// trace up to the record that ended it: a list made at every longer stall was an allocation
+/// per request in a run whose gaps grow.
 struct Stalls {
-    pending: BTreeSet<ReqId>,
+    pending: IdSet,
     last_progress: u64,
-    best: Stall,
+    /// The longest stall so far, `(from, to)`.
+    best: (u64, u64),
+    /// The record that ended it (`None`: the end of the run), and whether there was one.
+    best_at: Option<Option<usize>>,
 }
 
 impl Stalls {
-    /// Request `req` progressed at `t` (started, or `ended`): the gap since the last progress
-    /// is a stall if anything was pending through it.
-    fn progress(&mut self, t: u64, req: ReqId, ended: bool) {
-        self.gap_to(t);
+    fn new(records: usize) -> Self {
+        Self {
+            pending: IdSet::new(records),
+            last_progress: 0,
+            best: (0, 0),
+            best_at: None,
+        }
+    }
+
+    /// Request `req` progressed at `t` in record `at` (started, or `ended`): the gap since the
+    /// last progress is a stall if anything was pending through it.
+    fn progress(&mut self, at: usize, t: u64, req: ReqId, ended: bool) {
+        self.gap_to(Some(at), t);
         self.last_progress = t;
         if ended {
-            self.pending.remove(&req);
+            self.pending.remove(req);
         } else {
             self.pending.insert(req);
         }
     }
 
-    fn gap_to(&mut self, t: u64) {
-        let best = &self.best;
-        if !self.pending.is_empty()
-            && t.saturating_sub(self.last_progress) > best.to_us - best.from_us
-        {
-            self.best = Stall {
-                from_us: self.last_progress,
-                to_us: t,
-                pending: self.pending.iter().copied().collect(),
-            };
+    fn gap_to(&mut self, at: Option<usize>, t: u64) {
+        let (from, to) = self.best;
+        if !self.pending.is_empty() && t.saturating_sub(self.last_progress) > to - from {
+            self.best = (self.last_progress, t);
+            self.best_at = Some(at);
         }
     }
 
     /// The longest stall, the run's end counting as the last instant, and the requests still
     /// pending then.
-    fn finish(mut self, end_us: u64) -> (Stall, Vec<ReqId>) {
-        self.gap_to(end_us);
-        (self.best, self.pending.into_iter().collect())
-    }
-}
-
-/// A set of request ids that are mostly small and dense: a flag per id up to a bound, a tree
-/// above it (a tree insert per record was most of what a summary cost).
-struct IdSet {
-    flags: Vec<bool>,
-    bound: u64,
-    rest: BTreeSet<u64>,
-}
-
-impl IdSet {
-    fn new(bound: usize) -> Self {
-        Self {
-            flags: Vec::new(),
-            bound: bound.min(1 << 20) as u64,
-            rest: BTreeSet::new(),
-        }
-    }
-
-    /// Adds `id`; whether it was new.
-    fn insert(&mut self, id: u64) -> bool {
-        if id > self.bound {
-            return self.rest.insert(id);
-        }
-        let i = id as usize;
-        if i >= self.flags.len() {
-            self.flags.resize(i + 1, false);
-        }
-        !std::mem::replace(&mut self.flags[i], true)
+    fn finish(mut self, records: &[Record], end_us: u64) -> (Stall, Vec<ReqId>) {
+        self.gap_to(None, end_us);
+        let (from_us, to_us) = self.best;
+        let pending = match self.best_at {
+            None => Vec::new(),
+            Some(None) => self.pending.iter().collect(),
+            // What was pending just before record `at` progressed.
+            Some(Some(at)) => {
+                let mut then = IdSet::new(records.len());
+                for (req, ended) in records[..at].iter().filter_map(progress_of) {
+                    if ended {
+                        then.remove(req);
+                    } else {
+                        then.insert(req);
+                    }
+                }
+                then.iter().collect()
+            }
+        };
+        let stall = Stall {
+            from_us,
+            to_us,
+            pending,
+        };
+        (stall, self.pending.iter().collect())
     }
 }

@@ -81,10 +81,10 @@ fn emfile_reaches_caller(ctx: &CheckContext, out: &mut Vec<Violation>) {
         .peekable();
     let mut swallowed = Vec::new();
     for r in ctx.records {
-        if r.host != *client {
+        if !matches!(&r.event, Event::ConnectFailed { kind, .. } if *kind == ErrorKind::Emfile) {
             continue;
         }
-        if !matches!(&r.event, Event::ConnectFailed { kind, .. } if *kind == ErrorKind::Emfile) {
+        if r.host != *client {
             continue;
         }
         // Skip reports that came before this EMFILE; take the first one at or after it.

@@ -30,7 +30,7 @@ pub fn cannot_judge(name: &str, ctx: &CheckContext) -> Option<String> {
     let on_server = |f: fn(&Event) -> bool| {
         ctx.records
             .iter()
-            .any(|r| r.host == server.as_str() && f(&r.event))
+            .any(|r| f(&r.event) && r.host == server.as_str())
     };
     let answered = ctx
         .records

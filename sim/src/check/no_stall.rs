@@ -15,7 +15,7 @@
 //!
 //! The bound is [`default_bound`] unless a caller passes one to [`check_with_bound`].
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
@@ -24,6 +24,7 @@ use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
+use crate::trace::timeline::IdSet;
 use crate::trace::{Event, Record, ReqId};
 
 /// The default bound: 5 s plus the time the server takes on purpose — its handler's `delay` or
@@ -44,19 +45,37 @@ pub fn default_bound(setup: &Setup, records: &[Record]) -> Duration {
 /// The longest time the server host took from receiving a request to starting its response, on
 /// any connection (HTTP/1: one request at a time per connection).
 fn longest_service(records: &[Record], server: &str) -> Duration {
-    let mut received: std::collections::BTreeMap<u64, u64> = Default::default();
+    // Connection ids are small and dense: a slot per id up to a bound, a map above it (a tree
+    // insert and remove per request was half the cost of this check).
+    let bound = records.len().min(1 << 20) as u64;
+    let mut slots: Vec<Option<u64>> = Vec::new();
+    let mut above: BTreeMap<u64, u64> = BTreeMap::new();
     let mut longest = 0;
-    for r in records.iter().filter(|r| r.host == server) {
-        match &r.event {
-            Event::ServerRequest { conn, .. } => {
-                received.insert(*conn, r.t_us);
+    for r in records {
+        let (conn, request) = match &r.event {
+            Event::ServerRequest { conn, .. } => (*conn, true),
+            Event::ServerResponse { conn, .. } => (*conn, false),
+            _ => continue,
+        };
+        if r.host != server {
+            continue;
+        }
+        if conn > bound {
+            if request {
+                above.insert(conn, r.t_us);
+            } else if let Some(t) = above.remove(&conn) {
+                longest = longest.max(r.t_us - t);
             }
-            Event::ServerResponse { conn, .. } => {
-                if let Some(t) = received.remove(conn) {
-                    longest = longest.max(r.t_us - t);
-                }
-            }
-            _ => {}
+            continue;
+        }
+        let i = conn as usize;
+        if i >= slots.len() {
+            slots.resize((i + 1).max(slots.len() * 2).min(bound as usize + 1), None);
+        }
+        if request {
+            slots[i] = Some(r.t_us);
+        } else if let Some(t) = slots[i].take() {
+            longest = longest.max(r.t_us - t);
         }
     }
     Duration::from_micros(longest)
@@ -85,14 +104,14 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
     let backoff = ctx.setup.client.retry.backoff.as_micros() as u64;
 
     let mut out = Vec::new();
-    let mut pending: BTreeSet<ReqId> = Default::default();
+    let mut pending = IdSet::new(ctx.records.len());
     let mut changes = Vec::new();
     let mut last = 0u64;
     // The pending set is copied only for a violation (once per progress instant, it was an
     // allocation per request of a run).
-    let mut judge = |from: u64, to: u64, pending: &BTreeSet<ReqId>, explained: bool| {
+    let mut judge = |from: u64, to: u64, pending: &IdSet, explained: bool| {
         if to.saturating_sub(from) > bound_us && !explained {
-            let pending: Vec<ReqId> = pending.iter().copied().collect();
+            let pending: Vec<ReqId> = pending.iter().collect();
             out.push(Violation {
                 message: format!(
                     "{} (no progress for longer than the no-stall bound of {})",
@@ -149,7 +168,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
             if still {
                 pending.insert(req);
             } else {
-                pending.remove(&req);
+                pending.remove(req);
             }
         }
     }
@@ -158,7 +177,7 @@ pub fn check_with_bound(ctx: &CheckContext, bound: Duration) -> Vec<Violation> {
         // Cut by the end of the run: explained if every pending attempt had a timeout to come.
         let explained = head_limit.is_some_and(|limit| {
             pending.iter().all(|r| {
-                tl.reqs[r]
+                tl.reqs[&r]
                     .attempts
                     .last()
                     .is_some_and(|a| a.start + limit + tick >= end)

@@ -100,31 +100,32 @@ fn send_order(tl: &Timeline, out: &mut Vec<Violation>) {
 }
 
 fn response_order(tl: &Timeline, out: &mut Vec<Violation>) {
-    // Client response heads by the connection they came on, in time order.
-    let mut heads: BTreeMap<u64, Vec<(u64, ReqId)>> = BTreeMap::new();
+    // Client response heads by the connection they came on, in time order: one list sorted by
+    // connection, then time (a map of lists was a tree insert per response).
+    let mut heads: Vec<(u64, u64, ReqId)> = Vec::new();
     for (id, f) in &tl.reqs {
         for (t, conn) in &f.heads {
             if let Some(c) = conn {
-                heads.entry(*c).or_default().push((*t, *id));
+                heads.push((*c, *t, *id));
             }
         }
     }
-    for (conn, mut hs) in heads {
-        hs.sort();
-        let sent: Vec<Option<ReqId>> = tl
-            .conns
-            .get(&conn)
-            .map(|c| c.exchanges.iter().map(|x| x.seq).collect())
-            .unwrap_or_default();
+    heads.sort_unstable();
+    for on_conn in heads.chunk_by(|a, b| a.0 == b.0) {
+        let conn = on_conn[0].0;
+        // What the server received on it, in order.
+        let sent = tl.conns.get(&conn).map_or(&[][..], |c| &c.exchanges[..]);
         let mut next = 0usize;
-        for (t, req) in hs {
+        for &(_, t, req) in on_conn {
             match sent[next.min(sent.len())..]
                 .iter()
-                .position(|s| *s == Some(req))
+                .position(|x| x.seq == Some(req))
             {
                 Some(k) => next += k + 1,
                 None => {
-                    let earlier = sent[..next.min(sent.len())].contains(&Some(req));
+                    let earlier = sent[..next.min(sent.len())]
+                        .iter()
+                        .any(|x| x.seq == Some(req));
                     let message = if earlier {
                         format!(
                             "the response to request {req} came back on conn {conn} at {} after \
@@ -156,7 +157,7 @@ fn post_once(tl: &Timeline, out: &mut Vec<Violation>) {
     let mut posts: BTreeMap<ReqId, Vec<(u64, u64)>> = BTreeMap::new();
     for (conn, c) in &tl.conns {
         for x in &c.exchanges {
-            if let (Some(seq), "POST") = (x.seq, x.method.as_str()) {
+            if let (Some(seq), "POST") = (x.seq, &*x.method) {
                 posts.entry(seq).or_default().push((x.at, *conn));
             }
         }

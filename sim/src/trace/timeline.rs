@@ -2,8 +2,19 @@
 //! request 7" or "who held conn 3 at 12 s" without re-scanning the records.
 //!
 //! It only collects facts; it judges nothing. Times are µs of simulated time.
+//!
+//! Built once per run and read by every check, it allocates little per request: a request's
+//! lists are [`Few`] (one item inline), its method a [`Method`] (the common ones without a
+//! copy), its slot in a vector indexed by id.
 
+mod few;
+mod id_set;
+
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+pub use few::Few;
+pub(crate) use id_set::IdSet;
 
 use crate::error::ErrorKind;
 use crate::trace::{BodyEnd, CloseReason, ConnId, Event, HostName, Record, ReqId};
@@ -23,23 +34,37 @@ pub struct Attempt {
     pub retrying: bool,
 }
 
+/// An HTTP method as the trace names it: the standard ones borrowed, any other copied.
+pub type Method = Cow<'static, str>;
+
+/// `name` as a [`Method`], without a copy when it is a standard method.
+fn method(name: &str) -> Method {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == name) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
 /// Everything the trace says about one logical request.
 #[derive(Clone, Debug, Default)]
 pub struct ReqFacts {
     /// HTTP method.
-    pub method: String,
+    pub method: Method,
     /// Its attempts, in order.
-    pub attempts: Vec<Attempt>,
+    pub attempts: Few<Attempt>,
     /// Pool checkouts: `(time, conn, reused)`; `conn` is `None` while queued for a socket.
-    pub checkouts: Vec<(u64, Option<ConnId>, bool)>,
+    pub checkouts: Few<(u64, Option<ConnId>, bool)>,
     /// Response heads: `(time, conn)`. More than one is a bug.
-    pub heads: Vec<(u64, Option<ConnId>)>,
+    pub heads: Few<(u64, Option<ConnId>)>,
     /// When the caller finished with the body, and how.
     pub body_end: Option<(u64, BodyEnd)>,
     /// Final failures (not retried): `(time, kind)`. More than one is a bug.
-    pub failures: Vec<(u64, ErrorKind)>,
+    pub failures: Few<(u64, ErrorKind)>,
     /// Server receptions of this request (by its `x-seq`): `(time, conn)`.
-    pub delivered: Vec<(u64, ConnId)>,
+    pub delivered: Few<(u64, ConnId)>,
     /// At the end of the run, the connection this request was written on with nothing back
     /// since: `(conn, since)`.
     pub waiting_on: Option<(ConnId, u64)>,
@@ -95,7 +120,7 @@ pub struct ServerExchange {
     /// The request's `x-seq`, when present.
     pub seq: Option<ReqId>,
     /// HTTP method.
-    pub method: String,
+    pub method: Method,
     /// When the server finished the response, and whether it announced `connection: close`.
     pub response: Option<(u64, bool)>,
 }
@@ -172,7 +197,6 @@ impl Timeline {
         for r in records {
             let t = r.t_us;
             tl.end_us = tl.end_us.max(t);
-            let on_server = r.host == server_host;
             match &r.event {
                 Event::Connected { conn, to, .. } => {
                     let c = conns.entry(*conn);
@@ -184,7 +208,8 @@ impl Timeline {
                 }
                 Event::Closed { conn, reason } => {
                     let c = conns.entry(*conn);
-                    let slot = if on_server {
+                    // Compared here only: a name compare per record was a tenth of the cost.
+                    let slot = if r.host == server_host {
                         &mut c.server_closed
                     } else {
                         &mut c.client_closed
@@ -206,7 +231,7 @@ impl Timeline {
                     attempt,
                 } => {
                     let f = reqs.entry(*req);
-                    f.method = method.clone();
+                    f.method = self::method(method.as_ref());
                     f.attempts.push(Attempt {
                         number: *attempt,
                         start: t,
@@ -248,7 +273,7 @@ impl Timeline {
                     conns.entry(*conn).exchanges.push(ServerExchange {
                         at: t,
                         seq: *seq,
-                        method: method.clone(),
+                        method: self::method(method.as_ref()),
                         response: None,
                     });
                     if let Some(s) = seq {
@@ -385,7 +410,11 @@ impl<T: Default> IdMap<T> {
         }
         let i = id as usize;
         if i >= self.slots.len() {
-            self.slots.resize_with(i + 1, || None);
+            // Ids come one more at a time: grow by doubling (up to the bound), not by one.
+            let len = (i + 1)
+                .max(self.slots.len() * 2)
+                .min(self.bound as usize + 1);
+            self.slots.resize_with(len, || None);
         }
         let slot = &mut self.slots[i];
         if slot.is_none() {

@@ -281,7 +281,11 @@ impl World {
         // Nor do the hosts' tasks woken meanwhile: each round polls the hosts marked.
         self.turn_wakes.begin(cx.waker());
         let (mut instant, mut now);
+        // The kernels' earliest timer, when it was read after the round's last kernel work (the
+        // quiet test): the deadline below reuses it (each reading visits every kernel).
+        let mut kernel_deadline;
         loop {
+            kernel_deadline = None;
             instant = tokio::time::Instant::now();
             now = clock::us_at(instant);
             let _round = clock::round(instant);
@@ -326,7 +330,9 @@ impl World {
             // timer due, no host's task woken (actions due now were applied in this one).
             let quiet = self.network.next_due().is_none_or(|t| t > now)
                 && !guard.egress_pending()
-                && guard.next_deadline().is_none_or(|at| at > instant)
+                && kernel_deadline
+                    .insert(guard.next_deadline())
+                    .is_none_or(|at| at > instant)
                 && !self.any_host_marked();
             if quiet {
                 break;
@@ -342,8 +348,9 @@ impl World {
             next = next.min(at.as_micros() as u64);
         }
         let mut deadline = instant + Duration::from_micros(next.saturating_sub(now));
-        // The kernels' own timers: retransmissions, SYN retries, zero-window probes.
-        if let Some(at) = guard.next_deadline() {
+        // The kernels' own timers: retransmissions, SYN retries, zero-window probes. Nothing ran
+        // since the quiet test read them, if it did.
+        if let Some(at) = kernel_deadline.unwrap_or_else(|| guard.next_deadline()) {
             deadline = deadline.min(at);
         }
         guard.set_egress_waker(cx.waker());
