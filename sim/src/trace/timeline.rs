@@ -7,13 +7,14 @@
 //! lists are [`Few`] (one item inline), its method a [`Method`] (the common ones without a
 //! copy), its slot in a vector indexed by id.
 
-mod few;
 mod id_set;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-pub use few::Few;
+/// A request's list of attempts, heads, deliveries: nearly always empty or of one, which is
+/// kept inline (a `Vec` each was an allocation and a free per list per request).
+pub type Few<T> = smallvec::SmallVec<[T; 1]>;
 pub(crate) use id_set::IdSet;
 
 use crate::error::ErrorKind;
