@@ -102,6 +102,8 @@ pub struct World {
     kernel_events: Vec<(HostId, turmoil_net::KernelEvent)>,
     /// The driver's turn as the hosts' wakers see it (`wake.rs`).
     turn_wakes: Arc<TurnWakes>,
+    /// The waker `turn_wakes` holds, to tell without its lock whether it changed.
+    driver: Option<Waker>,
 }
 
 impl World {
@@ -120,6 +122,7 @@ impl World {
             polls: 0,
             kernel_events: Vec::new(),
             turn_wakes: Arc::new(TurnWakes::default()),
+            driver: None,
         }
     }
 
@@ -278,8 +281,16 @@ impl World {
         self.polls += 1;
         // This turn ends with an egress: what the kernels get to do meanwhile wakes nobody.
         let _turn = Turn::enter(guard);
-        // Nor do the hosts' tasks woken meanwhile: each round polls the hosts marked.
-        self.turn_wakes.begin(cx.waker());
+        // Nor do the hosts' tasks woken meanwhile: each round polls the hosts marked. The
+        // driver's waker is handed on only when it changed.
+        let new_driver = !self
+            .driver
+            .as_ref()
+            .is_some_and(|w| wake::same_waker(w, cx.waker()));
+        if new_driver {
+            self.driver = Some(cx.waker().clone());
+        }
+        self.turn_wakes.begin(new_driver.then(|| cx.waker()));
         let (mut instant, mut now);
         // The kernels' earliest timer, when it was read after the round's last kernel work (the
         // quiet test): the deadline below reuses it (each reading visits every kernel).
@@ -353,7 +364,11 @@ impl World {
         if let Some(at) = kernel_deadline.unwrap_or_else(|| guard.next_deadline()) {
             deadline = deadline.min(at);
         }
-        guard.set_egress_waker(cx.waker());
+        // The kernels keep the waker they were given (and wake it by reference): a new one only
+        // when it changed (see `begin` above).
+        if new_driver {
+            guard.set_egress_waker(cx.waker());
+        }
         // Work after the turn's last egress (a refused SYN's reset, delivered while routing).
         if guard.egress_pending() {
             cx.waker().wake_by_ref();

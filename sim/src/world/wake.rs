@@ -29,13 +29,12 @@ pub(super) struct TurnWakes {
 }
 
 impl TurnWakes {
-    /// A turn begins: host wakes from now on only mark their host. `driver` is the waker to
-    /// use once it ends.
-    pub(super) fn begin(&self, driver: &Waker) {
-        let mut slot = self.driver.lock().unwrap();
-        match slot.as_ref() {
-            Some(old) if old.will_wake(driver) => {}
-            _ => *slot = Some(driver.clone()),
+    /// A turn begins: host wakes from now on only mark their host. `new_driver` is the waker
+    /// to use once it ends, when it is not the one given before (the caller keeps a copy to
+    /// tell: a lock taken every turn to compare them was a tenth of a turn's own cost).
+    pub(super) fn begin(&self, new_driver: Option<&Waker>) {
+        if let Some(driver) = new_driver {
+            *self.driver.lock().unwrap() = Some(driver.clone());
         }
         self.in_turn.store(true, Ordering::SeqCst);
     }
@@ -53,6 +52,14 @@ impl TurnWakes {
             w.wake_by_ref();
         }
     }
+}
+
+/// Whether `a` and `b` wake the same thing. `Waker::will_wake` compares vtable addresses, and a
+/// clone of tokio's `block_on` waker carries its own copy of the same vtable: the driver's waker
+/// never "will wake" its clone, so it was cloned again every turn. Same data and same functions
+/// is the same waker.
+pub(super) fn same_waker(a: &Waker, b: &Waker) -> bool {
+    a.will_wake(b) || (a.data() == b.data() && a.vtable() == b.vtable())
 }
 
 /// One host's mark, and the waker its `LocalSet` is polled with.
