@@ -17,11 +17,21 @@ use crate::trace::{CloseReason, ConnId};
 
 /// The receive side: filled by the pump task, drained by the application.
 pub(crate) struct Recv {
-    pub(super) chunks: VecDeque<Bytes>,
+    /// What the pump took, read by read, each read as the received chunks it lies in.
+    pub(super) chunks: VecDeque<Piece>,
     pub(super) buffered: usize,
     pub(super) eof: bool,
     pub(super) error: Option<io::ErrorKind>,
     pub(super) read_waker: Option<Waker>,
+}
+
+/// Part of one read of the pump: a received chunk, or a part of one.
+pub(crate) struct Piece {
+    pub(super) bytes: Bytes,
+    /// The last piece of its read. The application's read stops there, so that it returns
+    /// what it did when the pump gathered each read into one buffer: the same sizes to
+    /// hyper, read by read.
+    pub(super) ends_read: bool,
 }
 
 impl Recv {

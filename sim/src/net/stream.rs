@@ -31,7 +31,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -40,7 +40,7 @@ use super::clock;
 use super::conn::{ConnShared, Side};
 use super::conn_fault::Active;
 pub use super::core::StreamHandle;
-use super::core::{Core, Recv};
+use super::core::{Core, Piece, Recv};
 use super::fd::Fd;
 use super::ports::PortLease;
 use super::wire::Wire;
@@ -171,6 +171,8 @@ async fn pump(
 ) {
     let core = &*handle.inner;
     let (shared, side) = (&core.shared, core.side);
+    // The pieces of a read after its first (see below): almost always none.
+    let mut more = Vec::new();
     loop {
         let paused_at = core.read_pause.load(std::sync::atomic::Ordering::Relaxed);
         let cap = if paused_at > 0 { paused_at } else { cap };
@@ -191,7 +193,10 @@ async fn pump(
         } else {
             PUMP_CHUNK.min(room).max(1)
         };
-        let outcome = match std::future::poll_fn(|cx| rd.poll_chunk(cx, max)).await {
+        // One read, as the received chunks it spans: almost always one; a read across a
+        // response head and its body is both, not gathered into a new buffer.
+        more.clear();
+        let outcome = match std::future::poll_fn(|cx| rd.poll_pieces(cx, max, &mut more)).await {
             Ok(Some(bytes)) => Ok(bytes),
             Ok(None) => Err(None),
             Err(e) => Err(Some(e.kind())),
@@ -210,11 +215,22 @@ async fn pump(
         }
         let mut r = core.recv.lock().unwrap();
         match outcome {
-            Ok(bytes) => {
-                shared.on_received(side, bytes.len() as u64);
+            Ok(first) => {
+                let n = first.len() + more.iter().map(Bytes::len).sum::<usize>();
+                shared.on_received(side, n as u64);
                 if r.error.is_none() && !r.eof {
-                    r.buffered += bytes.len();
-                    r.chunks.push_back(bytes);
+                    r.buffered += n;
+                    r.chunks.push_back(Piece {
+                        bytes: first,
+                        ends_read: more.is_empty(),
+                    });
+                    let last = more.len();
+                    for (i, bytes) in more.drain(..).enumerate() {
+                        r.chunks.push_back(Piece {
+                            bytes,
+                            ends_read: i + 1 == last,
+                        });
+                    }
                     r.wake_reader();
                 }
             }
@@ -250,12 +266,22 @@ impl Read for SimStream {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let mut r = self.core().recv.lock().unwrap();
-        if let Some(chunk) = r.chunks.front_mut() {
-            let n = chunk.len().min(buf.remaining());
-            buf.put_slice(&chunk[..n]);
-            chunk.advance(n);
-            if chunk.is_empty() {
+        if !r.chunks.is_empty() {
+            // What is left of the pump's oldest read, as far as `buf` takes it.
+            let mut n = 0;
+            while let Some(piece) = r.chunks.front_mut() {
+                let take = piece.bytes.len().min(buf.remaining());
+                buf.put_slice(&piece.bytes[..take]);
+                piece.bytes.advance(take);
+                n += take;
+                if !piece.bytes.is_empty() {
+                    break;
+                }
+                let ends_read = piece.ends_read;
                 r.chunks.pop_front();
+                if ends_read {
+                    break;
+                }
             }
             r.buffered -= n;
             drop(r);

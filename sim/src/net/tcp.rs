@@ -110,21 +110,24 @@ enum Read {
 }
 
 impl ReadHalf {
-    /// The next bytes received, at most `max`, as a `Bytes` of exactly their length (no scratch
-    /// buffer per socket: at 10k connections a 16 KiB one each was a third of the memory): a
-    /// simulated kernel hands over a received segment, or a part of one, without a copy, and
-    /// gathers only bytes that span segments. `Ok(None)` at the peer's FIN.
-    pub(crate) fn poll_chunk(
+    /// The next bytes received, at most `max`, as the received chunks (or parts of them) they
+    /// lie in: the first returned, any further ones appended to `more`; `Ok(None)` at the
+    /// peer's FIN. No scratch buffer per socket (at 10k connections a 16 KiB one each was a
+    /// third of the memory), and no copy: a simulated kernel hands over its received segments
+    /// as they are, a range across two of them (a response head and its body) as both, where
+    /// it would otherwise gather them into a new buffer.
+    pub(crate) fn poll_pieces(
         &mut self,
         cx: &mut Context<'_>,
         max: usize,
+        more: &mut Vec<Bytes>,
     ) -> Poll<io::Result<Option<Bytes>>> {
         let (host, rd) = match self.inner.as_mut() {
             None => return Poll::Ready(Ok(None)),
             Some(Read::Real(rd)) => return poll_real_chunk(rd, cx, max),
             Some(Read::Sim(host, rd)) => (*host, rd),
         };
-        match scoped(host, || rd.poll_read_bytes(cx, max)) {
+        match scoped(host, || rd.poll_read_pieces(cx, max, more)) {
             Poll::Ready(Ok(b)) if b.is_empty() => Poll::Ready(Ok(None)),
             Poll::Ready(Ok(b)) => Poll::Ready(Ok(Some(b))),
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),

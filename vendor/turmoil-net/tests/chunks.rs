@@ -81,11 +81,15 @@ fn shared_bytes_cross_as_their_own_segments_and_are_read_without_a_copy() {
             .into_iter()
             .chain(std::iter::repeat(1024))
         {
-            let b = poll_fn(|cx| rd.poll_read_bytes(cx, max)).await.unwrap();
+            let mut more = Vec::new();
+            let b = poll_fn(|cx| rd.poll_read_pieces(cx, max, &mut more))
+                .await
+                .unwrap();
             if b.is_empty() {
                 return reads;
             }
             reads.push(b);
+            reads.append(&mut more);
         }
         unreachable!()
     });

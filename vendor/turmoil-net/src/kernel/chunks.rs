@@ -28,7 +28,7 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 /// One chunk holding the first `n` bytes of `bufs` concatenated (`n`
 /// at most their total), allocated for exactly those bytes: the one
@@ -114,33 +114,33 @@ impl ChunkQueue {
         }
     }
 
-    /// Removes the first `n` bytes (at most [`len`](Self::len)) and
-    /// returns them as one `Bytes`: the first chunk or a part of it
-    /// when it holds them all (no copy), else gathered into a new
-    /// buffer of exactly `n` bytes.
-    pub fn take_front(&mut self, n: usize) -> Bytes {
+    /// Removes the first `n` bytes (at most [`len`](Self::len)), none of
+    /// them copied: returns the chunk (or part of one) they start in and
+    /// appends the chunks (or parts) they go on in to `more`, in order.
+    /// Nothing is gathered, so a reader that keeps several `Bytes` takes a
+    /// range across chunks without a copy (httpsim patch).
+    pub fn take_pieces(&mut self, n: usize, more: &mut Vec<Bytes>) -> Bytes {
         debug_assert!(n <= self.len);
-        if n == 0 {
+        if n == 0 || self.is_empty() {
             return Bytes::new();
-        }
-        if n == self.head.len() {
-            return self.pop_head();
         }
         if n < self.head.len() {
             self.len -= n;
             return self.head.split_to(n);
         }
-        let mut out = BytesMut::with_capacity(n);
-        while out.len() < n {
-            let want = n - out.len();
-            if want < self.head.len() {
-                out.extend_from_slice(&self.head[..want]);
-                self.advance(want);
-            } else {
-                out.extend_from_slice(&self.pop_head());
+        let first = self.pop_head();
+        let mut left = n - first.len();
+        while left > 0 && !self.is_empty() {
+            if left < self.head.len() {
+                self.len -= left;
+                more.push(self.head.split_to(left));
+                break;
             }
+            let next = self.pop_head();
+            left -= next.len();
+            more.push(next);
         }
-        out.freeze()
+        first
     }
 
     /// Copies the first `dst.len()` bytes (at most [`len`](Self::len))
@@ -289,11 +289,24 @@ mod tests {
     }
 
     #[test]
-    fn take_front_advance_and_copies_keep_the_order() {
+    fn pieces_are_the_chunks_a_range_lies_in() {
+        let mut q = queue(&[b"abc", b"defg", b"h"]);
+        let mut more = Vec::new();
+        assert_eq!(q.take_pieces(2, &mut more), Bytes::from_static(b"ab"));
+        assert!(more.is_empty());
+        assert_eq!(q.take_pieces(3, &mut more), Bytes::from_static(b"c"));
+        assert_eq!(more, [Bytes::from_static(b"de")]);
+        more.clear();
+        assert_eq!(q.take_pieces(3, &mut more), Bytes::from_static(b"fg"));
+        assert_eq!(more, [Bytes::from_static(b"h")]);
+        assert!(q.is_empty());
+        assert_eq!(q.rest.capacity(), 0, "an empty queue holds no allocation");
+    }
+
+    #[test]
+    fn advance_and_copies_keep_the_order() {
         let mut q = queue(&[b"abc", b"defg", b"h", b"ijkl"]);
-        assert_eq!(q.take_front(2), Bytes::from_static(b"ab"));
-        assert_eq!(q.take_front(1), Bytes::from_static(b"c"));
-        assert_eq!(q.take_front(6), Bytes::from_static(b"defghi"));
+        q.advance(9);
         let mut peek = [0u8; 2];
         q.copy_to(1, &mut peek);
         assert_eq!(&peek, b"kl");

@@ -846,15 +846,17 @@ impl Kernel {
         }
     }
 
-    /// httpsim patch: `recv(2)` for a connected TCP socket that returns
-    /// what it drained (at most `max` bytes) as one exact `Bytes`; empty
-    /// at EOF. No caller buffer; when it takes all that was received, no
-    /// copy either (the buffer itself is handed over).
-    pub fn poll_recv_bytes(
+    /// httpsim patch: `recv(2)` for a connected TCP socket that hands over
+    /// what it drained (at most `max` bytes) as the received chunks (or
+    /// parts of them) they lie in, in order, the first returned (empty at
+    /// EOF) and any further ones appended to `more`. No caller buffer and
+    /// no copy: a range across two segments is both of them.
+    pub fn poll_recv_pieces(
         &mut self,
         fd: Fd,
         cx: &mut Context<'_>,
         max: usize,
+        more: &mut Vec<bytes::Bytes>,
     ) -> Poll<std::io::Result<bytes::Bytes>> {
         let ty = match self.lookup(fd) {
             Ok(st) => st.ty,
@@ -863,7 +865,7 @@ impl Kernel {
         if ty != Type::Stream {
             return Poll::Ready(Err(Error::from(ErrorKind::Unsupported)));
         }
-        tcp::poll_recv_bytes(self, fd, cx, max)
+        tcp::poll_recv_pieces(self, fd, cx, max, more)
     }
 
     /// `shutdown(SHUT_WR)`. TCP-only in practice; UDP sockets have no

@@ -1115,21 +1115,23 @@ pub(super) fn poll_recv(
     poll_recv_with(k, fd, cx, max, |rb, n| rb.take_into(&mut buf[..n]))
 }
 
-/// [`poll_recv`] returning the drained bytes (at most `max`) as one
-/// `Bytes`, empty at EOF (httpsim patch: a reader that keeps what it
+/// [`poll_recv`] handing over the drained bytes (at most `max`) as the
+/// chunks they lie in, the first returned (empty at EOF), any further
+/// ones appended to `more` (httpsim patch: a reader that keeps what it
 /// reads as `Bytes` needs no scratch buffer of its own, and takes a
-/// received segment, or a part of one, without a copy).
-pub(super) fn poll_recv_bytes(
+/// range across segments without a copy).
+pub(super) fn poll_recv_pieces(
     k: &mut Kernel,
     fd: Fd,
     cx: &mut Context<'_>,
     max: usize,
+    more: &mut Vec<Bytes>,
 ) -> Poll<Result<Bytes>> {
-    let mut out = Bytes::new();
-    poll_recv_with(k, fd, cx, max, |rb, n| out = rb.take_front(n)).map_ok(|_| out)
+    let mut first = Bytes::new();
+    poll_recv_with(k, fd, cx, max, |rb, n| first = rb.take_pieces(n, more)).map_ok(|_| first)
 }
 
-/// The body of [`poll_recv`] and [`poll_recv_bytes`]: `take` gets the
+/// The body of [`poll_recv`] and [`poll_recv_pieces`]: `take` gets the
 /// receive buffer and how many of its bytes (at most `max`, never none)
 /// to remove from its front (httpsim patch).
 fn poll_recv_with(

@@ -67,16 +67,18 @@ impl OwnedReadHalf {
     }
 
     /// httpsim patch: reads what the socket has received, at most `max`
-    /// bytes, as one `Bytes` of exactly that length (empty at EOF),
-    /// copied once out of the kernel's receive buffer: a reader that
-    /// keeps chunks needs no scratch buffer of its own.
-    pub fn poll_read_bytes(
+    /// bytes, as the received chunks (or parts of them) they lie in, the
+    /// first returned (empty at EOF) and any further ones appended to
+    /// `more`, in order. A reader that keeps several `Bytes` per read
+    /// takes a range across segments without a copy.
+    pub fn poll_read_pieces(
         &mut self,
         cx: &mut Context<'_>,
         max: usize,
+        more: &mut Vec<bytes::Bytes>,
     ) -> Poll<io::Result<bytes::Bytes>> {
         let fd = self.inner.fd();
-        sys(|k| k.poll_recv_bytes(fd, cx, max))
+        sys(|k| k.poll_recv_pieces(fd, cx, max, more))
     }
 
     pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
