@@ -229,8 +229,14 @@ impl<C: Connect, B: 'static> Inner<C, B> {
     }
 
     fn serve_one(self: &Rc<Self>, st: &mut State<C, B>, trash: &mut Vec<Trash<C, B>>) -> bool {
+        // Waiters whose caller gave up are dropped when they reach the front: a queue's head is
+        // then its oldest live waiter, and a queue is empty exactly when none is live, as a
+        // sweep of every queue would leave it (that sweep, once per dispatch, was quadratic in
+        // the waiters of a pool-stall run).
         for h in st.hosts.values_mut() {
-            h.waiters.retain(|w| !w.tx.is_closed());
+            while h.waiters.front().is_some_and(|w| w.tx.is_closed()) {
+                h.waiters.pop_front();
+            }
         }
         let mut heads: Vec<(u64, Rc<str>)> = st
             .hosts
