@@ -26,6 +26,7 @@
 mod config;
 pub mod connect;
 mod error;
+mod key;
 mod lease;
 mod state;
 pub mod tcp;
@@ -40,6 +41,7 @@ use tokio::sync::oneshot;
 pub use config::{AgentConfig, Scheduling};
 pub use connect::{Connect, ServiceConnector, Transport};
 pub use error::AgentError;
+use key::{pool_key, KeyCache};
 pub use lease::AgentBody;
 
 use lease::{Lease, Stage};
@@ -121,6 +123,7 @@ struct Inner<C: Connect, B: 'static> {
     connector: C,
     observers: RefCell<Vec<Observer>>,
     state: RefCell<State<C, B>>,
+    keys: KeyCache,
 }
 
 /// How many times a request hyper handed back unwritten is tried on another socket.
@@ -140,6 +143,7 @@ where
                 connector,
                 observers: RefCell::new(Vec::new()),
                 state: RefCell::new(State::default()),
+                keys: KeyCache::default(),
             }),
         }
     }
@@ -226,15 +230,6 @@ where
     }
 }
 
-/// The pool key of a URI: scheme, host and port.
-fn pool_key(uri: &Uri) -> String {
-    let scheme = uri.scheme_str().unwrap_or("http");
-    let port = uri
-        .port_u16()
-        .unwrap_or(if scheme == "https" { 443 } else { 80 });
-    format!("{scheme}://{}:{port}", uri.host().unwrap_or(""))
-}
-
 impl<C: Connect, B> Inner<C, B>
 where
     B: Body + 'static,
@@ -246,7 +241,7 @@ where
         mut req: Request<B>,
     ) -> Result<Response<AgentBody>, AgentError> {
         let uri = req.uri().clone();
-        let key: Rc<str> = pool_key(&uri).into();
+        let key = self.keys.key(&uri);
         let tag = req.extensions().get::<RequestTag>().map(|t| t.0);
         if !self.config.keep_alive {
             req.headers_mut()
