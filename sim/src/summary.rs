@@ -122,7 +122,8 @@ impl Summary {
                     s.reordered.push(*seq);
                 }
             }
-            if let Some((req, ended)) = s.count(r, &mut started, &mut statuses) {
+            s.count(r, &mut started, &mut statuses);
+            if let Some((req, ended)) = progress_of(r) {
                 stalls.progress(i, r.t_us, req, ended);
             }
         }
@@ -134,62 +135,45 @@ impl Summary {
         s
     }
 
-    /// Counts what `r` says about requests, errors, statuses and the shutdown; returns the
-    /// request it moved on, and whether that request is over (`None`: no request progressed).
-    fn count(
-        &mut self,
-        r: &Record,
-        started: &mut IdSet,
-        statuses: &mut Statuses,
-    ) -> Option<(ReqId, bool)> {
+    /// Counts what `r` says about requests, errors, statuses and the shutdown.
+    fn count(&mut self, r: &Record, started: &mut IdSet, statuses: &mut Statuses) {
         match &r.event {
-            Event::RequestStart { req, attempt, .. } => {
-                if *attempt == 1 && started.insert(*req) {
-                    self.requests.sent += 1;
-                }
-                Some((*req, false))
+            Event::RequestStart { req, attempt, .. } if *attempt == 1 && started.insert(*req) => {
+                self.requests.sent += 1;
             }
-            Event::ResponseHead { req, status, .. } => {
+            Event::ResponseHead { status, .. } => {
                 self.requests.completed += 1;
                 statuses.add(*status);
                 self.last_completion_ms = r.t_us / 1000;
-                Some((*req, true))
             }
             Event::RequestFailed {
                 req,
                 kind,
-                retrying,
+                retrying: false,
                 ..
             } => {
-                if !retrying {
-                    self.requests.failed += 1;
-                    *self.requests.errors.entry(kind.to_string()).or_default() += 1;
-                    if self.first_error.is_none() {
-                        self.first_error = Some(FirstError {
-                            request: *req,
-                            kind: *kind,
-                            at_ms: r.t_us / 1000,
-                        });
-                    }
-                }
-                Some((*req, !retrying))
-            }
-            Event::ShutdownStart { .. } => {
-                if self.shutdown.is_none() {
-                    self.shutdown = Some(ShutdownSpan {
-                        started_ms: r.t_us / 1000,
-                        ended_ms: None,
+                self.requests.failed += 1;
+                *self.requests.errors.entry(kind.to_string()).or_default() += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(FirstError {
+                        request: *req,
+                        kind: *kind,
+                        at_ms: r.t_us / 1000,
                     });
                 }
-                None
+            }
+            Event::ShutdownStart { .. } if self.shutdown.is_none() => {
+                self.shutdown = Some(ShutdownSpan {
+                    started_ms: r.t_us / 1000,
+                    ended_ms: None,
+                });
             }
             Event::ShutdownEnd { .. } => {
                 if let Some(sd) = self.shutdown.as_mut() {
                     sd.ended_ms.get_or_insert(r.t_us / 1000);
                 }
-                None
             }
-            _ => None,
+            _ => {}
         }
     }
 }
@@ -235,8 +219,8 @@ impl Arrivals {
     }
 }
 
-/// The request `r` moves on, and whether that request is over: what [`Summary::count`] returns,
-/// without the counting.
+/// The request `r` moves on (started an attempt, got its head, had an attempt fail), and
+/// whether that request is over (`None`: no request progressed).
 fn progress_of(r: &Record) -> Option<(ReqId, bool)> {
     match &r.event {
         Event::RequestStart { req, .. } => Some((*req, false)),
@@ -256,8 +240,19 @@ struct Stalls {
     last_progress: u64,
     /// The longest stall so far, `(from, to)`.
     best: (u64, u64),
-    /// The record that ended it (`None`: the end of the run), and whether there was one.
-    best_at: Option<Option<usize>>,
+    /// What ended it.
+    best_end: StallEnd,
+}
+
+/// What ended the longest stall so far.
+#[derive(Clone, Copy)]
+enum StallEnd {
+    /// There was no stall.
+    None,
+    /// The progress in this record (by index in the trace).
+    Record(usize),
+    /// The end of the run.
+    RunEnd,
 }
 
 impl Stalls {
@@ -266,14 +261,14 @@ impl Stalls {
             pending: IdSet::new(records),
             last_progress: 0,
             best: (0, 0),
-            best_at: None,
+            best_end: StallEnd::None,
         }
     }
 
     /// Request `req` progressed at `t` in record `at` (started, or `ended`): the gap since the
     /// last progress is a stall if anything was pending through it.
     fn progress(&mut self, at: usize, t: u64, req: ReqId, ended: bool) {
-        self.gap_to(Some(at), t);
+        self.gap_to(StallEnd::Record(at), t);
         self.last_progress = t;
         if ended {
             self.pending.remove(req);
@@ -282,24 +277,24 @@ impl Stalls {
         }
     }
 
-    fn gap_to(&mut self, at: Option<usize>, t: u64) {
+    fn gap_to(&mut self, end: StallEnd, t: u64) {
         let (from, to) = self.best;
         if !self.pending.is_empty() && t.saturating_sub(self.last_progress) > to - from {
             self.best = (self.last_progress, t);
-            self.best_at = Some(at);
+            self.best_end = end;
         }
     }
 
     /// The longest stall, the run's end counting as the last instant, and the requests still
     /// pending then.
     fn finish(mut self, records: &[Record], end_us: u64) -> (Stall, Vec<ReqId>) {
-        self.gap_to(None, end_us);
+        self.gap_to(StallEnd::RunEnd, end_us);
         let (from_us, to_us) = self.best;
-        let pending = match self.best_at {
-            None => Vec::new(),
-            Some(None) => self.pending.iter().collect(),
+        let pending = match self.best_end {
+            StallEnd::None => Vec::new(),
+            StallEnd::RunEnd => self.pending.iter().collect(),
             // What was pending just before record `at` progressed.
-            Some(Some(at)) => {
+            StallEnd::Record(at) => {
                 let mut then = IdSet::new(records.len());
                 for (req, ended) in records[..at].iter().filter_map(progress_of) {
                     if ended {

@@ -15,7 +15,6 @@
 //!
 //! The bound is [`default_bound`] unless a caller passes one to [`check_with_bound`].
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::diagnose::why_waiting;
@@ -24,7 +23,7 @@ use crate::error::ErrorKind;
 use crate::fmt::secs;
 use crate::server::Handler;
 use crate::setup::Setup;
-use crate::trace::timeline::IdSet;
+use crate::trace::timeline::{IdMap, IdSet};
 use crate::trace::{Event, Record, ReqId};
 
 /// The default bound: 5 s plus the time the server takes on purpose — its handler's `delay` or
@@ -45,11 +44,9 @@ pub fn default_bound(setup: &Setup, records: &[Record]) -> Duration {
 /// The longest time the server host took from receiving a request to starting its response, on
 /// any connection (HTTP/1: one request at a time per connection).
 fn longest_service(records: &[Record], server: &str) -> Duration {
-    // Connection ids are small and dense: a slot per id up to a bound, a map above it (a tree
-    // insert and remove per request was half the cost of this check).
-    let bound = records.len().min(1 << 20) as u64;
-    let mut slots: Vec<Option<u64>> = Vec::new();
-    let mut above: BTreeMap<u64, u64> = BTreeMap::new();
+    // When each connection's current request arrived, by connection id (small and dense: a
+    // tree insert and remove per request was half the cost of this check).
+    let mut received: IdMap<Option<u64>> = IdMap::new(records.len());
     let mut longest = 0;
     for r in records {
         let (conn, request) = match &r.event {
@@ -60,21 +57,10 @@ fn longest_service(records: &[Record], server: &str) -> Duration {
         if r.host != server {
             continue;
         }
-        if conn > bound {
-            if request {
-                above.insert(conn, r.t_us);
-            } else if let Some(t) = above.remove(&conn) {
-                longest = longest.max(r.t_us - t);
-            }
-            continue;
-        }
-        let i = conn as usize;
-        if i >= slots.len() {
-            slots.resize((i + 1).max(slots.len() * 2).min(bound as usize + 1), None);
-        }
+        let at = received.entry(conn);
         if request {
-            slots[i] = Some(r.t_us);
-        } else if let Some(t) = slots[i].take() {
+            *at = Some(r.t_us);
+        } else if let Some(t) = at.take() {
             longest = longest.max(r.t_us - t);
         }
     }

@@ -349,8 +349,9 @@ impl<T> Default for IdMap<T> {
 }
 
 impl<T> IdMap<T> {
-    /// Slots for ids up to `bound` (capped at 2^20), grown as they are used.
-    fn new(bound: usize) -> Self {
+    /// Slots for ids up to `bound` (capped at 2^20), grown as they are used. A trace's length
+    /// bounds the ids it names.
+    pub(crate) fn new(bound: usize) -> Self {
         Self {
             slots: Vec::new(),
             bound: bound.min(1 << 20) as u64,
@@ -402,7 +403,7 @@ impl<T> IdMap<T> {
 
 impl<T: Default> IdMap<T> {
     /// The facts of `id`, made empty on first use.
-    fn entry(&mut self, id: u64) -> &mut T {
+    pub(crate) fn entry(&mut self, id: u64) -> &mut T {
         if id > self.bound {
             if !self.rest.contains_key(&id) {
                 self.len += 1;
