@@ -131,6 +131,11 @@ pub struct PerRequest {
     pub httpsim_over_bare: f64,
     /// `httpsim_us / duplex_us`.
     pub httpsim_over_duplex: f64,
+    /// `bare_us / duplex_us`: what the event-driven design costs before any httpsim layer (a
+    /// paused tokio clock that jumps per packet, turmoil-net's TCP, two LocalSets), measured in
+    /// the same run. `httpsim_over_duplex` cannot go below it by much; docs/PERFORMANCE.md, "The
+    /// floor under the per-request target".
+    pub bare_over_duplex: f64,
     /// `httpsim_us / loopback_us`.
     pub httpsim_over_loopback: Option<f64>,
     /// Simulated ms per request (the same through httpsim and bare turmoil-net with 1 ms latency).
@@ -277,6 +282,7 @@ fn measure_per_request(o: &BenchOptions) -> PerRequest {
         loopback_us: l,
         httpsim_over_bare: h / b,
         httpsim_over_duplex: h / d,
+        bare_over_duplex: b / d,
         httpsim_over_loopback: l.map(|l| h / l),
         sim_ms_per_request: sim_time.as_secs_f64() * 1e3 / o.requests as f64,
     }

@@ -46,9 +46,10 @@ impl fmt::Display for PerRequest {
         )?;
         writeln!(
             f,
-            "   httpsim / bare = {:.2}   httpsim / duplex = {:.2}   httpsim / loopback = {}   ({:.1} simulated ms/req)",
+            "   httpsim / bare = {:.2}   httpsim / duplex = {:.2}   bare / duplex = {:.2}   httpsim / loopback = {}   ({:.1} simulated ms/req)",
             self.httpsim_over_bare,
             self.httpsim_over_duplex,
+            self.bare_over_duplex,
             opt(self.httpsim_over_loopback, 2),
             self.sim_ms_per_request
         )?;
